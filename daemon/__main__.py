@@ -1,0 +1,5 @@
+"""``python -m daemon`` is ``grantwarden``."""
+
+from daemon import cli
+
+cli.run()
