@@ -18,6 +18,7 @@ import asyncio
 import datetime
 import heapq
 import itertools
+import math
 import time
 from collections.abc import Iterable
 
@@ -72,11 +73,12 @@ class LoopClock(Clock):
             return False
         loop = asyncio.get_running_loop()
         timer: asyncio.Future[None] = loop.create_future()
-        handle = loop.call_later(max(0.0, delay), _resolve, timer)
+        handle = None if math.isinf(delay) else loop.call_later(max(0.0, delay), _resolve, timer)
         try:
             return await _wait(timer, events)
         finally:
-            handle.cancel()
+            if handle is not None:
+                handle.cancel()
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -1,0 +1,225 @@
+"""One tenant's access token: kept fresh, minted once at a time, never used past its expiry.
+
+The box holds the current token and when to refresh it (``policy.tokens.refresh_at``, computed
+from ``expires_in`` at receipt, never from anything inside the token). ``get()`` returns the
+current token or mints one; concurrent callers share a single request (single flight, like
+kopf's ``Vault``). A failed mint backs off (``policy.backoff``): until the backoff elapses,
+``get()`` returns the old token while it is still valid and otherwise raises the last failure
+without asking the platform again, so a bad credential is not hammered. ``invalidate(token)``
+drops a token the platform refused (401), so the next ``get()`` mints.
+
+What the box does not do: decide schedules (``refreshing`` sleeps until ``refresh_at``), or know
+how a token is obtained: the ``mint`` callable hides client credentials versus refresh tokens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+
+from daemon import clock as clock_mod
+from daemon import metrics as metrics_mod
+from daemon.policy import backoff, labels, scheduling
+from daemon.policy import tokens as token_policy
+from daemon.remote import errors
+from daemon.remote import oauth as remote_oauth
+
+_T = TypeVar("_T")
+
+EXPIRY_MARGIN_S = 30.0  # never hand out a token this close to expiry: a request takes time
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Token:
+    value: str = dataclasses.field(repr=False)
+    expires_at: float
+    refresh_at: float
+    received_at: float
+
+
+class TokenUnavailableError(Exception):
+    """No usable token: minting failed and the backoff has not elapsed. Never carries a secret."""
+
+    def __init__(self, tenant: str, cause: errors.RemoteError | None, retry_at: float | None) -> None:
+        self.tenant = tenant
+        self.cause = cause
+        self.retry_at = retry_at
+        super().__init__(f"tenant {tenant}: no usable token ({describe(cause)})")
+
+
+def describe(cause: BaseException | None) -> str:
+    return "unknown" if cause is None else f"{type(cause).__name__}: {cause}"
+
+
+def result_of(exc: BaseException) -> labels.TokenResult:
+    """``grantwarden_token_requests_total{result}`` for a failed mint."""
+    if isinstance(exc, errors.InvalidClient):
+        return labels.TokenResult.INVALID_CLIENT
+    if isinstance(exc, errors.RateLimited):
+        return labels.TokenResult.RATE_LIMITED
+    return labels.TokenResult.ERROR
+
+
+Mint = Callable[[], Awaitable[remote_oauth.TokenGrant]]
+
+
+class MintLimiter:
+    """Caps token requests per second across all tenants of a replica (cold starts stay gentle)."""
+
+    def __init__(self, *, rate_per_second: float, burst: int, clock: clock_mod.Clock) -> None:
+        self._bucket = scheduling.Bucket(rate_per_s=rate_per_second, burst=burst)
+        self._clock = clock
+
+    async def acquire(self) -> None:
+        wait = self._bucket.take(self._clock.now())  # a reservation: sleep it off, never take again
+        if wait > 0:
+            await self._clock.sleep(wait)
+
+
+class TokenBox:
+    def __init__(
+        self,
+        *,
+        tenant: str,
+        mint: Mint,
+        clock: clock_mod.Clock,
+        rng: random.Random,
+        at_fraction: float,
+        jitter_fraction: float,
+        metrics: metrics_mod.Metrics,
+        limiter: MintLimiter | None = None,
+    ) -> None:
+        self.tenant = tenant
+        self._mint = mint
+        self._clock = clock
+        self._rng = rng
+        self._at_fraction = at_fraction
+        self._jitter_fraction = jitter_fraction
+        self._metrics = metrics
+        self._limiter = limiter
+        self._log = structlog.get_logger("grantwarden.tokens").bind(tenant=tenant)
+        self.token: Token | None = None
+        self.failures = 0
+        self.last_error: errors.RemoteError | None = None
+        self.retry_at: float | None = None
+        self._inflight: asyncio.Future[Token] | None = None
+        self.changed = asyncio.Event()  # set whenever the token or the schedule changes
+
+    def usable(self, token: Token | None = None) -> bool:
+        token = token or self.token
+        return token is not None and self._clock.now() < token.expires_at - EXPIRY_MARGIN_S
+
+    def next_wakeup(self) -> float:
+        """When the refreshing loop should act next: planned refresh, or retry after a failure."""
+        if self.retry_at is not None:
+            return self.retry_at
+        return self.token.refresh_at if self.token is not None else self._clock.now()
+
+    async def get(self) -> Token:
+        """A token usable now; mints (single flight) when there is none."""
+        if self.usable():
+            assert self.token is not None
+            return self.token
+        return await self.refresh()
+
+    async def refresh(self, *, force: bool = False) -> Token:
+        """Mint now, unless a failure's backoff forbids it; concurrent callers share one request."""
+        if self._inflight is not None:
+            return await asyncio.shield(self._inflight)
+        if not force and self.retry_at is not None and self._clock.now() < self.retry_at:
+            if self.usable():
+                assert self.token is not None
+                return self.token
+            raise TokenUnavailableError(self.tenant, self.last_error, self.retry_at)
+        self._inflight = asyncio.get_running_loop().create_future()
+        inflight = self._inflight
+        try:
+            token = await self._mint_once()
+        except BaseException as exc:
+            if not inflight.done():
+                inflight.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+            inflight.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        else:
+            inflight.set_result(token)
+            return token
+        finally:
+            self._inflight = None
+
+    def invalidate(self, token: Token) -> None:
+        """The platform refused ``token`` (401): drop it if it is still the current one."""
+        if self.token is not None and self.token.value == token.value:
+            self._log.info("token_invalidated", reason="refused by the platform")
+            self.token = None
+            self.retry_at = None
+            self.changed.set()
+
+    async def _mint_once(self) -> Token:
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        try:
+            grant = await self._mint()
+        except errors.RemoteError as exc:
+            self._failed(exc)
+            raise TokenUnavailableError(self.tenant, exc, self.retry_at) from None
+        now = self._clock.now()
+        token = Token(
+            value=grant.access_token,
+            received_at=now,
+            expires_at=now + grant.expires_in,
+            refresh_at=token_policy.refresh_at(
+                received_at=now,
+                expires_in=grant.expires_in,
+                at_fraction=self._at_fraction,
+                jitter_fraction=self._jitter_fraction,
+                rng=self._rng,
+            ),
+        )
+        self.token, self.failures, self.last_error, self.retry_at = token, 0, None, None
+        self._metrics.token_requests.labels(tenant=self.tenant, result=labels.TokenResult.OK).inc()
+        self._metrics.token_expiry.labels(tenant=self.tenant).set(token.expires_at)
+        self._metrics.token_refresh.labels(tenant=self.tenant).set(token.refresh_at)
+        self._log.info("token_acquired", expires_in=grant.expires_in, refresh_in=round(token.refresh_at - now, 1))
+        self.changed.set()
+        return token
+
+    def _failed(self, exc: errors.RemoteError) -> None:
+        self.failures += 1
+        self.last_error = exc
+        now = self._clock.now()
+        old_expiry = self.token.expires_at if self.usable() and self.token is not None else None
+        self.retry_at = backoff.token_retry_at(now=now, attempt=self.failures, old_expires_at=old_expiry, rng=self._rng)
+        if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
+            self.retry_at = max(self.retry_at, now + exc.retry_after)
+        result = result_of(exc)
+        self._metrics.token_requests.labels(tenant=self.tenant, result=result).inc()
+        self._metrics.token_refresh.labels(tenant=self.tenant).set(self.retry_at)
+        self._log.warning(
+            "token_refresh_failed",
+            result=str(result),
+            error=describe(exc),
+            attempt=self.failures,
+            retry_in=round(self.retry_at - now, 1),
+            old_token_valid=old_expiry is not None,
+        )
+        self.changed.set()
+
+
+async def call(box: TokenBox, request: Callable[[str], Awaitable[_T]]) -> _T:
+    """Run ``request(token)``; on 401 drop that token, mint once and retry the request once.
+
+    design.md §3: a second 401 is the caller's to classify (``unauthorized``), and the box's
+    backoff keeps a credential that keeps failing from being tried again at once.
+    """
+    token = await box.get()
+    try:
+        return await request(token.value)
+    except errors.Unauthorized:
+        box.invalidate(token)
+    token = await box.get()
+    return await request(token.value)
