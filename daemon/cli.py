@@ -9,12 +9,18 @@ problem naming the file, the path inside it and what is wrong, never as a traceb
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
+import functools
+import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
-from daemon import __version__, configfile, schema
+from daemon import __version__, checking, configfile, logs, redaction, runtime, schema
+from daemon import clock as clock_mod
 from daemon.policy import sharding
+from daemon.simulator import serving as simulator_serving
 
 EXIT_OK, EXIT_UNHEALTHY, EXIT_CONFIG = 0, 1, 2
 
@@ -72,6 +78,65 @@ def summary(loaded: configfile.Loaded) -> list[str]:
     return lines
 
 
+def _load_for_use(path: str | None) -> configfile.Loaded | None:
+    """Load and resolve secrets; print the problems and return None when the file is invalid."""
+    source = configfile.config_path_from(path)
+    if source is None:
+        _err("grantwarden: no configuration: give --config FILE or set GRANTWARDEN_CONFIG")
+        return None
+    try:
+        loaded = configfile.load(source)
+        configfile.resolve_secrets(loaded)
+    except configfile.ConfigError as exc:
+        for line in exc.lines():
+            _err(line)
+        return None
+    for warning in loaded.warnings:
+        _err(f"warning: {warning}")
+    return loaded
+
+
+def _run(args: argparse.Namespace) -> int:
+    loaded = _load_for_use(args.config)
+    if loaded is None:
+        return EXIT_CONFIG
+    redactor = redaction.Redactor()
+    clock = clock_mod.LoopClock()
+    cfg = loaded.settings
+    logs.configure(level=cfg.logging.level, fmt=cfg.logging.format, redactor=redactor, clock=clock)
+    options = runtime.Options(clock=clock, environ=dict(os.environ), redactor=redactor)
+    try:
+        return asyncio.run(runtime.run(loaded, options))
+    except runtime.ShardError as exc:
+        _err(f"{loaded.source}: sharding: {exc}")
+        return EXIT_CONFIG
+    except OSError as exc:  # the listener's port is taken, for instance
+        _err(f"grantwarden: cannot start: {exc.strerror or exc}")
+        return EXIT_CONFIG
+
+
+def _check(args: argparse.Namespace, *, with_plan: bool) -> int:
+    loaded = _load_for_use(args.config)
+    if loaded is None:
+        return EXIT_CONFIG
+    names = [args.tenant] if getattr(args, "tenant", None) else None
+    if names and loaded.settings.tenant(names[0]) is None:
+        _err(f"{loaded.source}: tenants: no tenant named {names[0]!r}")
+        return EXIT_CONFIG
+    redactor = redaction.Redactor()
+    clock = clock_mod.LoopClock()
+    logs.configure(
+        level="error" if not args.verbose else "info", fmt="console", redactor=redactor, stream=sys.stderr, clock=clock
+    )
+    results = asyncio.run(checking.check(loaded, names=names, clock=clock, redactor=redactor))
+    if args.json:
+        _out(json.dumps(checking.as_json(results, with_plan=with_plan), indent=2))
+    else:
+        for line in checking.report(results, with_plan=with_plan):
+            _out(line)
+    return EXIT_OK if checking.healthy(results) else EXIT_UNHEALTHY
+
+
 def _schema(args: argparse.Namespace) -> int:
     sys.stdout.write(schema.render())
     return EXIT_OK
@@ -89,14 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("file", help="the YAML configuration file")
     validate.set_defaults(handler=_validate_config)
 
+    run = commands.add_parser("run", help="run the daemon until SIGTERM; SIGHUP reloads the configuration")
+    run.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
+    run.set_defaults(handler=_run)
+
+    for name, with_plan, text in (
+        ("check", False, "one pass over every tenant: token, identity, probes, diagnosis; changes nothing"),
+        ("plan", True, "like check, then the re-grants that run would apply; changes nothing"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
+        sub.add_argument("--json", action="store_true", help="print JSON instead of the report")
+        sub.add_argument("--tenant", help="only this tenant")
+        sub.add_argument("--verbose", action="store_true", help="log what happens to stderr")
+        sub.set_defaults(handler=functools.partial(_check, with_plan=with_plan))
+
+    simulate = commands.add_parser("simulate", help="serve the embedded Genesys Cloud simulator", add_help=False)
+    # main() hands "simulate ..." to the simulator before this parser sees it; listed here for --help.
+    simulate.add_argument("options", nargs="*", help="see grantwarden simulate --help")
+
     schema_cmd = commands.add_parser("schema", help="print the configuration file's JSON Schema")
     schema_cmd.set_defaults(handler=_schema)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["simulate"]:  # the simulator parses its own options (and its own --help)
+        return simulator_serving.main(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     handler: Callable[[argparse.Namespace], int] = args.handler
     return handler(args)
 

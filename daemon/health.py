@@ -75,6 +75,8 @@ class TenantStatus:
     regrants: collections.deque[RegrantRecord] = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=MAX_REGRANT_RECORDS)
     )
+    regrant_attempts: list[float] = dataclasses.field(default_factory=list)  # for max_per_hour
+    regrant_failures: int = 0  # consecutive unverified re-grants; 3 holds re-grants (design.md §3)
     cycles: int = 0
     last_cycle_at: float | None = None
     next_cycle_at: float | None = None

@@ -26,6 +26,7 @@ from daemon import clock as clock_mod
 from daemon import metrics as metrics_mod
 from daemon.policy import backoff, labels, scheduling
 from daemon.policy import tokens as token_policy
+from daemon.policy.tokens import TokenProblem
 from daemon.remote import errors
 from daemon.remote import oauth as remote_oauth
 
@@ -42,10 +43,22 @@ class Token:
     received_at: float
 
 
+class MintFailedError(Exception):
+    """A mint that failed before or without the platform: an unreadable secret, no stored grant.
+
+    ``problem`` is how diagnosis should read it (``policy.tokens.TokenProblem``); the message
+    names what is missing, never a value.
+    """
+
+    def __init__(self, message: str, *, problem: TokenProblem = TokenProblem.UNEXPECTED) -> None:
+        super().__init__(message)
+        self.problem = problem
+
+
 class TokenUnavailableError(Exception):
     """No usable token: minting failed and the backoff has not elapsed. Never carries a secret."""
 
-    def __init__(self, tenant: str, cause: errors.RemoteError | None, retry_at: float | None) -> None:
+    def __init__(self, tenant: str, cause: Exception | None, retry_at: float | None) -> None:
         self.tenant = tenant
         self.cause = cause
         self.retry_at = retry_at
@@ -91,7 +104,7 @@ class TokenBox:
         rng: random.Random,
         at_fraction: float,
         jitter_fraction: float,
-        metrics: metrics_mod.Metrics,
+        metrics: metrics_mod.Metrics | None,
         limiter: MintLimiter | None = None,
     ) -> None:
         self.tenant = tenant
@@ -105,7 +118,7 @@ class TokenBox:
         self._log = structlog.get_logger("grantwarden.tokens").bind(tenant=tenant)
         self.token: Token | None = None
         self.failures = 0
-        self.last_error: errors.RemoteError | None = None
+        self.last_error: Exception | None = None
         self.retry_at: float | None = None
         self._inflight: asyncio.Future[Token] | None = None
         self.changed = asyncio.Event()  # set whenever the token or the schedule changes
@@ -164,7 +177,7 @@ class TokenBox:
             await self._limiter.acquire()
         try:
             grant = await self._mint()
-        except errors.RemoteError as exc:
+        except (errors.RemoteError, MintFailedError) as exc:
             self._failed(exc)
             raise TokenUnavailableError(self.tenant, exc, self.retry_at) from None
         now = self._clock.now()
@@ -181,14 +194,15 @@ class TokenBox:
             ),
         )
         self.token, self.failures, self.last_error, self.retry_at = token, 0, None, None
-        self._metrics.token_requests.labels(tenant=self.tenant, result=labels.TokenResult.OK).inc()
-        self._metrics.token_expiry.labels(tenant=self.tenant).set(token.expires_at)
-        self._metrics.token_refresh.labels(tenant=self.tenant).set(token.refresh_at)
+        if self._metrics is not None:
+            self._metrics.token_requests.labels(tenant=self.tenant, result=labels.TokenResult.OK).inc()
+            self._metrics.token_expiry.labels(tenant=self.tenant).set(token.expires_at)
+            self._metrics.token_refresh.labels(tenant=self.tenant).set(token.refresh_at)
         self._log.info("token_acquired", expires_in=grant.expires_in, refresh_in=round(token.refresh_at - now, 1))
         self.changed.set()
         return token
 
-    def _failed(self, exc: errors.RemoteError) -> None:
+    def _failed(self, exc: Exception) -> None:
         self.failures += 1
         self.last_error = exc
         now = self._clock.now()
@@ -197,8 +211,9 @@ class TokenBox:
         if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
             self.retry_at = max(self.retry_at, now + exc.retry_after)
         result = result_of(exc)
-        self._metrics.token_requests.labels(tenant=self.tenant, result=result).inc()
-        self._metrics.token_refresh.labels(tenant=self.tenant).set(self.retry_at)
+        if self._metrics is not None:
+            self._metrics.token_requests.labels(tenant=self.tenant, result=result).inc()
+            self._metrics.token_refresh.labels(tenant=self.tenant).set(self.retry_at)
         self._log.warning(
             "token_refresh_failed",
             result=str(result),

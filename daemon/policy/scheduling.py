@@ -1,0 +1,65 @@
+"""Spreading work over time: first-probe offsets and a global token-minting rate limiter.
+
+When a replica starts with thousands of tenants, starting every probe loop at once would send a
+burst the platform answers with 429s, and minting thousands of tokens at once trips the token
+endpoint's own limit (reference §5: "minting tokens is itself rate-limited"). ``first_offset``
+spreads first probes uniformly over one interval; ``Bucket`` is a token bucket that every
+tenant's minting passes through. ``Bucket`` is the one mutable object in ``policy``: a small
+state machine whose only input is the ``now`` its caller passes, so tests drive it from a
+table of times with no clock and no sleeps. Callers: the tenant loops and the tokens box.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+
+
+def first_offset(interval: float, rng: random.Random) -> float:
+    """Seconds in [0, interval) to wait before a tenant's first probe; 0 for a non-positive interval."""
+    if not math.isfinite(interval) or interval <= 0:
+        return 0.0
+    return rng.random() * interval
+
+
+@dataclasses.dataclass(slots=True)
+class Bucket:
+    """A token bucket with reservations: ``take(now)`` always reserves, and says how long to wait.
+
+    Holds up to ``burst`` tokens, refilled at ``rate_per_s``. A taker who finds the bucket empty
+    still takes a token (the level goes negative) and is told how long to wait for it, so
+    concurrent callers queue up fairly behind one another instead of retrying:
+
+        level   2 ─┐       burst 2, rate 1/s, four takers at t=0
+                1  └─┐     waits: 0, 0, 1, 2
+                0    └─┐
+               -1      └─  (repaid by refill at t=1 and t=2)
+
+    The caller sleeps the returned seconds and then proceeds; it must not take again.
+    """
+
+    rate_per_s: float
+    burst: float
+    level: float = dataclasses.field(default=math.nan)
+    updated_at: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.rate_per_s) and self.rate_per_s > 0):
+            raise ValueError(f"rate_per_s must be positive, not {self.rate_per_s}")
+        if not (math.isfinite(self.burst) and self.burst >= 1):
+            raise ValueError(f"burst must be at least 1, not {self.burst}")
+        if math.isnan(self.level):
+            self.level = self.burst
+
+    def take(self, now: float) -> float:
+        """Reserve one token at ``now``; return the seconds to wait before using it."""
+        self._refill(now)
+        self.level -= 1.0
+        return 0.0 if self.level >= 0 else -self.level / self.rate_per_s
+
+    def _refill(self, now: float) -> None:
+        if self.updated_at is not None and now > self.updated_at:
+            self.level = min(self.burst, self.level + (now - self.updated_at) * self.rate_per_s)
+        if self.updated_at is None or now > self.updated_at:
+            self.updated_at = now

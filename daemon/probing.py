@@ -1,0 +1,169 @@
+"""One probe pass for one tenant: token, identity, then the blueprint's endpoints.
+
+The pass proves what design.md §2.6 asks: the token can be had, it acts in the tenant's org
+(``GET /api/v2/tokens/me`` → ``organization.id``, reference §3.1; another org is ``wrong_org``
+and nothing else is probed, since every answer would be about the wrong org), and each endpoint
+the integration needs answers 2xx. Endpoint probes run concurrently, at most
+``probe_concurrency`` at once, each bounded by ``probe_timeout``; a 401 re-mints once
+(``tokens_box.call``). Every answer becomes a ``Verdict`` (``verdicts``); nothing raises.
+
+The pass only observes. Diagnosis, metrics and logs are the caller's (``tenant``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from daemon import catalog, health, tokens_box, verdicts
+from daemon import clock as clock_mod
+from daemon.policy import labels
+from daemon.policy import tokens as token_policy
+from daemon.policy.forbidden import Verdict
+from daemon.remote import client as remote_client
+from daemon.remote import errors, gate, transport
+
+# After these outcomes of the identity check, the endpoint probes would only repeat the failure.
+STOP_AFTER_TOKEN = frozenset(
+    {
+        labels.Outcome.WRONG_ORG,
+        labels.Outcome.UNAUTHORIZED,
+        labels.Outcome.RATE_LIMITED,
+        labels.Outcome.TIMEOUT,
+        labels.Outcome.NETWORK_ERROR,
+        labels.Outcome.SERVER_ERROR,
+    }
+)
+
+
+@dataclasses.dataclass
+class Pass:
+    """What one pass observed; ``verdicts`` and ``records`` are keyed by probe name."""
+
+    verdicts: dict[str, Verdict] = dataclasses.field(default_factory=dict)
+    records: dict[str, health.ProbeRecord] = dataclasses.field(default_factory=dict)
+    identity_org_id: str | None = None
+    token_problem: token_policy.TokenProblem | None = None
+
+    def sync_records(self) -> None:
+        """After a verdict was refined (``unlicensed``), make its record say the same."""
+        for name, verdict in self.verdicts.items():
+            record = self.records.get(name)
+            if record is not None and record.outcome is not verdict.outcome:
+                self.records[name] = dataclasses.replace(record, outcome=verdict.outcome)
+
+    @property
+    def failing(self) -> set[str]:
+        return {name for name, verdict in self.verdicts.items() if verdict.outcome is not labels.Outcome.OK}
+
+
+class Prober:
+    def __init__(
+        self,
+        *,
+        org_id: str,
+        probes: tuple[catalog.ProbeDef, ...],
+        box: tokens_box.TokenBox,
+        client: remote_client.Client,
+        endpoints: transport.Endpoints,
+        gate: gate.Gate,
+        clock: clock_mod.Clock,
+        timeout_s: float,
+        concurrency: int,
+    ) -> None:
+        self._org_id = org_id
+        self._token_probe = catalog.BUILTIN[catalog.TOKEN]
+        self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
+        self._box = box
+        self._client = client
+        self._endpoints = endpoints
+        self._gate = gate
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._limit = asyncio.Semaphore(concurrency)
+
+    @property
+    def probe_names(self) -> tuple[str, ...]:
+        return (catalog.TOKEN, *(p.name for p in self._probes))
+
+    async def run(self, only: set[str] | None = None) -> Pass:
+        """Probe everything, or only the named probes (the identity check always runs)."""
+        result = Pass()
+        try:
+            await self._box.get()
+        except tokens_box.TokenUnavailableError as exc:
+            result.token_problem = verdicts.token_problem(exc.cause)
+            return result
+        await self._identity(result)
+        if result.verdicts[catalog.TOKEN].outcome in STOP_AFTER_TOKEN:
+            return result
+        chosen = [p for p in self._probes if only is None or p.name in only]
+        await asyncio.gather(*(self._endpoint(probe, result) for probe in chosen))
+        return result
+
+    async def _identity(self, result: Pass) -> None:
+        started = self._clock.now()
+
+        async def request(token: str) -> str:
+            info = await self._client.tokens_me(self._endpoints, token, gate=self._gate, timeout_s=self._timeout_s)
+            return info.organization.id
+
+        try:
+            org_id = await tokens_box.call(self._box, request)
+        except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
+            self._record(result, catalog.TOKEN, _verdict_of(exc), started, exc)
+            return
+        result.identity_org_id = org_id
+        verdict = verdicts.ok(200)
+        if org_id != self._org_id:
+            verdict = dataclasses.replace(
+                verdict,
+                outcome=labels.Outcome.WRONG_ORG,
+                message=f"the token acts in org {org_id}, not in {self._org_id}",
+            )
+        self._record(result, catalog.TOKEN, verdict, started, None)
+
+    async def _endpoint(self, probe: catalog.ProbeDef, result: Pass) -> None:
+        async with self._limit:
+            started = self._clock.now()
+
+            async def request(token: str) -> remote_client.ApiReply:
+                return await self._client.get(
+                    self._endpoints, probe.path, token, gate=self._gate, timeout_s=self._timeout_s
+                )
+
+            try:
+                answer = await tokens_box.call(self._box, request)
+            except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
+                self._record(result, probe.name, _verdict_of(exc), started, exc)
+                return
+            self._record(result, probe.name, verdicts.ok(answer.status), started, answer.reply)
+
+    def _record(
+        self,
+        result: Pass,
+        name: str,
+        verdict: Verdict,
+        started: float,
+        source: BaseException | errors.Reply | None,
+    ) -> None:
+        reply = source if isinstance(source, errors.Reply) else getattr(source, "reply", None)
+        result.verdicts[name] = verdict
+        result.records[name] = health.ProbeRecord(
+            probe=name,
+            outcome=verdict.outcome,
+            http_status=verdict.status,
+            code=verdict.code,
+            message=verdict.message,
+            duration_s=max(0.0, self._clock.now() - started),
+            at=started,
+            correlation_id=reply.correlation_id if isinstance(reply, errors.Reply) else None,
+        )
+
+
+def _verdict_of(exc: errors.RemoteError | tokens_box.TokenUnavailableError) -> Verdict:
+    if isinstance(exc, tokens_box.TokenUnavailableError):
+        if isinstance(exc.cause, errors.RemoteError):
+            return dataclasses.replace(verdicts.of_exception(exc.cause), outcome=labels.Outcome.UNAUTHORIZED)
+        return Verdict(outcome=labels.Outcome.UNAUTHORIZED, message=str(exc))
+    return verdicts.of_exception(exc)

@@ -1,0 +1,111 @@
+"""Turning one cycle into what people and machines watch: status, metrics, log lines.
+
+The tenant loop hands over what a pass observed and what the diagnosis concluded; this module
+writes the ``TenantStatus`` (for ``/status``, the page and ``check``), sets the metrics of
+design.md §2.4, and logs on change only (design.md §2.5): ``tenant_state_changed`` when the
+state moves, ``probe_failed`` when a probe's outcome becomes a different failure,
+``permission_missing`` when a permission newly goes missing, ``rate_limited`` on each 429. A
+healthy tenant probed every minute writes no log lines at all.
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from daemon import clock as clock_mod
+from daemon import health, probing, tokens_box
+from daemon import metrics as metrics_mod
+from daemon.policy import diagnosis as diagnosis_mod
+from daemon.policy import labels
+
+
+class Reporter:
+    def __init__(self, *, status: health.TenantStatus, metrics: metrics_mod.Metrics, clock: clock_mod.Clock) -> None:
+        self._status = status
+        self._metrics = metrics
+        self._clock = clock
+        self._tenant = status.tenant
+        self._log = structlog.get_logger("grantwarden.tenant").bind(tenant=status.tenant, org_id=status.org_id)
+        self._missing: set[str] = set()
+
+    def probes(self, observed: probing.Pass) -> None:
+        """Record each probe's result: status, gauges, counters, and a line when it changed."""
+        for name, record in observed.records.items():
+            previous = self._status.probes.get(name)
+            self._status.probes[name] = record
+            ok = record.outcome is labels.Outcome.OK
+            tenant = self._tenant
+            self._metrics.probe_success.labels(tenant=tenant, probe=name).set(1 if ok else 0)
+            self._metrics.probe_http_status.labels(tenant=tenant, probe=name).set(record.http_status or 0)
+            self._metrics.probe_outcomes.labels(tenant=tenant, probe=name, outcome=record.outcome).inc()
+            self._metrics.probe_duration.labels(probe=name).observe(record.duration_s)
+            if record.outcome is labels.Outcome.RATE_LIMITED:
+                self._metrics.rate_limited.labels(tenant=tenant).inc()
+                retry_after = observed.verdicts[name].retry_after
+                self._log.warning("rate_limited", probe=name, retry_after=retry_after)
+            elif not ok and (previous is None or previous.outcome is not record.outcome):
+                self._log.warning(
+                    "probe_failed",
+                    probe=name,
+                    outcome=str(record.outcome),
+                    http_status=record.http_status,
+                    code=record.code,
+                    message=record.message,
+                    correlation_id=record.correlation_id,
+                )
+        self._missing_permissions(observed)
+
+    def _missing_permissions(self, observed: probing.Pass) -> None:
+        missing: set[str] = set()
+        kinds = (
+            labels.Outcome.MISSING_PERMISSION,
+            labels.Outcome.MISSING_DIVISION_PERMISSION,
+            labels.Outcome.UNLICENSED,
+        )
+        for verdict in observed.verdicts.values():
+            if verdict.outcome in kinds:
+                missing.update(verdict.permissions)
+        probed = set(observed.verdicts)
+        # Permissions of probes not run this pass (a partial re-probe) stay as they were.
+        if probed != set(self._status.probes):
+            missing |= self._missing
+        for permission in sorted(missing - self._missing):
+            self._log.warning("permission_missing", permission=permission)
+        self._metrics.set_missing(self._tenant, missing, self._missing)
+        self._missing = missing
+
+    def token(self, box: tokens_box.TokenBox) -> None:
+        token = box.token
+        self._status.token_expires_at = token.expires_at if token is not None else None
+        self._status.token_refresh_at = (
+            box.retry_at if box.retry_at is not None else (token.refresh_at if token else None)
+        )
+        self._status.token_last_error = tokens_box.describe(box.last_error) if box.last_error is not None else None
+
+    def diagnosis(self, result: diagnosis_mod.Diagnosis, identity_org_id: str | None) -> None:
+        status = self._status
+        status.identity_org_id = identity_org_id or status.identity_org_id
+        status.findings = tuple(
+            health.FindingRecord(
+                probe=f.probe,
+                outcome=str(f.outcome),
+                missing=f.missing,
+                fixable=f.fixable,
+                summary=f.summary,
+                fix=f.fix,
+                command=f.command,
+            )
+            for f in result.findings
+        )
+        self.state(result.state, reason=result.findings[0].summary if result.findings else "all probes pass")
+
+    def state(self, state: labels.State, *, reason: str) -> None:
+        status = self._status
+        if state is not status.state:
+            self._log.info("tenant_state_changed", state=str(state), previous=str(status.state), reason=reason)
+            status.state, status.state_since = state, self._clock.now()
+        self._metrics.set_state(self._tenant, state)
+
+    def regrant(self, record: health.RegrantRecord) -> None:
+        self._status.regrants.append(record)
+        self._metrics.regrants.labels(tenant=self._tenant, result=record.result).inc()

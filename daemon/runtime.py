@@ -1,0 +1,256 @@
+"""Composition of the daemon (``grantwarden run``): one session, one supervisor, one listener.
+
+``run`` builds what every tenant shares (the aiohttp session, the platform client, the mint
+limiter, the metrics registry), starts a supervised worker for each tenant this replica owns
+(``jump_hash(fnv1a_64(org_id), count) == index``), serves the HTTP endpoints, and waits for a
+signal: SIGTERM/SIGINT stop everything within the grace period; SIGHUP reloads the configuration
+in place (added tenants start, removed ones stop, changed ones restart, unchanged ones are left
+alone; an invalid file keeps the old configuration running). Only ``cli`` calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import random
+import signal
+from collections.abc import Callable, Iterator, Mapping
+
+import aiohttp
+import prometheus_client
+import structlog
+
+from daemon import __version__, configfile, health, server, settings, supervisor, tenant, tokens_box, watchdog
+from daemon import clock as clock_mod
+from daemon import metrics as metrics_mod
+from daemon import redaction as redaction_mod
+from daemon.policy import sharding
+from daemon.remote import client as remote_client
+
+GRACE_S = 10.0
+CONNECTIONS = 256  # keep-alive connections across all tenants (one host per region or simulator)
+
+
+class ShardError(Exception):
+    """This replica cannot tell which shard it is."""
+
+
+def resolve_shard(cfg: settings.Settings, environ: Mapping[str, str]) -> tuple[int, int]:
+    """(index, count): the config (or GRANTWARDEN_SHARDING__INDEX), else a StatefulSet ordinal."""
+    count = cfg.sharding.count
+    if cfg.sharding.index is not None:
+        return cfg.sharding.index, count
+    if count == 1:
+        return 0, 1
+    for variable in ("POD_NAME", "HOSTNAME"):
+        name = environ.get(variable, "")
+        with contextlib.suppress(ValueError):
+            index = sharding.ordinal_from_pod_name(name)
+            if index < count:
+                return index, count
+            raise ShardError(f"{variable}={name} is ordinal {index}, but sharding.count is {count}")
+    raise ShardError("sharding.count > 1 needs sharding.index, GRANTWARDEN_SHARDING__INDEX or a POD_NAME like app-3")
+
+
+def spec_key(tenant_cfg: settings.Tenant, blueprint: settings.Blueprint) -> str:
+    """Everything that shapes a tenant's worker; literal secrets enter only as a digest."""
+    literals = [tenant_cfg.credentials.client_secret.literal or ""]
+    if tenant_cfg.admin_credentials is not None:
+        literals.append(tenant_cfg.admin_credentials.client_secret.literal or "")
+    digest = hashlib.sha256("\0".join(literals).encode()).hexdigest()
+    return f"{tenant_cfg.model_dump_json()}|{blueprint.model_dump_json()}|{digest}"
+
+
+@dataclasses.dataclass
+class Daemon:
+    """The running daemon as the HTTP layer sees it (``server.Backend``)."""
+
+    cfg: settings.Settings
+    shard_index: int
+    shard_count: int
+    sup: supervisor.Supervisor
+    version: str = __version__
+    stopping: bool = False
+
+    def owned(self) -> list[settings.Tenant]:
+        return [t for t in self.cfg.tenants if sharding.owns(t.org_id, self.shard_index, self.shard_count)]
+
+    def specs(self) -> list[supervisor.Spec]:
+        return [supervisor.Spec(t.name, spec_key(t, self.cfg.blueprints[t.blueprint])) for t in self.owned()]
+
+    def statuses(self) -> Mapping[str, health.TenantStatus]:
+        return self.sup.statuses
+
+    def alive(self) -> bool:
+        return self.sup.alive and not self.stopping
+
+    def ready(self) -> bool:
+        return all(status.first_cycle_done.is_set() for status in self.sup.statuses.values())
+
+    def reconcile(self, tenant_name: str) -> bool:
+        return self.sup.poke(tenant_name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How ``run`` is wired; tests swap the clock, the watchdog pace and the signals."""
+
+    clock: clock_mod.Clock
+    environ: Mapping[str, str]
+    redactor: redaction_mod.Redactor
+    registry: prometheus_client.CollectorRegistry = dataclasses.field(
+        default_factory=prometheus_client.CollectorRegistry
+    )
+    install_signals: bool = True
+    watchdog_interval_s: float = 0.5
+    seed: int | None = None
+    on_started: Callable[[Daemon, server.Running], None] | None = None
+
+
+async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event | None = None) -> int:
+    stop = stop or asyncio.Event()
+    log = structlog.get_logger("grantwarden")
+    cfg = loaded.settings
+    index, count = resolve_shard(cfg, options.environ)
+    metrics = metrics_mod.Metrics(registry=options.registry)
+    metrics.shard_ordinal.set(index)
+    metrics.total_shards.set(count)
+    metrics.config_reload_ok.set(1)
+    connector = aiohttp.TCPConnector(limit=CONNECTIONS, ttl_dns_cache=300)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client = remote_client.Client(session=session, clock=options.clock, redactor=options.redactor)
+        limiter = tokens_box.MintLimiter(
+            rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
+        )
+        deps = tenant.Deps(client, options.clock, metrics, limiter, loaded.source, cfg.state_dir, options.seed)
+        holder: dict[str, settings.Settings] = {"cfg": cfg}
+
+        def make_worker(spec: supervisor.Spec, status: health.TenantStatus) -> supervisor.Worker:
+            current = holder["cfg"]
+            tenant_cfg = current.tenant(spec.name)
+            assert tenant_cfg is not None
+            return tenant.Worker(
+                tenant=tenant_cfg, blueprint=current.blueprints[tenant_cfg.blueprint], status=status, deps=deps
+            )
+
+        def make_status(spec: supervisor.Spec) -> health.TenantStatus:
+            tenant_cfg = holder["cfg"].tenant(spec.name)
+            assert tenant_cfg is not None
+            return tenant.new_status(tenant_cfg)
+
+        rng = random.Random(options.seed)
+        sup = supervisor.Supervisor(
+            factory=make_worker,
+            status_factory=make_status,
+            clock=options.clock,
+            metrics=metrics,
+            rng=rng,
+            grace_s=GRACE_S,
+        )
+        daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
+        sup.apply(daemon.specs())
+        admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
+        if admin:
+            options.redactor.add(admin)
+        dog = watchdog.Watchdog(clock=options.clock, metrics=metrics, interval_s=options.watchdog_interval_s)
+        running = await server.start(
+            backend=daemon,
+            metrics=metrics,
+            listen=cfg.server.listen,
+            admin_token=admin,
+            clock=options.clock,
+            watchdog=dog,
+        )
+        log.info(
+            "daemon_started",
+            version=__version__,
+            listen=running.url,
+            tenants=len(daemon.owned()),
+            configured=len(cfg.tenants),
+            shard=index,
+            shards=count,
+        )
+        reload = Reloader(loaded.source, daemon, holder, metrics, options)
+        with _signals(stop, reload, enabled=options.install_signals):
+            if options.on_started is not None:
+                options.on_started(daemon, running)
+            await stop.wait()
+        daemon.stopping = True
+        log.info("daemon_stopping", grace_s=GRACE_S)
+        await sup.stop()
+        await running.stop()
+        await reload.finish()
+    log.info("daemon_stopped")
+    return 0
+
+
+class Reloader:
+    """SIGHUP: read the file again; apply it, or keep running on the old one and say why."""
+
+    def __init__(
+        self,
+        source: str,
+        daemon: Daemon,
+        holder: dict[str, settings.Settings],
+        metrics: metrics_mod.Metrics,
+        options: Options,
+    ) -> None:
+        self._source = source
+        self._daemon = daemon
+        self._holder = holder
+        self._metrics = metrics
+        self._options = options
+        self._task: asyncio.Task[None] | None = None
+        self._log = structlog.get_logger("grantwarden")
+
+    def request(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self.reload(), name="reload")
+
+    async def reload(self) -> None:
+        try:
+            loaded = configfile.load(self._source, environ=self._options.environ)
+            configfile.resolve_secrets(loaded, environ=self._options.environ)
+            index, count = resolve_shard(loaded.settings, self._options.environ)
+        except (configfile.ConfigError, ShardError) as exc:
+            self._metrics.config_reload_ok.set(0)
+            self._log.error("config_reload_failed", source=self._source, problems=str(exc).splitlines())
+            return
+        self._holder["cfg"] = loaded.settings
+        self._daemon.cfg = loaded.settings
+        self._daemon.shard_index, self._daemon.shard_count = index, count
+        self._metrics.shard_ordinal.set(index)
+        self._metrics.total_shards.set(count)
+        applied = self._daemon.sup.apply(self._daemon.specs())
+        self._metrics.config_reload_ok.set(1)
+        self._log.info(
+            "config_loaded",
+            source=self._source,
+            added=list(applied.added),
+            removed=list(applied.removed),
+            changed=list(applied.changed),
+            unchanged=len(applied.unchanged),
+        )
+
+    async def finish(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task])
+
+
+@contextlib.contextmanager
+def _signals(stop: asyncio.Event, reload: Reloader, *, enabled: bool) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    if enabled:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+        loop.add_signal_handler(signal.SIGHUP, reload.request)
+        installed.append(signal.SIGHUP)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

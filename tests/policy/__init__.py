@@ -1,0 +1,1 @@
+"""Table tests of the pure decision layer (``daemon.policy``): no I/O, no clock, seeded RNGs."""

@@ -1,0 +1,70 @@
+"""findings: the sentence helpers behind every Finding (diagnosis tests cover the sentences).
+
+Covers: whitespace collapsed into one line, role and permission lists read naturally, ANY
+requirements read as "any one of", the authorize command names the config file and tenant.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.policy import findings
+from daemon.policy.findings import Subject, Text
+from daemon.policy.forbidden import Verdict
+from daemon.policy.labels import GrantType, Outcome, RegrantMode
+from daemon.policy.permissions import Requirement
+
+SUBJECT = Subject("acme", "org-1", "client-1", GrantType.CLIENT_CREDENTIALS, RegrantMode.REMEDIATE, "/etc/gw.yaml")
+
+
+def test_make_collapses_whitespace_into_one_line() -> None:
+    finding = findings.make(SUBJECT, "p", Outcome.FORBIDDEN, "a\n  b\tc.", Text("x\n\ny.", command="cmd"), ["m"])
+    assert (finding.summary, finding.fix, finding.command, finding.missing) == ("a b c.", "x y.", "cmd", ("m",))
+    assert (finding.org_id, finding.client_id, finding.fixable) == ("org-1", "client-1", False)
+
+
+def test_subject_names_who_and_the_authorize_command() -> None:
+    assert SUBJECT.who == "OAuth client client-1 in org org-1"
+    assert SUBJECT.authorize == "grantwarden authorize --config /etc/gw.yaml --tenant acme"
+
+
+@pytest.mark.parametrize(
+    ("role_names", "expected"),
+    [
+        pytest.param(("A",), "role 'A'", id="one"),
+        pytest.param(("A", "B"), "roles 'A', 'B'", id="two"),
+        pytest.param((), "covering role", id="none"),
+    ],
+)
+def test_roles(role_names: tuple[str, ...], expected: str) -> None:
+    assert findings.roles(role_names) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [
+        pytest.param(
+            Verdict(Outcome.MISSING_PERMISSION, permissions=("a:b:c",), requirement=Requirement.ALL), "a:b:c", id="one"
+        ),
+        pytest.param(
+            Verdict(Outcome.MISSING_PERMISSION, permissions=("a:b:c", "d:e:f"), requirement=Requirement.ALL),
+            "a:b:c, d:e:f",
+            id="all",
+        ),
+        pytest.param(
+            Verdict(Outcome.MISSING_PERMISSION, permissions=("a:b:c", "d:e:f"), requirement=Requirement.ANY),
+            "any one of a:b:c, d:e:f",
+            id="any",
+        ),
+        pytest.param(
+            Verdict(Outcome.MISSING_PERMISSION, permissions=("a:b:c",), requirement=Requirement.ANY),
+            "a:b:c",
+            id="any-of-one",
+        ),
+        pytest.param(
+            Verdict(Outcome.MISSING_DIVISION_PERMISSION), "a permission the platform did not name", id="unnamed"
+        ),
+    ],
+)
+def test_requirement_text(verdict: Verdict, expected: str) -> None:
+    assert findings.requirement_text(verdict) == expected

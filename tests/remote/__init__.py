@@ -1,0 +1,1 @@
+"""Tests of the HTTP boundary: the client against a loopback server, faults via aioresponses."""
