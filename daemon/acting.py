@@ -35,7 +35,7 @@ def plan_key(plan: Plan) -> str:
         return "roles:" + ",".join(sorted(f"{e.role_id}@{e.division_id}" for e in plan.add))
     if isinstance(plan, ScopePlan):
         return "scopes:" + ",".join(sorted(plan.add))
-    return f"refusal:{plan.reason}:{','.join(plan.missing)}"
+    return f"refusal:{plan.reason}:{','.join(plan.roles)}:{','.join(sorted(plan.missing))}"
 
 
 def merged_roles(plans: dict[str, Plan]) -> RolePlan | None:
@@ -54,6 +54,24 @@ def merged_scopes(plans: dict[str, Plan]) -> ScopePlan | None:
     return ScopePlan(add=scopes) if scopes else None
 
 
+def merged_refusals(plans: dict[str, Plan]) -> list[tuple[Refusal, tuple[str, ...]]]:
+    """One refusal per reason and roles concerned, with the probes it covers.
+
+    Two probes refused for one reason (the admin lacks 'Messaging Viewer', which both need) are
+    one refusal to a person: one ``regrant_refused`` line, one ``refused`` count, not one per probe.
+    """
+    groups: dict[tuple[RefusalReason, tuple[str, ...]], list[tuple[str, Refusal]]] = {}
+    for probe, plan in plans.items():
+        if isinstance(plan, Refusal) and plan.reason is not RefusalReason.ALREADY_GRANTED:
+            groups.setdefault((plan.reason, plan.roles), []).append((probe, plan))
+    merged = []
+    for members in groups.values():
+        first = members[0][1]
+        missing = tuple(sorted({m for _, plan in members for m in plan.missing}))
+        merged.append((Refusal(first.reason, first.detail, first.roles, missing), tuple(p for p, _ in members)))
+    return merged
+
+
 class Actor:
     def __init__(self, *, worker: tenant_mod.Worker) -> None:
         self._worker = worker
@@ -68,10 +86,13 @@ class Actor:
         """Plans the platform already refused become that refusal: never the same PUT twice."""
         return {name: self._platform_refusals.get(plan_key(plan), plan) for name, plan in plans.items()}
 
-    def decide(self, observed: probing.Pass, plans: dict[str, Plan]) -> remediation.Decision:
+    def decide(
+        self, observed: probing.Pass, plans: dict[str, Plan], *, reconcile: bool = False
+    ) -> remediation.Decision:
+        """``reconcile``: a person asked for this cycle (POST reconcile), which lifts a failure hold."""
         regrant = self._worker.tenant.regrant
-        if self._status.reconcile_requested.is_set():
-            self._status.regrant_failures = 0  # a person asked for a reconcile: lift the hold
+        if reconcile:
+            self._status.regrant_failures = 0
         return remediation.decide(
             mode=regrant.mode,
             dry_run=regrant.dry_run,
@@ -128,7 +149,10 @@ class Actor:
         self._record(result.result, result.detail, result.added, result.correlation_id)
         if result.result is Result.REFUSED:
             refusal = Refusal(RefusalReason.ADMIN_LACKS_ROLE, result.detail, missing=result.added)
-            self._platform_refusals[key] = refusal
+            # Under the merged plan's key and each probe's own: next cycle's per-probe plans must
+            # find it, or the same PUT would be sent again every cycle.
+            for refused in (key, *(plan_key(p) for p in cycle.plans.values() if not isinstance(p, Refusal))):
+                self._platform_refusals[refused] = refusal
             self._announced.add(plan_key(refusal))  # the executor logged regrant_refused already
         else:
             self._status.regrant_failures += 1
@@ -182,6 +206,8 @@ class Actor:
             wait = min(
                 backoff.delay(attempt, rng=rng, base=SETTLE_BASE_S, cap=SETTLE_CAP_S), max(0.0, deadline - clock.now())
             )
+            # A Retry-After floor (the tenant's gate) is waited out here, where a stop ends it.
+            wait = max(wait, self._worker.gate.not_before - clock.now())
             if await clock.sleep(wait, wakeup=(stop,)):
                 return None
             if attempt % 2 == 0:
@@ -237,16 +263,19 @@ class Actor:
             )
 
     def _announce_refusals(self, plans: dict[str, Plan]) -> None:
-        for probe, plan in plans.items():
-            if not isinstance(plan, Refusal) or plan.reason is RefusalReason.ALREADY_GRANTED:
-                continue
-            if (key := plan_key(plan)) in self._announced:
+        for refusal, probes in merged_refusals(plans):
+            if (key := plan_key(refusal)) in self._announced:
                 continue
             self._announced.add(key)
             self._log.warning(
-                "regrant_refused", probe=probe, reason=str(plan.reason), detail=plan.detail, missing=list(plan.missing)
+                "regrant_refused",
+                probe=probes[0],
+                probes=list(probes),
+                reason=str(refusal.reason),
+                detail=refusal.detail,
+                missing=list(refusal.missing),
             )
-            self._record(Result.REFUSED, plan.detail, (), None)
+            self._record(Result.REFUSED, refusal.detail, (), None)
 
     def _record(self, result: Result, detail: str, added: tuple[str, ...], correlation_id: str | None) -> None:
         record = health.RegrantRecord(self._worker.clock.now(), result, detail, added, correlation_id)

@@ -52,7 +52,7 @@ async def check(
         limiter = tokens_box.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=clock
         )
-        deps = tenant_mod.Deps(client, clock, metrics, limiter, loaded.source, cfg.state_dir)
+        deps = tenant_mod.Deps(client, clock, metrics, limiter, loaded.source, cfg.state_dir, redactor=redactor)
 
         async def one(tenant_cfg: settings.Tenant) -> Checked:
             status = tenant_mod.new_status(tenant_cfg)

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from daemon import __version__, checking, configfile, logs, redaction, runtime, schema
+from daemon import __version__, authorizing, checking, configfile, demo, logs, redaction, runtime, schema
 from daemon import clock as clock_mod
 from daemon.policy import sharding
 from daemon.simulator import serving as simulator_serving
@@ -137,6 +137,30 @@ def _check(args: argparse.Namespace, *, with_plan: bool) -> int:
     return EXIT_OK if checking.healthy(results) else EXIT_UNHEALTHY
 
 
+def _demo(args: argparse.Namespace) -> int:
+    return demo.main(duration_s=args.duration, listen=args.listen, out=sys.stdout, err=sys.stderr)
+
+
+def _authorize(args: argparse.Namespace) -> int:
+    loaded = _load_for_use(args.config)
+    if loaded is None:
+        return EXIT_CONFIG
+    try:
+        return authorizing.main(
+            loaded,
+            args.tenant,
+            paste=args.paste,
+            no_browser=args.no_browser,
+            out=sys.stdout,
+            err=sys.stderr,
+            stdin=sys.stdin,
+            environ=os.environ,
+        )
+    except KeyboardInterrupt:
+        _err("grantwarden authorize: interrupted; nothing was stored")
+        return EXIT_UNHEALTHY
+
+
 def _schema(args: argparse.Namespace) -> int:
     sys.stdout.write(schema.render())
     return EXIT_OK
@@ -170,8 +194,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=functools.partial(_check, with_plan=with_plan))
 
     simulate = commands.add_parser("simulate", help="serve the embedded Genesys Cloud simulator", add_help=False)
+    authorize = commands.add_parser(
+        "authorize", help="sign in a user-grant tenant (authorization code + PKCE) and store its refresh token"
+    )
+    authorize.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
+    authorize.add_argument("--tenant", required=True, help="the authorization_code tenant to sign in")
+    authorize.add_argument("--paste", action="store_true", help="paste the redirect URL instead of listening for it")
+    authorize.add_argument("--no-browser", action="store_true", help="print the URL, do not open a browser")
+    authorize.set_defaults(handler=_authorize)
+
     # main() hands "simulate ..." to the simulator before this parser sees it; listed here for --help.
     simulate.add_argument("options", nargs="*", help="see grantwarden simulate --help")
+
+    demo_cmd = commands.add_parser("demo", help="the simulator's demo world with the daemon on it; prints what happens")
+    demo_cmd.add_argument("--duration", type=float, default=45.0, metavar="SECONDS", help="stop after this long (45)")
+    demo_cmd.add_argument("--listen", default="127.0.0.1:9464", metavar="HOST:PORT", help="status page and /metrics")
+    demo_cmd.set_defaults(handler=_demo)
 
     schema_cmd = commands.add_parser("schema", help="print the configuration file's JSON Schema")
     schema_cmd.set_defaults(handler=_schema)

@@ -75,6 +75,10 @@ class TenantStatus:
     regrants: collections.deque[RegrantRecord] = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=MAX_REGRANT_RECORDS)
     )
+    rate_limited: int = 0  # 429 answers received, token endpoint and API alike
+    rate_limited_at: float | None = None
+    rate_limited_probe: str | None = None  # "token" for the token endpoint
+    rate_limited_retry_after: float | None = None
     regrant_attempts: list[float] = dataclasses.field(default_factory=list)  # for max_per_hour
     regrant_failures: int = 0  # consecutive unverified re-grants; 3 holds re-grants (design.md §3)
     cycles: int = 0
@@ -82,6 +86,10 @@ class TenantStatus:
     next_cycle_at: float | None = None
     reconcile_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
     first_cycle_done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+    def saw_rate_limit(self, now: float, probe: str, retry_after: float | None) -> None:
+        self.rate_limited += 1
+        self.rate_limited_at, self.rate_limited_probe, self.rate_limited_retry_after = now, probe, retry_after
 
     def crash_loop(self, now: float, crashes: int) -> None:
         self.state, self.state_since = labels.State.NEEDS_ATTENTION, now
@@ -138,6 +146,12 @@ def tenant_json(status: TenantStatus) -> dict[str, Any]:
             }
             for record in reversed(status.regrants)
         ],
+        "rate_limited": {
+            "count": status.rate_limited,
+            "last_at": iso(status.rate_limited_at),
+            "last_probe": status.rate_limited_probe,
+            "retry_after": status.rate_limited_retry_after,
+        },
         "cycles": status.cycles,
         "last_cycle_at": iso(status.last_cycle_at),
         "next_cycle_at": iso(status.next_cycle_at),

@@ -9,6 +9,7 @@ scrapeable; the probe duration histogram has no tenant label for the same reason
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import prometheus_client as prom
@@ -88,8 +89,12 @@ class Metrics:
         self.build_info.labels(version=__version__).set(1)
 
     def set_state(self, tenant: str, state: labels.State) -> None:
+        """One series per tenant, for its current state (value 1); the others are removed."""
         for candidate in labels.State:
-            self.tenant_state.labels(tenant=tenant, state=candidate).set(1 if candidate is state else 0)
+            if candidate is not state:
+                with contextlib.suppress(KeyError):
+                    self.tenant_state.remove(tenant, candidate)
+        self.tenant_state.labels(tenant=tenant, state=state).set(1)
 
     def set_missing(self, tenant: str, missing: Iterable[str], previous: Iterable[str]) -> None:
         now = set(missing)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from daemon import settings, tokens_box, usergrant
+from daemon import redaction, settings, tokens_box, usergrant
 from daemon.policy import labels
 from daemon.remote import client as remote_client
 from daemon.remote import gate, oauth, transport
@@ -42,10 +42,20 @@ def for_tenant(
     endpoints: transport.Endpoints,
     gate: gate.Gate,
     state_dir: Path,
+    redactor: redaction.Redactor | None = None,
+    config_path: str = "FILE",
 ) -> tokens_box.Mint:
     credentials = tenant.credentials
     if credentials.grant is labels.GrantType.AUTHORIZATION_CODE:
-        return usergrant.minter(tenant, client=client, endpoints=endpoints, gate=gate, state_dir=state_dir)
+        return usergrant.minter(
+            tenant,
+            client=client,
+            endpoints=endpoints,
+            gate=gate,
+            state_dir=state_dir,
+            redactor=redactor,
+            config_path=config_path,
+        )
     return client_credentials(
         client=client, endpoints=endpoints, gate=gate, client_id=credentials.client_id, secret=credentials.client_secret
     )

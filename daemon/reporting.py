@@ -27,6 +27,7 @@ class Reporter:
         self._tenant = status.tenant
         self._log = structlog.get_logger("grantwarden.tenant").bind(tenant=status.tenant, org_id=status.org_id)
         self._missing: set[str] = set()
+        self._missing_by_probe: dict[str, set[str]] = {}
 
     def probes(self, observed: probing.Pass) -> None:
         """Record each probe's result: status, gauges, counters, and a line when it changed."""
@@ -39,11 +40,8 @@ class Reporter:
             self._metrics.probe_http_status.labels(tenant=tenant, probe=name).set(record.http_status or 0)
             self._metrics.probe_outcomes.labels(tenant=tenant, probe=name, outcome=record.outcome).inc()
             self._metrics.probe_duration.labels(probe=name).observe(record.duration_s)
-            if record.outcome is labels.Outcome.RATE_LIMITED:
-                self._metrics.rate_limited.labels(tenant=tenant).inc()
-                retry_after = observed.verdicts[name].retry_after
-                self._log.warning("rate_limited", probe=name, retry_after=retry_after)
-            elif not ok and (previous is None or previous.outcome is not record.outcome):
+            changed = previous is None or previous.outcome is not record.outcome
+            if not ok and record.outcome is not labels.Outcome.RATE_LIMITED and changed:
                 self._log.warning(
                     "probe_failed",
                     probe=name,
@@ -55,20 +53,26 @@ class Reporter:
                 )
         self._missing_permissions(observed)
 
+    def rate_limited(self, probe: str, retry_after: float | None) -> None:
+        """A 429, reported when it arrives (the probe may then wait its Retry-After out)."""
+        self._metrics.rate_limited.labels(tenant=self._tenant).inc()
+        self._status.saw_rate_limit(self._clock.now(), probe, retry_after)
+        self._log.warning("rate_limited", probe=probe, retry_after=retry_after)
+
     def _missing_permissions(self, observed: probing.Pass) -> None:
-        missing: set[str] = set()
+        """``grantwarden_missing_permission``: what the probes of this pass lack, plus, for a
+        partial re-probe (a re-grant's settle), what the probes it did not run lacked last time.
+        A probe that ran and passed clears its permissions at once, not at the next full pass."""
         kinds = (
             labels.Outcome.MISSING_PERMISSION,
             labels.Outcome.MISSING_DIVISION_PERMISSION,
             labels.Outcome.UNLICENSED,
         )
-        for verdict in observed.verdicts.values():
-            if verdict.outcome in kinds:
-                missing.update(verdict.permissions)
-        probed = set(observed.verdicts)
-        # Permissions of probes not run this pass (a partial re-probe) stay as they were.
-        if probed != set(self._status.probes):
-            missing |= self._missing
+        if set(observed.verdicts) == set(self._status.probes):
+            self._missing_by_probe.clear()  # a full pass: probes that vanished take theirs along
+        for name, verdict in observed.verdicts.items():
+            self._missing_by_probe[name] = set(verdict.permissions) if verdict.outcome in kinds else set()
+        missing = set().union(*self._missing_by_probe.values())
         for permission in sorted(missing - self._missing):
             self._log.warning("permission_missing", permission=permission)
         self._metrics.set_missing(self._tenant, missing, self._missing)

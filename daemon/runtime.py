@@ -114,6 +114,10 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
     log = structlog.get_logger("grantwarden")
     cfg = loaded.settings
     index, count = resolve_shard(cfg, options.environ)
+    # Every counter would also expose a ``_created`` series (prometheus_client's default for the
+    # text format): twice the series per tenant for a timestamp no dashboard or alert reads. The
+    # switch is process-wide, and this is the daemon's composition root.
+    prometheus_client.disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
     metrics = metrics_mod.Metrics(registry=options.registry)
     metrics.shard_ordinal.set(index)
     metrics.total_shards.set(count)
@@ -124,7 +128,9 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         limiter = tokens_box.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
         )
-        deps = tenant.Deps(client, options.clock, metrics, limiter, loaded.source, cfg.state_dir, options.seed)
+        deps = tenant.Deps(
+            client, options.clock, metrics, limiter, loaded.source, cfg.state_dir, options.seed, options.redactor
+        )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 
         def make_worker(spec: supervisor.Spec, status: health.TenantStatus) -> supervisor.Worker:
@@ -150,19 +156,23 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             grace_s=GRACE_S,
         )
         daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
-        sup.apply(daemon.specs())
         admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
         if admin:
             options.redactor.add(admin)
         dog = watchdog.Watchdog(clock=options.clock, metrics=metrics, interval_s=options.watchdog_interval_s)
-        running = await server.start(
-            backend=daemon,
-            metrics=metrics,
-            listen=cfg.server.listen,
-            admin_token=admin,
-            clock=options.clock,
-            watchdog=dog,
-        )
+        sup.apply(daemon.specs())  # before the listener: /readyz must not see an empty fleet as ready
+        try:
+            running = await server.start(
+                backend=daemon,
+                metrics=metrics,
+                listen=cfg.server.listen,
+                admin_token=admin,
+                clock=options.clock,
+                watchdog=dog,
+            )
+        except BaseException:
+            await sup.stop()  # the port is taken, say: no tenant task may outlive the failed start
+            raise
         log.info(
             "daemon_started",
             version=__version__,

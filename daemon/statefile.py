@@ -119,22 +119,29 @@ def save(state_dir: Path, tenant: str, state: State, *, expected: str | None = N
 
 
 def _parse(path: Path, data: bytes) -> State:
+    """The state in ``data``; problems are raised outside ``except`` so no chained error keeps the text."""
+    problem, raw = _problem_with_json(data)
+    if problem is None:
+        try:
+            return State.model_validate(raw)
+        except pydantic.ValidationError as exc:
+            found = [
+                f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
+                for error in exc.errors(include_input=False, include_url=False)[:3]
+            ]
+            problem = "; ".join(found)
+    raise StateFileError(path, problem)
+
+
+def _problem_with_json(data: bytes) -> tuple[str | None, object]:
     if len(data) > MAX_BYTES:
-        raise StateFileError(path, f"larger than {MAX_BYTES} bytes")
+        return f"larger than {MAX_BYTES} bytes", None
     try:
-        raw = json.loads(data)
+        return None, json.loads(data.decode("utf-8"))  # we write UTF-8; json.loads(bytes) would guess
     except (UnicodeDecodeError, RecursionError):
-        raise StateFileError(path, "not UTF-8 JSON") from None
+        return "not UTF-8 JSON", None
     except json.JSONDecodeError as exc:  # msg and position only: the text may hold a token
-        raise StateFileError(path, f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
-    try:
-        return State.model_validate(raw)
-    except pydantic.ValidationError as exc:
-        found = [
-            f"{'.'.join(str(p) for p in error['loc']) or '(top level)'}: {error['msg']}"
-            for error in exc.errors(include_input=False, include_url=False)[:3]
-        ]
-        raise StateFileError(path, "; ".join(found)) from None
+        return f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})", None
 
 
 @contextlib.contextmanager

@@ -80,6 +80,7 @@ class Supervisor:
         self._rng = rng
         self._grace_s = grace_s
         self._units: dict[str, _Unit] = {}
+        self._retired: set[asyncio.Task[None]] = set()
         self._log = structlog.get_logger("grantwarden.supervisor")
         self.alive = True
 
@@ -127,6 +128,8 @@ class Supervisor:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending)
+        if self._retired:  # units a reload removed: cancelled already, let them finish unwinding
+            await asyncio.wait(self._retired)
         self._units.clear()
 
     def _start(self, spec: Spec) -> None:
@@ -134,12 +137,15 @@ class Supervisor:
         unit = _Unit(spec=spec, status=status, stop=asyncio.Event(), poke=asyncio.Event())
         unit.task = asyncio.create_task(self._guard(unit), name=f"tenant:{spec.name}")
         self._units[spec.name] = unit
+        self._metrics.set_state(spec.name, status.state)  # "starting" is a state dashboards show too
 
     def _retire(self, name: str) -> None:
         unit = self._units.pop(name)
         unit.stop.set()
         if unit.task is not None:
             unit.task.cancel()
+            self._retired.add(unit.task)
+            unit.task.add_done_callback(self._retired.discard)
         self._metrics.forget_tenant(name)
 
     async def _guard(self, unit: _Unit) -> None:
@@ -148,12 +154,15 @@ class Supervisor:
             try:
                 await self._factory(unit.spec, unit.status).run(unit.stop)
                 return
-            except Exception as exc:  # noqa: BLE001 - a tenant's crash must never escape its unit
+            except Exception as exc:  # a tenant's crash must never escape its unit (logged below)
                 now = self._clock.now()
                 unit.crashes = [t for t in unit.crashes if now - t < RESTART_WINDOW_S] + [now]
-                log.error("worker_crashed", error=f"{type(exc).__name__}: {exc}", crashes=len(unit.crashes))
+                log.error("worker_crashed", error=describe(exc), crashes=len(unit.crashes), exc_info=exc)
             if not backoff.restart_allowed(unit.crashes, self._clock.now()):
-                await self._park(unit, log)
+                if await self._park(unit, log):
+                    return
+                self._metrics.worker_restarts.labels(tenant=unit.spec.name).inc()
+                log.info("worker_restarted", after_s=0.0, crashes=0, reason="reconcile requested")
                 continue
             delay = backoff.delay(len(unit.crashes), rng=self._rng)
             if await self._clock.sleep(delay, wakeup=(unit.stop,)):
@@ -161,11 +170,27 @@ class Supervisor:
             self._metrics.worker_restarts.labels(tenant=unit.spec.name).inc()
             log.info("worker_restarted", after_s=round(delay, 2), crashes=len(unit.crashes))
 
-    async def _park(self, unit: _Unit, log: structlog.stdlib.BoundLogger) -> None:
-        """Crash loop: show needs_attention and wait for a person (reconcile) or a config change."""
+    async def _park(self, unit: _Unit, log: structlog.stdlib.BoundLogger) -> bool:
+        """Crash loop: show needs_attention and wait for a person (reconcile) or a config change
+        (which retires this unit). True when the unit is stopping, False on a reconcile."""
+        previous = unit.status.state
         unit.status.crash_loop(self._clock.now(), len(unit.crashes))
         self._metrics.set_state(unit.spec.name, labels.State.NEEDS_ATTENTION)
-        log.error("tenant_state_changed", state=str(labels.State.NEEDS_ATTENTION), reason="crash loop")
+        log.error(
+            "tenant_state_changed",
+            state=str(labels.State.NEEDS_ATTENTION),
+            previous=str(previous),
+            reason=f"crash loop: {len(unit.crashes)} crashes within {RESTART_WINDOW_S:g} s",
+        )
         unit.poke.clear()
         await self._clock.sleep(float("inf"), wakeup=(unit.stop, unit.poke))
         unit.crashes.clear()
+        return unit.stop.is_set()
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``; a TaskGroup's ExceptionGroup is described by what it wraps, or a
+    worker's crash would only ever read "unhandled errors in a TaskGroup"."""
+    if isinstance(exc, BaseExceptionGroup):
+        return "; ".join(describe(inner) for inner in exc.exceptions)
+    return f"{type(exc).__name__}: {exc}"

@@ -15,7 +15,19 @@ import dataclasses
 import random
 from pathlib import Path
 
-from daemon import acting, health, minting, orgfacts, probing, refreshing, reporting, settings, tokens_box
+from daemon import (
+    acting,
+    health,
+    minting,
+    orgfacts,
+    probing,
+    redaction,
+    refreshing,
+    reporting,
+    settings,
+    tokens_box,
+    usergrant,
+)
 from daemon import clock as clock_mod
 from daemon import metrics as metrics_mod
 from daemon.policy import diagnosis as diagnosis_mod
@@ -36,6 +48,7 @@ class Deps:
     config_path: str
     state_dir: Path
     seed: int | None = None  # None: a fresh random seed per worker
+    redactor: redaction.Redactor | None = None  # learns the refresh tokens read from disk
 
 
 @dataclasses.dataclass
@@ -73,15 +86,24 @@ class Worker:
         self._rng = random.Random(deps.seed if deps.seed is None else f"{deps.seed}:{tenant.name}")
         self.gate = gate.Gate()
         self.endpoints = transport.Endpoints(tenant.api_url, tenant.login_url)
-        common = {"clock": deps.clock, "rng": self._rng, "metrics": deps.metrics, "limiter": deps.limiter}
+        self._mint = minting.for_tenant(
+            tenant,
+            client=deps.client,
+            endpoints=self.endpoints,
+            gate=self.gate,
+            state_dir=deps.state_dir,
+            redactor=deps.redactor,
+            config_path=deps.config_path,
+        )
         self.box = tokens_box.TokenBox(
             tenant=tenant.name,
-            mint=minting.for_tenant(
-                tenant, client=deps.client, endpoints=self.endpoints, gate=self.gate, state_dir=deps.state_dir
-            ),
+            mint=self._mint,
             at_fraction=tenant.refresh.at_fraction,
             jitter_fraction=tenant.refresh.jitter_fraction,
-            **common,  # type: ignore[arg-type]
+            clock=deps.clock,
+            rng=self._rng,
+            metrics=deps.metrics,
+            limiter=deps.limiter,
         )
         self.admin_box = None
         if tenant.admin_credentials is not None:
@@ -111,6 +133,7 @@ class Worker:
             clock=deps.clock,
             timeout_s=tenant.probe_timeout,
             concurrency=tenant.probe_concurrency,
+            on_rate_limited=lambda probe, retry_after: self.reporter.rate_limited(probe, retry_after),
         )
         self.planner = orgfacts.Planner(
             grant_type=tenant.credentials.grant,
@@ -128,6 +151,7 @@ class Worker:
         self.actor = acting.Actor(worker=self)
 
     async def run(self, stop: asyncio.Event) -> None:
+        self.gate.closing = stop  # a stop ends any wait for a Retry-After at once
         async with asyncio.TaskGroup() as group:
             group.create_task(refreshing.Refresher(box=self.box, clock=self._clock).run(stop))
             group.create_task(self._probe_loop(stop))
@@ -138,18 +162,31 @@ class Worker:
         self.status.next_cycle_at = self._clock.now() + offset
         await self._clock.sleep(offset, wakeup=wake)
         while not stop.is_set():
+            # Wait out a Retry-After floor here, where a stop ends the wait: inside a probe the
+            # gate's wait would hold a SIGTERM up for as long as the platform asked (minutes).
+            if self.gate.not_before > self._clock.now():
+                self.status.next_cycle_at = self.gate.not_before
+            if await self._clock.sleep(self.gate.not_before - self._clock.now(), wakeup=(stop,)):
+                return
+            # Read the request before clearing it: a reconcile also lifts a hold (acting.decide).
+            requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
-            await self.cycle(act=True, stop=stop)
+            await self.cycle(act=True, stop=stop, reconcile=requested)
             self.status.next_cycle_at = self._clock.now() + self.tenant.probe_interval
             await self._clock.sleep(self.tenant.probe_interval, wakeup=wake)
 
-    async def cycle(self, *, act: bool, stop: asyncio.Event | None = None) -> Cycle:
-        """Probe, plan, decide, diagnose, report; then act on the decision when ``act``."""
+    async def cycle(self, *, act: bool, stop: asyncio.Event | None = None, reconcile: bool = False) -> Cycle:
+        """Probe, plan, decide, diagnose, report; then act on the decision when ``act``.
+
+        ``reconcile``: a person asked for this cycle, which lifts a hold after failed re-grants.
+        """
+        if isinstance(self._mint, usergrant.Minter) and self.box.token and await self._mint.changed_on_disk():
+            self.box.invalidate(self.box.token)  # a person signed in again (new scopes): use the new grant
         observed = await self.prober.run()
         await self.planner.refine(observed.verdicts)
         observed.sync_records()
         plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
-        decision = self.actor.decide(observed, plans)
+        decision = self.actor.decide(observed, plans, reconcile=reconcile)
         result = self.diagnose(observed, plans, in_progress=False, held=self.actor.held(decision))
         self.reporter.probes(observed)
         self.reporter.token(self.box)

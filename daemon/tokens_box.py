@@ -214,6 +214,8 @@ class TokenBox:
         if self._metrics is not None:
             self._metrics.token_requests.labels(tenant=self.tenant, result=result).inc()
             self._metrics.token_refresh.labels(tenant=self.tenant).set(self.retry_at)
+            if result is labels.TokenResult.RATE_LIMITED:
+                self._metrics.rate_limited.labels(tenant=self.tenant).inc()  # a 429 is a 429, token or API
         self._log.warning(
             "token_refresh_failed",
             result=str(result),

@@ -12,15 +12,16 @@ token is handed out: a token never used before it is on disk cannot be lost by a
 
 The previous token stays until its successor has worked once, and is tried once when the current
 one is refused. A token refused with ``invalid_grant`` is remembered by its hash and never sent
-again while the file still holds it: the token box's retries then fail locally, without requests,
-until a person re-authorizes. Also here: the protocol pieces ``authorizing`` and re-consent
-messages share (PKCE pair, the authorize URL, the command line). Called by ``minting``.
+again while the file holds it: the box's retries fail locally, without requests, until a person
+re-authorizes. Also here: what ``authorizing`` and re-consent messages share (PKCE, the authorize
+URL, the redirect checks, the command line). Called by ``minting``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
 import hashlib
 import ipaddress
@@ -75,10 +76,7 @@ def consenting_tenant(tenants: Sequence[settings.Tenant], name: str) -> settings
 
 
 def authorize_url(tenant: settings.Tenant, scopes: Sequence[str], state: str, code_challenge: str) -> str:
-    """``/oauth/authorize`` on the tenant's login host (reference §1.1), code flow with PKCE.
-
-    Without scopes the platform grants all of the client's; with them, those the client has.
-    """
+    """``/oauth/authorize`` on the tenant's login host (§1.1); without scopes, all of the client's are asked."""
     redirect_uri = tenant.credentials.redirect_uri
     if redirect_uri is None:
         raise ValueError(f"tenant {tenant.name} has no redirect_uri: not an authorization_code tenant")
@@ -92,10 +90,7 @@ def authorize_url(tenant: settings.Tenant, scopes: Sequence[str], state: str, co
 def check_redirect(params: Mapping[str, str], state: str) -> str:
     """The authorization code the redirect carries, or ``ConsentError`` saying why there is none."""
     if not secrets.compare_digest(params.get("state", "").encode(), state.encode()):
-        raise ConsentError(
-            f"the redirect's state does not match this request (a stale or forged redirect); {NOTHING}: "
-            "run the command again and use only the newest link"
-        )
+        raise ConsentError(f"the redirect's state does not match this request (a stale or forged link); {NOTHING}")
     error = params.get("error")
     if error == "access_denied":
         raise ConsentError(f"consent was denied (access_denied); {NOTHING}")
@@ -126,10 +121,9 @@ def loopback(redirect_uri: str) -> tuple[str, int, str]:
     except ValueError:
         local = False
     if parts.scheme != "http" or not local:
+        where = "http on a loopback address (127.0.0.1, [::1], localhost)"
         raise ConsentError(
-            f"redirect_uri {redirect_uri} is not http on a loopback address (127.0.0.1, [::1], localhost), "
-            "so this command cannot receive the redirect itself: use --paste",
-            config=True,
+            f"redirect_uri {redirect_uri} is not {where}, where this can listen: use --paste", config=True
         )
     return host, port, parts.path or "/"
 
@@ -139,7 +133,7 @@ def _digest(token: str) -> str:
 
 
 @dataclasses.dataclass(eq=False)
-class _Minter:
+class Minter:
     tenant: settings.Tenant
     client: remote_client.Client
     endpoints: transport.Endpoints
@@ -149,13 +143,27 @@ class _Minter:
     config_path: str
     refused: set[str] = dataclasses.field(default_factory=set)  # hashes of tokens refused with invalid_grant
     unsaved: tuple[statefile.State, str] | None = None  # (rotated state the disk refused, token it replaces)
+    stored: str | None = None  # the refresh token this minter last saved: the one its access token came from
+
+    async def changed_on_disk(self) -> bool:
+        """Whether someone else stored a new grant since this minter's last mint (a re-consent).
+
+        The access token in hand was minted from the old grant, with the old scopes; the caller
+        drops it so that the next request mints from the new one.
+        """
+        if self.stored is None:
+            return False
+        with contextlib.suppress(statefile.StateFileError):
+            current = await asyncio.to_thread(statefile.read, self.state_dir, self.tenant.name)
+            return current is not None and current.refresh_token != self.stored
+        return False
 
     async def __call__(self) -> oauth.TokenGrant:
         for _ in range(2):  # a second pass only when another writer replaced the file mid-refresh
             state = await self._load()
-            grant, used = await self._refresh(state)
-            if await self._store(state, grant, used):
-                return grant
+            refreshed = await self._refresh(state)
+            if refreshed is not None and await self._store(state, *refreshed):
+                return refreshed[0]
         raise self._failed("saw its state file replaced twice during a refresh; trying again later")
 
     async def _load(self) -> statefile.State:
@@ -172,8 +180,11 @@ class _Minter:
         self.refused &= {_digest(token) for token in state.tokens()}  # forget tokens no longer on disk
         return state
 
-    async def _refresh(self, state: statefile.State) -> tuple[oauth.TokenGrant, str]:
-        """A grant from the current token, else once from the unconfirmed previous one."""
+    async def _refresh(self, state: statefile.State) -> tuple[oauth.TokenGrant, str] | None:
+        """A grant and the token it used: the current one, else once the previous one.
+
+        None: both were refused as another writer (a ``check`` run, a replica) rotated them first.
+        """
         try:
             secret = self.tenant.credentials.client_secret.reveal()
         except SecretUnavailableError as exc:
@@ -193,8 +204,16 @@ class _Minter:
                 description = f": {exc.error_description}" if exc.error_description else ""
             else:
                 return grant, token
+        if await self._replaced(state):
+            return None
         what = f"had its stored refresh token refused by the platform (invalid_grant{description})"
         raise self._failed(f"{what}: sign in again with `{self._command}`", TokenProblem.INVALID_GRANT)
+
+    async def _replaced(self, state: statefile.State) -> bool:
+        with contextlib.suppress(statefile.StateFileError):
+            current = await asyncio.to_thread(statefile.read, self.state_dir, self.tenant.name)
+            return current is not None and current.refresh_token != state.refresh_token
+        return False
 
     async def _store(self, state: statefile.State, grant: oauth.TokenGrant, used: str) -> bool:
         """Save the rotated token; False when another writer replaced the file meanwhile."""
@@ -207,10 +226,14 @@ class _Minter:
             }
         )
         try:
-            return await self._save(new, expected=state.refresh_token)
+            saved = await self._save(new, expected=state.refresh_token)
         except tokens_box.MintFailedError:
             self.unsaved = (new, state.refresh_token)
+            self.stored = rotated
             raise
+        if saved:
+            self.stored = rotated
+        return saved
 
     async def _save(self, state: statefile.State, *, expected: str | None) -> bool:
         try:
@@ -237,9 +260,8 @@ def minter(
     redactor: redaction.Redactor | None = None,
     config_path: str = "FILE",
 ) -> tokens_box.Mint:
-    """The token box's mint for an authorization-code tenant; one per tenant and process.
+    """The token box's mint for an authorization-code tenant: one per tenant and process.
 
-    ``redactor`` learns the tokens read from disk; ``config_path`` completes the command that
-    error messages tell a person to run.
+    ``redactor`` learns the tokens read from disk; ``config_path`` completes the command to run.
     """
-    return _Minter(tenant, client, endpoints, gate, Path(state_dir), redactor, config_path)
+    return Minter(tenant, client, endpoints, gate, Path(state_dir), redactor, config_path)

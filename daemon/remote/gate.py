@@ -9,6 +9,8 @@ HTTP: backoff after failures without Retry-After is the callers' business (polic
 
 from __future__ import annotations
 
+import asyncio
+
 from daemon import clock as clocks
 
 
@@ -17,6 +19,7 @@ class Gate:
 
     def __init__(self) -> None:
         self._not_before = 0.0
+        self.closing: asyncio.Event | None = None  # set when the tenant stops: waits end at once
 
     @property
     def not_before(self) -> float:
@@ -38,4 +41,9 @@ class Gate:
          sleep(delta) then look again
         """
         while (delay := self._not_before - clock.now()) > 0:
-            await clock.sleep(delay)
+            if await clock.sleep(delay, wakeup=(self.closing,) if self.closing is not None else ()):
+                raise GateClosedError("the tenant is stopping; the request was not sent")
+
+
+class GateClosedError(Exception):
+    """A request that waited at the gate while its tenant stopped; it was never sent."""

@@ -22,6 +22,7 @@ import daemon
 from daemon import clock as clocks
 from daemon import redaction
 from daemon.remote import errors, gate
+from daemon.remote.gate import GateClosedError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"grantwarden/{daemon.__version__}"
@@ -79,8 +80,11 @@ class Transport:
         token_endpoint: bool = False,
     ) -> Received:
         """One request; returns a 2xx or raises. A 429's Retry-After raises the gate first."""
-        await gate.wait(self._clock)
         path = urllib.parse.urlsplit(url).path
+        try:
+            await gate.wait(self._clock)
+        except GateClosedError as exc:
+            raise errors.ConnectionFailed(self._fault(method, path, "not sent: the tenant is stopping", exc)) from None
         try:
             async with self._session.request(
                 method,

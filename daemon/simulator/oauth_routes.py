@@ -131,6 +131,7 @@ class OAuthRoutes:
             client = self.authenticated(request, form)
         if client.grant_type != model.CODE:
             raise errors.OAuthError(400, "unauthorized_client", "client is not authorized for this grant type")
+        self.charge_mint(client)  # before redeeming: a 429 must not burn the code
         code = self.sim.tokens.redeem_code(
             form.get("code", ""),
             client_id=client.id,
@@ -138,18 +139,17 @@ class OAuthRoutes:
             verifier=form.get("code_verifier"),
             now=self.sim.clock.now(),
         )
-        self.charge_mint(client)
         return self.issue(client, user_id=code.user_id, scopes=code.scopes)
 
     def refresh_token(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
         client = self.authenticated(request, form)  # refresh needs a confidential client (reference §1.4)
+        self.charge_mint(client)  # before rotating: a 429 must not destroy the refresh token
         old = self.sim.tokens.rotate(
             form.get("refresh_token", ""),
             client_id=client.id,
             now=self.sim.clock.now(),
             grace=self.sim.settings.refresh_grace_seconds,
         )
-        self.charge_mint(client)
         return self.issue(client, user_id=old.user_id, scopes=old.scopes)
 
     # -- GET /oauth/authorize -----------------------------------------------------------------

@@ -4,7 +4,7 @@ Covers: 401 authentication.required without a bearer; 401 bad.credentials for an
 expired, revoked (DELETE /tokens/me), disabled client's or foreign-region token; the ErrorBody
 shape with contextId = ININ-Correlation-Id; HEAD /tokens/me; the org idle timeout and
 preserveIdleTTL; the per-token budget (429 too.many.requests.retry.after, integer Retry-After,
-limit object, recovery) with a per-org override (acme-ca: 4 per minute); one org per token.
+limit object, recovery) with a per-org override (acme-ca: 8 per minute); one org per token.
 """
 
 from __future__ import annotations
@@ -141,13 +141,13 @@ async def test_a_token_over_its_budget_gets_429_with_retry_after_and_recovers(ap
     assert (await api.get(ME, token)).status == 200
 
 
-async def test_the_rate_limited_demo_org_allows_four_requests_per_token_per_minute(
+async def test_the_rate_limited_demo_org_allows_eight_requests_per_token_per_minute(
     api: Api, clock: ManualClock
 ) -> None:
     ca = api.sim.tenant("acme-ca")
     token = await api.mint(ca.client_id)
-    statuses = [(await api.get(ME, token, region=ca.region)).status for _ in range(5)]
-    assert statuses == [200, 200, 200, 200, 429]
+    statuses = [(await api.get(ME, token, region=ca.region)).status for _ in range(9)]
+    assert statuses == [200] * 8 + [429]
     await clock.advance(60)
     assert (await api.get(ME, token, region=ca.region)).status == 200
 

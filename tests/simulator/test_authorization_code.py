@@ -180,3 +180,24 @@ async def test_a_refresh_token_of_a_disabled_client_is_revoked(api: Api) -> None
     control.set_client_state(api.sim.world, desktop.client_id, "disabled")
     control.set_client_state(api.sim.world, desktop.client_id, "active")
     assert (await refresh(api, first)).code == "invalid_grant"
+
+
+async def test_a_rate_limited_refresh_keeps_the_refresh_token_usable(api: Api, clock: ManualClock) -> None:
+    refresh = (await redeem(api, params(await authorize(api))["code"])).json["refresh_token"]
+    control.set_rate_limits(api.sim.world, mints_per_client_per_minute=1)
+    desktop = api.sim.tenant("acme-agent-desktop")
+    form = {"grant_type": "refresh_token", "refresh_token": refresh}
+    limited = await api.token_request(form, client_id=desktop.client_id, secret=api.sim.secret(desktop.client_id))
+    assert limited.status == 429
+    await clock.advance(61)
+    again = await api.token_request(form, client_id=desktop.client_id, secret=api.sim.secret(desktop.client_id))
+    assert again.status == 200, "a 429 must not have consumed the refresh token"
+
+
+async def test_a_rate_limited_code_exchange_does_not_burn_the_code(api: Api) -> None:
+    code = params(await authorize(api))["code"]
+    control.set_rate_limits(api.sim.world, mints_per_client_per_minute=1)
+    await redeem(api, params(await authorize(api))["code"])  # uses this minute's one mint
+    assert (await redeem(api, code)).status == 429
+    control.set_rate_limits(api.sim.world, mints_per_client_per_minute=100)
+    assert (await redeem(api, code)).status == 200

@@ -59,7 +59,7 @@ def test_the_demo_sets_up_each_problem_it_documents() -> None:
     assert tenant["acme-apac"].client_id == tenant["acme"].client_id
     assert tenant["acme-apac"].org_id != tenant["acme"].org_id
     assert "webDeployments:configuration:view" not in sim.orgs[tenant["acme-latam"].org_id].licensed
-    assert sim.orgs[tenant["acme-ca"].org_id].token_requests_per_minute == 4
+    assert sim.orgs[tenant["acme-ca"].org_id].token_requests_per_minute == 8
     desktop = tenant["acme-agent-desktop"]
     assert (desktop.grant, desktop.org_id) == ("authorization_code", acme_org.id)
     assert "webdeployments:readonly" not in sim.clients[desktop.client_id].configured.scope
