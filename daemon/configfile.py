@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -61,12 +63,17 @@ def load_mapping(raw: Any, *, source: str, environ: Mapping[str, str] | None = N
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(source, [("", "the top level must be a mapping (server, defaults, tenants, ...)")])
+    unknown = [key for key in raw if key not in settings_mod.Settings.model_fields]
+    if unknown:
+        raise ConfigError(
+            source, [(_key(key), "unknown setting (check its spelling and indentation)") for key in unknown]
+        )
     merged = _deep_merge(raw, _environment_overrides(environ))
     merged["tenants"] = _inherit(merged, source)
     try:
         loaded = settings_mod.Settings(**merged)
     except pydantic.ValidationError as exc:
-        raise ConfigError(source, _problems(exc)) from None
+        raise ConfigError(source, _problems(exc, merged)) from None
     return Loaded(loaded, source, tuple(_literal_secret_warnings(loaded, source)))
 
 
@@ -95,6 +102,10 @@ def _read_yaml(path: Path, source: str) -> Any:
         raise ConfigError(source, [("", f"not UTF-8 text (byte {exc.start})")]) from None
     try:
         return yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(source, [("", "nested too deeply to read")]) from None
+    except ValueError as exc:  # an integer of thousands of digits (sys.int_info limit), for one
+        raise ConfigError(source, [("", f"a value too large to read ({str(exc).split('(')[0].strip()})")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
@@ -115,6 +126,23 @@ def _environment_overrides(environ: Mapping[str, str] | None) -> dict[str, Any]:
         return dict(env_source())
     except pydantic_settings.SettingsError as exc:
         raise ConfigError("environment", [("", str(exc).split("\n")[0])]) from None
+    except (RecursionError, ValueError):
+        raise ConfigError("environment", _unreadable_variables(env_source.env_vars)) from None
+
+
+def _unreadable_variables(variables: Mapping[str, str | None]) -> list[tuple[str, str]]:
+    """Which GRANTWARDEN_ variables hold JSON too deep or too large to read, by name."""
+    problems = []
+    for name, value in variables.items():
+        if not name.startswith("grantwarden_") or not value or value[:1] not in "[{":
+            continue
+        try:
+            json.loads(value)
+        except (RecursionError, ValueError):
+            field = name.removeprefix("grantwarden_").split("__")[0]
+            why = f'parsing field "{field}" from {name.upper()}: JSON nested too deeply or too large to read'
+            problems.append(("", why))
+    return problems or [("", "a GRANTWARDEN_ variable holds JSON nested too deeply or too large to read")]
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +168,7 @@ def _inherit(merged: dict[str, Any], source: str) -> list[Any]:
             continue
         name = tenant.get("name")
         if isinstance(name, str) and name in by_name:
-            problems.append((f"tenants[{index}].name", f"{name!r} is already used by tenants[{by_name[name]}]"))
+            problems.append((f"tenants[{index}].name", f"{_show(name)} is already used by tenants[{by_name[name]}]"))
         elif isinstance(name, str):
             by_name[name] = index
     if problems:
@@ -195,7 +223,8 @@ def _choose_blueprints(tenants: list[dict[str, Any]], blueprints: Any, problems:
         elif name is None:
             problems.append((f"tenants[{index}].blueprint", f"required: choose one of {', '.join(names)}"))
         elif name not in names:
-            problems.append((f"tenants[{index}].blueprint", f"unknown blueprint {name!r}; defined: {', '.join(names)}"))
+            known = ", ".join(_show(n) for n in names[:20])
+            problems.append((f"tenants[{index}].blueprint", f"unknown blueprint {_show(name)}; defined: {known}"))
 
 
 def _parent_chain(
@@ -205,7 +234,7 @@ def _parent_chain(
     current = index
     while (parent := tenants[current].get("parent")) is not None:
         if not isinstance(parent, str) or parent not in by_name:
-            problems.append((f"tenants[{current}].parent", f"unknown parent tenant {parent!r}"))
+            problems.append((f"tenants[{current}].parent", f"unknown parent tenant {_show(parent)}"))
             return chain
         ancestor = by_name[parent]
         if ancestor == index or ancestor in chain:
@@ -216,30 +245,48 @@ def _parent_chain(
     return chain
 
 
-_TYPE_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
-
-
-def _problems(exc: pydantic.ValidationError) -> list[tuple[str, str]]:
+def _problems(exc: pydantic.ValidationError, data: Any) -> list[tuple[str, str]]:
     seen: dict[str, str] = {}
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        path = _format_loc(error["loc"])
+        loc = error["loc"]
+        path = _format_loc(loc[:-1], data) if error["type"] == "missing" else _format_loc(loc, data)
+        if error["type"] == "missing":  # the last part is the field that is not there
+            path = f"{path}.{_key(loc[-1])}" if path else _key(loc[-1])
         message = str(error["msg"]).removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown setting (check its spelling and indentation)"
-        seen.setdefault(path, message)
+        seen.setdefault(path, message[:500])
     return list(seen.items())
 
 
-def _format_loc(loc: Sequence[int | str]) -> str:
+def _format_loc(loc: Sequence[int | str], data: Any) -> str:
+    """``tenants[3].credentials.client_secret``: the loc walked through the input itself, so a
+    part that is no key or index there (a union member's tag, such as ``str``) is left out."""
     text = ""
     for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif part in _TYPE_TAGS or part[:1].isupper() or "[" in part:
-            continue  # a union member's tag, not a place in the file
-        else:
-            text += f".{part}" if text else part
+        if isinstance(part, int) and isinstance(data, list) and 0 <= part < len(data):
+            text, data = f"{text}[{part}]", data[part]
+        elif isinstance(data, dict) and part in data:
+            text = f"{text}.{_key(part)}" if text else _key(part)
+            data = data[part]
     return text
+
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _key(key: object) -> str:
+    """A key as it goes into a problem line: plain keys bare, anything else quoted (one line)."""
+    if isinstance(key, str) and _PLAIN_KEY.match(key):
+        return key
+    return json.dumps(key if isinstance(key, str) else str(key))[:80]
+
+
+def _show(value: object) -> str:
+    """A value as it goes into a problem line: short strings quoted, anything else by its type."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 80 else repr(value[:77] + "...")
+    return f"a {type(value).__name__}"
 
 
 def _secret_refs(loaded: settings_mod.Settings) -> list[tuple[str, SecretRef]]:

@@ -205,6 +205,8 @@ class _Routes:
 
     async def reconcile(self, request: web.Request) -> web.Response:
         await request.read()  # enforces client_max_size on bodies sent without a Content-Length
+        if len(request.headers.getall("Authorization", [])) > 1:  # RFC 9110 §11.6.2: one credential only
+            return error(400, "bad_request", "send exactly one Authorization header")
         if not authorized(request.headers.get("Authorization"), self.admin_token):
             _log.warning("reconcile_refused", reason="missing or wrong bearer token", remote=request.remote)
             response = error(401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>")

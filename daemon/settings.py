@@ -9,6 +9,7 @@ resolved by the loader before a tenant is validated, so a ``Tenant`` here is com
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,8 @@ def parse_duration(value: Any) -> float:
         seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
     else:
         raise ValueError("a duration is a number of seconds or a string such as 500ms, 30s, 5m, 2h")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration must not be negative")
     return seconds

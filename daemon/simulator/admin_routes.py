@@ -150,6 +150,14 @@ class AdminRoutes:
             raise errors.bad_request(
                 "The request could not be understood by the server due to malformed syntax."
             ) from None
+        # Optimistic concurrency (an assumption: the platform declares 409 request.conflict on this
+        # operation, reference §2.4, without saying when): a PUT carrying a dateModified older than
+        # the client's, i.e. built from a stale read, would undo someone else's change.
+        stamp = body.get("dateModified") if isinstance(body, dict) else None
+        if isinstance(stamp, str) and stamp != model.iso(client.date_modified):
+            raise errors.PlatformError(
+                409, "request.conflict", "The client was modified by another request; read it again and retry."
+            )
         update = client_updates.validate(caller.org, client, body, caller_roles=caller.holdings.role_ids)
         self.apply(caller, client, update)
         return web.json_response(client_json(client))
@@ -165,7 +173,7 @@ class AdminRoutes:
             self.sim.tokens.revoke_client(client.id)  # "access tokens created by the client are invalid"
         client.name, client.description, client.state = update.name, update.description, update.state
         client.redirect_uris, client.validity_seconds = update.redirect_uris, update.validity_seconds
-        client.date_modified = now
+        model.touch(client, now)
         client.modified_by = caller.client.id
 
     async def regenerate_secret(self, request: web.Request) -> web.StreamResponse:
@@ -177,7 +185,7 @@ class AdminRoutes:
                 400, "bad.client.role", "The caller does not have all the roles assigned to this client."
             )
         client.secret = tokens.new_value()
-        client.date_modified = self.sim.clock.now()
+        model.touch(client, self.sim.clock.now())
         return web.json_response({**client_json(client), "secret": client.secret})
 
     async def roles(self, request: web.Request) -> web.StreamResponse:

@@ -47,7 +47,7 @@ def _regrant(sim: world.World, target: model.OAuthClient, role_divisions: list[m
     now = sim.clock.now()
     grants.record(target, role_divisions, target.configured.scope, effective_at=now)
     grants.prune(target, now)
-    target.date_modified = now
+    model.touch(target, now)
 
 
 def remove_role(sim: world.World, client_id: str, role: str) -> None:
@@ -77,6 +77,7 @@ def set_client_state(sim: world.World, client_id: str, state: str) -> None:
     if state == "disabled":
         sim.tokens.revoke_client(target.id)
     target.state = state
+    model.touch(target, sim.clock.now())
 
 
 def revoke_tokens(sim: world.World, client_id: str) -> int:

@@ -39,6 +39,12 @@ def stable_id(*parts: object) -> str:
     return str(uuid.uuid5(_NAMESPACE, "/".join(str(part) for part in parts)))
 
 
+def touch(client: OAuthClient, now: float) -> None:
+    """Mark a change: ``dateModified`` strictly grows, even for two changes in one millisecond,
+    so a PUT carrying the ``dateModified`` it read can be told apart from a stale one."""
+    client.date_modified = max(now, client.date_modified + 0.001)
+
+
 def iso(epoch_seconds: float) -> str:
     """The platform's ISO-8601 form: ``2027-01-15T08:00:00.000Z``."""
     moment = datetime.datetime.fromtimestamp(epoch_seconds, tz=datetime.UTC)

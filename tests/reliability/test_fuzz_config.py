@@ -10,9 +10,9 @@ whose every line names the file and a path inside it, is short, and never holds 
 secret; never another exception. And ``python -m daemon validate-config`` on bad files exits 2
 with a message on stderr and no traceback.
 
-Known bugs are pinned by ``xfail(strict=True)`` cases (deep nesting, 4300-digit integers,
-non-finite durations, alias bombs under ``parent``/``blueprint``, deep JSON in the environment):
-each names the fix, and turns into a failure the day the fix lands so its marker is removed.
+Cases once found broken stay as regression rows: deep nesting, 4300-digit integers, non-finite
+durations, alias bombs under ``parent``/``blueprint``, deep JSON in the environment, non-string
+and mis-cased top-level keys, keys that look like type names or carry line breaks.
 
 ``FUZZ_EXAMPLES=2000`` runs the Hypothesis properties longer than the suite's modest default.
 """
@@ -42,7 +42,14 @@ EXAMPLE = ROOT / "config" / "grantwarden.example.yaml"
 BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
 SECRET = "lit3ral-Secret-value-9f2c"  # a literal client secret: never in an error message
 MAX_LINE = 2000  # characters: a problem line is read by a person, not scrolled through
-WHOLE_FILE = ("cannot read the file", "the file is larger", "not UTF-8 text", "the top level must be a mapping")
+WHOLE_FILE = (
+    "cannot read the file",
+    "the file is larger",
+    "not UTF-8 text",
+    "the top level must be a mapping",
+    "nested too deeply to read",
+    "a value too large to read",
+)
 FUZZ = settings(
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "40")),
     deadline=None,
@@ -322,20 +329,10 @@ BOMB_PLACES = [
     pytest.param(
         "tenants: [{name: a, parent: *a5}]",
         id="parent",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG configfile._parent_chain: 'unknown parent tenant {parent!r}' reprs the whole expanded "
-            "bomb (millions of characters; 312 MB at 9^7). Fix: name the type of a non-string parent, cut strings.",
-        ),
     ),
     pytest.param(
         "blueprints: {x: {}, y: {}}\ntenants: [{name: a, blueprint: *a5}]",
         id="blueprint",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="BUG configfile._choose_blueprints: 'unknown blueprint {name!r}' reprs the expanded bomb. "
-            "Fix as for parent.",
-        ),
     ),
 ]
 
@@ -360,13 +357,6 @@ def huge_digits(count: int) -> str:
         pytest.param(
             "sharding: {count: " + huge_digits(5000) + "}",
             id="5000-digit-int",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="BUG configfile._read_yaml: PyYAML's int() of more than 4300 digits raises ValueError "
-                "('Exceeds the limit ... use sys.set_int_max_str_digits()'), which escapes load. Fix: catch "
-                "ValueError around yaml.safe_load and report 'a number too large to read'.",
-            ),
         ),
     ],
 )
@@ -374,20 +364,13 @@ def test_huge_numbers_are_reported_not_crashed_on(tmp_path: Path, text: str) -> 
     outcome(write(tmp_path, text))
 
 
-NON_FINITE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG settings.parse_duration accepts NaN and infinity (NaN also passes 'probe_timeout < "
-    "probe_interval' and the 1 s floor). Fix: refuse non-finite seconds with 'a duration must be finite'.",
-)
-
-
 @pytest.mark.parametrize(
     ("field", "value"),
     [
-        pytest.param("probe_interval", ".nan", id="nan-interval", marks=NON_FINITE),
-        pytest.param("probe_interval", ".inf", id="inf-interval", marks=NON_FINITE),
-        pytest.param("probe_interval", huge_digits(400) + "s", id="400-digit-string-is-inf", marks=NON_FINITE),
-        pytest.param("probe_timeout", ".nan", id="nan-timeout", marks=NON_FINITE),
+        pytest.param("probe_interval", ".nan", id="nan-interval"),
+        pytest.param("probe_interval", ".inf", id="inf-interval"),
+        pytest.param("probe_interval", huge_digits(400) + "s", id="400-digit-string-is-inf"),
+        pytest.param("probe_timeout", ".nan", id="nan-timeout"),
         pytest.param("probe_interval", "-.inf", id="minus-inf-interval"),
     ],
 )
@@ -397,33 +380,18 @@ def test_a_non_finite_duration_is_refused(tmp_path: Path, field: str, value: str
     assert any(where == f"defaults.{field}" for where, _ in result.problems), result.lines()
 
 
-DEEP = pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="BUG configfile._read_yaml: PyYAML composes recursively; beyond ~500 levels RecursionError "
-    "escapes load (and validate-config prints a traceback). Fix: catch RecursionError around "
-    "yaml.safe_load and report 'nested too deeply'.",
-)
-
-
 @pytest.mark.parametrize(
     "depth",
     [
         pytest.param(300, id="300"),
-        pytest.param(1000, id="1000", marks=DEEP),
-        pytest.param(20_000, id="20000", marks=DEEP),
+        pytest.param(1000, id="1000"),
+        pytest.param(20_000, id="20000"),
     ],
 )
 def test_deep_nesting_is_reported_not_crashed_on(tmp_path: Path, depth: int) -> None:
     outcome(write(tmp_path, "tenants: " + "[" * depth + "]" * depth))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RecursionError,
-    reason="BUG configfile._environment_overrides: pydantic-settings json.loads a complex variable; deep JSON "
-    "raises RecursionError, which escapes load. Fix: catch RecursionError and ValueError beside SettingsError.",
-)
 def test_deeply_nested_json_in_an_environment_variable_is_reported(tmp_path: Path) -> None:
     outcome(write(tmp_path, dump(BASE)), {"GRANTWARDEN_BLUEPRINTS": '{"a": ' * 5000 + "1" + "}" * 5000})
 
@@ -439,47 +407,24 @@ def test_every_line_of_a_many_problem_file_names_the_file_and_a_path(tmp_path: P
     assert all(re.match(r"^(defaults|tenants\[\d\])", where) for where in wheres), wheres
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="BUG configfile.load_mapping: Settings(**merged) with a non-string top-level key raises "
-    "TypeError 'keywords must be strings' (validate-config prints a traceback). Fix: report every "
-    "top-level key not in Settings.model_fields as an unknown setting before validating.",
-)
 @pytest.mark.parametrize("text", ["1: x", "null: x", "true: {}", "2027-01-15: x"])
 def test_a_top_level_key_that_is_not_a_string_is_reported(tmp_path: Path, text: str) -> None:
     result = outcome(write(tmp_path, text + "\n"))
     assert isinstance(result, configfile.ConfigError)
 
 
-PATH_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG configfile._format_loc drops every loc part that is empty, capitalised, contains '[' or is "
-    "named like a type (str, int, list, dict, ...), taking user keys for union tags. Fix: walk the loc "
-    "through the validated input and drop only parts that are not keys or indexes there.",
-)
-
-
 @pytest.mark.parametrize(
     ("text", "where"),
     [
         pytest.param("server: {listen: 1}", "server.listen", id="plain"),
-        pytest.param("server: {Listen: x}", "server.Listen", id="capitalised", marks=PATH_BUG),
-        pytest.param("server: {str: x}", "server.str", id="type-name", marks=PATH_BUG),
-        pytest.param("server: {'': x}", "server.''", id="empty", marks=PATH_BUG),
-        pytest.param(
-            "blueprints: {'core[1]': {probes: [nope]}}", "blueprints.core[1].probes", id="bracket", marks=PATH_BUG
-        ),
+        pytest.param("server: {Listen: x}", "server.Listen", id="capitalised"),
+        pytest.param("server: {str: x}", "server.str", id="type-name"),
+        pytest.param("server: {'': x}", 'server.""', id="empty"),
+        pytest.param("blueprints: {'core[1]': {probes: [nope]}}", 'blueprints."core[1]".probes', id="bracket"),
         pytest.param(
             "Tenants: []",
             "Tenants",
             id="capitalised-top-level",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: pydantic-settings matches top-level keys case-insensitively, so 'Tenants:' is taken "
-                "for tenants but skips inheritance and defaults (every tenant then lacks blueprint, probe_interval, "
-                "...). Fix: refuse top-level keys that are not exactly a field name, as for non-string keys.",
-            ),
         ),
     ],
 )
@@ -489,11 +434,6 @@ def test_every_key_keeps_its_place_in_the_path(tmp_path: Path, text: str, where:
     assert [found for found, _ in result.problems if found.startswith(where)], result.lines()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG configfile._format_loc puts keys into the line verbatim: a key with a line break forges a "
-    "second 'FILE: path: problem' line. Fix: quote keys that are not [A-Za-z0-9_-]+ (json.dumps).",
-)
 def test_a_key_with_a_line_break_cannot_forge_a_second_problem_line(tmp_path: Path) -> None:
     forged = 'server: {"listen\\nother.yaml: server.admin_token: forged": 1}\n'
     result = outcome(write(tmp_path, forged))
@@ -526,7 +466,6 @@ def validate_config(path: Path) -> subprocess.CompletedProcess[str]:
         pytest.param(
             "tenants: " + "[" * 3000 + "]" * 3000,
             id="deep-nesting",
-            marks=pytest.mark.xfail(strict=True, reason="BUG: the deep-nesting RecursionError above, as a traceback"),
         ),
     ],
 )

@@ -10,8 +10,8 @@ appended (nothing removed, reordered or changed, no other field touched), it goe
 client only, and no other client is read or written; a client whose roleDivisions the client
 cannot read is never PUT; a scope re-grant likewise appends only the missing scopes. A person's
 change between the executor's GET and its PUT: answered with 409 it is re-read and kept (and a
-second 409 gives up without writing); on the simulator, whose PUT never answers 409
-(daemon/simulator/client_updates.py), the same race is pinned as a known gap. On the simulator,
+second 409 gives up without writing); on the simulator, whose PUT answers 409 request.conflict
+when it carries a stale dateModified, the same race ends with the person's edit kept. On the simulator,
 an executed re-grant adds exactly the planned role and leaves every other client as it was.
 """
 
@@ -451,19 +451,6 @@ async def test_on_the_simulator_a_regrant_adds_exactly_the_planned_role_and_touc
     assert [r["method"] for r in sim.requests(kind="api")] == ["GET", "PUT"]
 
 
-LOST_UPDATE = pytest.mark.xfail(
-    strict=True,
-    reason="GAP remediating.Executor + platform: PUT /api/v2/oauth/clients/{id} replaces the whole client and "
-    "the simulator (like the documented platform: OAuthClient has no version or ETag) never answers 409, so a "
-    "person's edit between the executor's GET and its PUT is silently undone. The executor's 409 path is "
-    "right (tested above with a platform that answers 409). Mitigations: send If-Match/the GET's dateModified "
-    "if the platform honours it (unknown: ask Genesys), have the simulator answer 409 request.conflict when "
-    "dateModified moved, and meanwhile re-GET after the PUT and log regrant_conflict_suspected when the client "
-    "changed between the GET and the PUT's answer in any way the plan does not explain.",
-)
-
-
-@LOST_UPDATE
 @pytest.mark.parametrize(
     ("edit", "check"),
     [
