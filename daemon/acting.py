@@ -213,6 +213,8 @@ class Actor:
             if attempt % 2 == 0:
                 await self._remint()
             observed = await self._worker.prober.run(only=failing)
+            if observed.stopped:
+                return None
             self._worker.reporter.probes(observed)
             if all(observed.verdicts.get(n) and observed.verdicts[n].outcome is labels.Outcome.OK for n in failing):
                 return observed

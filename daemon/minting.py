@@ -24,13 +24,14 @@ def client_credentials(
     gate: gate.Gate,
     client_id: str,
     secret: SecretRef,
+    timeout_s: float | None = None,
 ) -> tokens_box.Mint:
     async def mint() -> oauth.TokenGrant:
         try:
             value = secret.reveal()
         except SecretUnavailableError as exc:
             raise tokens_box.MintFailedError(f"client secret of {client_id}: {exc}") from None
-        return await client.mint_client_credentials(endpoints, client_id, value, gate=gate)
+        return await client.mint_client_credentials(endpoints, client_id, value, gate=gate, timeout_s=timeout_s)
 
     return mint
 
@@ -57,5 +58,10 @@ def for_tenant(
             config_path=config_path,
         )
     return client_credentials(
-        client=client, endpoints=endpoints, gate=gate, client_id=credentials.client_id, secret=credentials.client_secret
+        client=client,
+        endpoints=endpoints,
+        gate=gate,
+        client_id=credentials.client_id,
+        secret=credentials.client_secret,
+        timeout_s=tenant.probe_timeout,
     )

@@ -50,6 +50,7 @@ class Pass:
     records: dict[str, health.ProbeRecord] = dataclasses.field(default_factory=dict)
     identity_org_id: str | None = None
     token_problem: token_policy.TokenProblem | None = None
+    stopped: bool = False  # the tenant stopped while a request waited: this pass says nothing
 
     def sync_records(self) -> None:
         """After a verdict was refined (``unlicensed``), make its record say the same."""
@@ -103,7 +104,7 @@ class Prober:
             result.token_problem = verdicts.token_problem(exc.cause)
             return result
         await self._identity(result)
-        if result.verdicts[catalog.TOKEN].outcome in STOP_AFTER_TOKEN:
+        if result.stopped or result.verdicts[catalog.TOKEN].outcome in STOP_AFTER_TOKEN:
             return result
         chosen = [p for p in self._probes if only is None or p.name in only]
         await asyncio.gather(*(self._endpoint(probe, result) for probe in chosen))
@@ -118,7 +119,14 @@ class Prober:
 
         try:
             org_id = await self._call(catalog.TOKEN, request)
-        except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
+        except errors.NotSent:
+            result.stopped = True
+            return
+        except tokens_box.TokenUnavailableError as exc:
+            result.token_problem = verdicts.token_problem(exc.cause)  # a 401, then no new token
+            self._record(result, catalog.TOKEN, _verdict_of(exc), started, exc)
+            return
+        except errors.RemoteError as exc:
             self._record(result, catalog.TOKEN, _verdict_of(exc), started, exc)
             return
         result.identity_org_id = org_id
@@ -137,11 +145,14 @@ class Prober:
 
             async def request(token: str) -> remote_client.ApiReply:
                 return await self._client.get(
-                    self._endpoints, probe.path, token, gate=self._gate, timeout_s=self._timeout_s
+                    self._endpoints, probe.path, token, gate=self._gate, timeout_s=self._timeout_s, read=False
                 )
 
             try:
                 answer = await self._call(probe.name, request)
+            except errors.NotSent:
+                result.stopped = True
+                return
             except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
                 self._record(result, probe.name, _verdict_of(exc), started, exc)
                 return
@@ -189,8 +200,10 @@ class Prober:
 
 
 def _verdict_of(exc: errors.RemoteError | tokens_box.TokenUnavailableError) -> Verdict:
+    """A token endpoint that fails after a 401 keeps its own outcome: an outage is no credential
+    problem (5xx, timeouts, resets stay transient); only a refused credential is ``unauthorized``."""
     if isinstance(exc, tokens_box.TokenUnavailableError):
         if isinstance(exc.cause, errors.RemoteError):
-            return dataclasses.replace(verdicts.of_exception(exc.cause), outcome=labels.Outcome.UNAUTHORIZED)
+            return verdicts.of_exception(exc.cause)
         return Verdict(outcome=labels.Outcome.UNAUTHORIZED, message=str(exc))
     return verdicts.of_exception(exc)

@@ -82,7 +82,8 @@ class ShardingSettings(_Model):
 class MintingSettings(_Model):
     rate_per_second: float = pydantic.Field(default=20.0, gt=0)
     """Token requests per second across all tenants of this replica (cold starts stay gentle)."""
-    burst: int = pydantic.Field(default=20, ge=1)
+    burst: int = pydantic.Field(default=1, ge=1)
+    """Token requests that may go out at once after a quiet spell; 1 keeps every second at the rate."""
 
 
 class RefreshSettings(_Model):

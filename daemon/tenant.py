@@ -61,6 +61,10 @@ class Cycle:
     diagnosis: diagnosis_mod.Diagnosis
 
 
+class StoppedError(Exception):
+    """The tenant stopped in the middle of a cycle; the cycle reports nothing."""
+
+
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
     return health.TenantStatus(
         tenant=tenant.name,
@@ -171,7 +175,10 @@ class Worker:
             # Read the request before clearing it: a reconcile also lifts a hold (acting.decide).
             requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
-            await self.cycle(act=True, stop=stop, reconcile=requested)
+            try:
+                await self.cycle(act=True, stop=stop, reconcile=requested)
+            except StoppedError:
+                return  # stopped while a request waited at the gate: nothing to report
             self.status.next_cycle_at = self._clock.now() + self.tenant.probe_interval
             await self._clock.sleep(self.tenant.probe_interval, wakeup=wake)
 
@@ -183,6 +190,8 @@ class Worker:
         if isinstance(self._mint, usergrant.Minter) and self.box.token and await self._mint.changed_on_disk():
             self.box.invalidate(self.box.token)  # a person signed in again (new scopes): use the new grant
         observed = await self.prober.run()
+        if observed.stopped:
+            raise StoppedError
         await self.planner.refine(observed.verdicts)
         observed.sync_records()
         plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))

@@ -89,8 +89,8 @@ class MintLimiter:
         self._clock = clock
 
     async def acquire(self) -> None:
-        wait = self._bucket.take(self._clock.now())  # a reservation: sleep it off, never take again
-        if wait > 0:
+        # Look again after every sleep: a waiter that wakes late must not bring a burst along.
+        while (wait := self._bucket.try_take(self._clock.now())) > 0:
             await self._clock.sleep(wait)
 
 

@@ -15,6 +15,8 @@ import dataclasses
 import math
 import random
 
+MIN_WAIT_S = 0.001  # a wait shorter than this would not move an epoch clock (float resolution)
+
 
 def first_offset(interval: float, rng: random.Random) -> float:
     """Seconds in [0, interval) to wait before a tenant's first probe; 0 for a non-positive interval."""
@@ -57,6 +59,18 @@ class Bucket:
         self._refill(now)
         self.level -= 1.0
         return 0.0 if self.level >= 0 else -self.level / self.rate_per_s
+
+    def try_take(self, now: float) -> float:
+        """Take one token if there is one (0.0); else take nothing and say how long until one is.
+
+        Unlike ``take``, nothing is reserved: a caller that wakes late (a loaded event loop)
+        finds at most ``burst`` tokens, so late wakers cannot go out together above the rate.
+        """
+        self._refill(now)
+        if self.level >= 1.0 - 1e-9:  # refills are float sums: a hair short of 1 is a whole token
+            self.level = max(0.0, self.level - 1.0)
+            return 0.0
+        return max((1.0 - self.level) / self.rate_per_s, MIN_WAIT_S)
 
     def _refill(self, now: float) -> None:
         if self.updated_at is not None and now > self.updated_at:

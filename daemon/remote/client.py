@@ -63,9 +63,16 @@ class Client:
         gate: gate.Gate,
         timeout_s: float,
         params: Mapping[str, str] | None = None,
+        read: bool = True,
     ) -> ApiReply:
-        """GET ``path`` with the bearer token: the generic call behind every probe."""
+        """GET ``path`` with the bearer token: the generic call behind every probe.
+
+        ``read=False`` (a probe: only the status matters) skips parsing and copying the body;
+        the reply then keeps just the status and the correlation id, which is most of a probe's cost.
+        """
         received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s, params=params)
+        if not read:
+            return ApiReply(received.status, None, self._transport.brief(received))
         return ApiReply(received.status, self._transport.json(received), self._transport.snapshot(received))
 
     async def head_token(

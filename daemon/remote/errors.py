@@ -6,7 +6,8 @@ aiohttp's exceptions (none leaks past ``remote``) and never by parsing messages:
     RemoteError                    base; ``reply`` is a Reply snapshot or None
     ├── TransportError             no response arrived (``reply`` is None)
     │   ├── Timeout                connect or read exceeded the call's timeout
-    │   └── ConnectionFailed       DNS failure, refused, reset, TLS, invalid URL
+    │   ├── ConnectionFailed       DNS failure, refused, reset, TLS, invalid URL
+    │   └── NotSent                waited at the tenant's gate while the tenant stopped
     ├── HttpError                  a response with a non-2xx status (``reply`` always set)
     │   ├── BadRequest             400 (``not.a.user`` / ``not.a.client`` live here, reference §4.2)
     │   ├── Unauthorized           401 (``bad.credentials``: expired, revoked, foreign token)
@@ -136,6 +137,10 @@ class Timeout(TransportError):
 
 class ConnectionFailed(TransportError):
     """DNS failure, connection refused or reset, TLS failure, unusable URL."""
+
+
+class NotSent(TransportError):
+    """The request waited for its tenant's Retry-After and the tenant stopped: never sent."""
 
 
 class HttpError(RemoteError):

@@ -84,7 +84,7 @@ class Transport:
         try:
             await gate.wait(self._clock)
         except GateClosedError as exc:
-            raise errors.ConnectionFailed(self._fault(method, path, "not sent: the tenant is stopping", exc)) from None
+            raise errors.NotSent(self._fault(method, path, "not sent: the tenant is stopping", exc)) from None
         try:
             async with self._session.request(
                 method,
@@ -118,6 +118,15 @@ class Transport:
             headers=received.headers,
             body=received.body,
             redactor=self._redactor,
+        )
+
+    def brief(self, received: Received) -> errors.Reply:
+        """A 2xx's ``Reply`` without its body: nothing to redact, nothing to parse."""
+        return errors.Reply(
+            method=received.method,
+            path=received.path,
+            status=received.status,
+            correlation_id=received.headers.get(errors.CORRELATION_HEADER),
         )
 
     def json(self, received: Received) -> Any:

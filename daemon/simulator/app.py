@@ -69,9 +69,15 @@ async def _respond(sim: world.World, request: web.Request, handler: api_routes.H
         if exc.status < 400:  # the authorize redirect
             return web.Response(status=exc.status, headers=exc.headers)
         return _error_response(exc.status, _http_refusal(exc.status, exc.reason).body(cid), {})
-    except Exception:
-        log.exception("simulator handler failed on %s %s", request.method, request.path)
-        return _error_response(500, errors.server_error(500).body(cid), {})
+    except Exception as exc:  # noqa: BLE001 - a fake platform answers 500 for its own bugs, as the real one does
+        return _failed(exc, request, cid)
+
+
+def _failed(exc: Exception, request: web.Request, cid: str) -> web.StreamResponse:
+    if isinstance(exc, ConnectionResetError):
+        raise exc  # the client went away mid-request: nothing to answer, nothing to report
+    log.exception("simulator handler failed on %s %s", request.method, request.path, exc_info=exc)
+    return _error_response(500, errors.server_error(500).body(cid), {})
 
 
 def framing(sim: world.World) -> Middleware:

@@ -143,6 +143,8 @@ def configuration(sim: testing.Simulator, proxy: EchoProxy, state_dir: Path) -> 
     raw["tenants"] = [{k: v for k, v in t.items() if k != "parent"} for t in raw["tenants"] if t["name"] in TENANTS]
     raw["server"] = {"listen": "127.0.0.1:0", "admin_token": {"env": "GW_E2E_ADMIN"}}
     raw["logging"] = {"level": "debug", "format": "json"}
+    # Re-mints go out together at one clock instant, so the echo phase meets API requests too.
+    raw["minting"] = {"rate_per_second": 20, "burst": 5}
     env[emitting.env_name("acme-ca")] = WRONG_SECRET
     env["GW_E2E_ADMIN"] = ADMIN_TOKEN
     return raw, env
