@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextlib
 import datetime
 import heapq
 import itertools
@@ -39,21 +40,28 @@ class Clock(abc.ABC):
 
 
 async def _wait(timer: asyncio.Future[None], events: Iterable[asyncio.Event]) -> bool:
-    """Wait for ``timer`` or any event; True when an event won. Cleans up what it started."""
-    watchers = [asyncio.ensure_future(event.wait()) for event in events]
-    if any(event.is_set() for event in events):
-        for watcher in watchers:
-            watcher.cancel()
+    """Wait for ``timer`` or any event; True when an event won. Cleans up what it started.
+
+    No task per event: one future joins each event's own waiters (``Event.set`` resolves every
+    future there with True, exactly as it wakes ``Event.wait``), and the timer resolves it with
+    False. Ten thousand sleeping tenants then cost ten thousand futures, not thirty thousand tasks.
+    """
+    watched = list(events)
+    if any(event.is_set() for event in watched):
         timer.cancel()
         return True
-    waiting: list[asyncio.Future[object]] = [timer, *watchers]  # type: ignore[list-item]
+    woken: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    for event in watched:
+        event._waiters.append(woken)  # asyncio.Event's own waiter deque: set() resolves it
+    timer.add_done_callback(lambda _: None if woken.done() else woken.set_result(False))
     try:
-        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        return await woken
     finally:
-        for pending in waiting:
-            if not pending.done():
-                pending.cancel()
-    return timer not in done
+        for event in watched:
+            with contextlib.suppress(ValueError):
+                event._waiters.remove(woken)
+        if not timer.done():
+            timer.cancel()
 
 
 class LoopClock(Clock):

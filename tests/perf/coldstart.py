@@ -3,7 +3,8 @@
 Two runs, each a simulator process and the daemon (``tests.perf.daemon_child``) started cold:
 
 * scaled: 10,000 tenants, ``minting.rate_per_second`` 200 (burst 20), the simulator's global
-  minting limit 250/s, ``probe_interval`` 20 s; runs until ``/readyz`` is 200. At the default
+  minting limit 250/s, ``probe_interval`` 20 s; runs until ``/readyz`` is 200 (at most 150 s
+  after the listener opens; later is reported as not ready). At the default
   20/s the same start needs about 10,000/20 = 500 s of minting, too long for ``make bench``; the
   rate respected here and the projection to 20/s are reported instead.
 * default rate: 300 tenants, the default ``minting`` section (20/s, burst 20), the simulator's
@@ -26,8 +27,8 @@ from typing import Any
 
 from tests.perf import common
 
-SCALED = {"tenants": 10_000, "rate": 200, "burst": 20, "sim_limit": 250, "interval": 20.0}
-DEFAULT = {"tenants": 300, "rate": 20, "burst": 20, "sim_limit": 25, "interval": 5.0}
+SCALED = {"tenants": 10_000, "rate": 200, "burst": 20, "sim_limit": 250, "interval": 20.0, "ready_within": 150.0}
+DEFAULT = {"tenants": 300, "rate": 20, "burst": 20, "sim_limit": 25, "interval": 5.0, "ready_within": 60.0}
 DEFAULT_RATE = 20.0
 
 
@@ -72,8 +73,11 @@ def run_one(workdir: Path, spec: dict[str, Any], *, default_minting: bool) -> di
         try:
             common.wait_until(lambda: "daemon listening" in child.output(), timeout_s=120, what="daemon start")
             listening = time.monotonic()
-            common.wait_until(lambda: common.ready(url), timeout_s=600, interval_s=0.5, what="/readyz")
-            ready = time.monotonic()
+            try:
+                common.wait_until(lambda: common.ready(url), timeout_s=spec["ready_within"], interval_s=0.5)
+                ready: float | None = time.monotonic()
+            except TimeoutError:
+                ready = None  # reported as such: the benchmark's time is bounded, the daemon's start is not
             counts = sim.counts(times=True)
         finally:
             child.stop(timeout_s=120)
@@ -96,8 +100,9 @@ def run_one(workdir: Path, spec: dict[str, Any], *, default_minting: bool) -> di
         "mean_rate_per_s": round((len(times) - 1) / (last - first), 1) if last > first else None,
         "minting_phase_s": round(last - first, 1),
         "start_to_listening_s": round(listening - spawned, 1),
-        "start_to_ready_s": round(ready - spawned, 1),
-        "listening_to_ready_s": round(ready - listening, 1),
+        "start_to_ready_s": round(ready - spawned, 1) if ready is not None else None,
+        "listening_to_ready_s": round(ready - listening, 1) if ready is not None else None,
+        "ready_within_s": spec["ready_within"],
         "command": common.command_line(argv),
     }
 
@@ -130,7 +135,20 @@ def run(workdir: Path) -> common.Result:
             scaled["max_in_any_1s_window"] <= limit_scaled,
         ),
         common.Target(f"429s, {SCALED['tenants']:,} tenants", scaled["token_429"], "", "0", scaled["token_429"] == 0),
-        common.Target(f"/readyz after, {SCALED['tenants']:,} tenants", scaled["start_to_ready_s"], "s", "—", None),
+        common.Target(
+            f"mean minting rate, {SCALED['tenants']:,} tenants",
+            scaled["mean_rate_per_s"] or 0.0,
+            "/s",
+            f"configured {SCALED['rate']}/s",
+            None,
+        ),
+        common.Target(
+            f"/readyz after, {SCALED['tenants']:,} tenants",
+            scaled["start_to_ready_s"] if scaled["start_to_ready_s"] is not None else float("nan"),
+            "s",
+            f"(not ready within {SCALED['ready_within']:g} s)" if scaled["start_to_ready_s"] is None else "—",
+            None,
+        ),
         common.Target("projected minting time at 20/s", projected, "s", "—", None),
         common.Target(
             f"most mints in 1 s, default settings, limit {DEFAULT['sim_limit']}/s",
@@ -142,14 +160,24 @@ def run(workdir: Path) -> common.Result:
         common.Target("429s, default settings", default["token_429"], "", "0", default["token_429"] == 0),
     ]
     result.commands = [scaled["command"], default["command"]]
+    readiness = (
+        f"/readyz 200 after {scaled['start_to_ready_s']} s"
+        if scaled["start_to_ready_s"] is not None
+        else f"not ready within {SCALED['ready_within']:g} s of listening"
+    )
     result.notes.append(
         f"scaled run: {scaled['token_requests']} token requests over {tokens_phase} s "
-        f"(mean {scaled['mean_rate_per_s']}/s); /readyz 200 after {scaled['start_to_ready_s']} s"
+        f"(mean {scaled['mean_rate_per_s']}/s); {readiness}"
+    )
+    readiness = (
+        f"ready after {scaled['start_to_ready_s']} s"
+        if scaled["start_to_ready_s"] is not None
+        else f"not ready within {SCALED['ready_within']:g} s of listening"
     )
     result.headline = (
         f"{SCALED['tenants']:,} tenants: at most {scaled['max_in_any_1s_window']} mints in any second at "
-        f"{SCALED['rate']}/s (burst {SCALED['burst']}), {scaled['token_429']} x 429, ready after "
-        f"{scaled['start_to_ready_s']} s (projected minting at 20/s: {projected:.0f} s); default settings vs "
+        f"{SCALED['rate']}/s (burst {SCALED['burst']}), mean {scaled['mean_rate_per_s']}/s, "
+        f"{scaled['token_429']} x 429, {readiness} (projected minting at 20/s: {projected:.0f} s); default settings vs "
         f"a {DEFAULT['sim_limit']}/s limit: {default['max_in_any_1s_window']} in the busiest second, "
         f"{default['token_429']} x 429"
     )

@@ -21,7 +21,7 @@ from tests.perf import common
 
 TENANTS = 500
 INTERVAL_S = 10.0
-WINDOW_S = 20.0
+WINDOW_S = 15.0
 TARGET_RATIO = 0.7
 
 

@@ -45,7 +45,7 @@ USE_INTERVAL_S = 3_600.0
 MINT_RATE, MINT_BURST = 20.0, 20  # daemon.settings.MintingSettings defaults
 AT_FRACTION, JITTER_FRACTION = 0.75, 0.1  # daemon.settings.RefreshSettings defaults
 SEED = 48
-WALL_LIMIT_S = 45.0  # the simulation normally takes ~15 s; a livelocked limiter must not hang make bench
+WALL_LIMIT_S = 30.0  # the simulation normally takes ~15 s; a livelocked limiter must not hang make bench
 
 
 class QuickClock(clock_mod.ManualClock):

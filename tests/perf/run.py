@@ -26,11 +26,11 @@ BUDGET_S = 14.5 * 60
 # name, expected seconds, runner
 Runner = Callable[[Path], common.Result]
 BENCHMARKS: list[tuple[str, float, Runner]] = [
-    ("refresh", 50, lambda _: refresh.run()),
-    ("engine", 80, engine.run),
-    ("scale", 600, lambda workdir: scale.run(workdir)[0]),
-    ("coldstart", 150, coldstart.run),
-    ("peer", 45, peer.run),
+    ("refresh", 35, lambda _: refresh.run()),
+    ("engine", 70, engine.run),
+    ("scale", 590, lambda workdir: scale.run(workdir)[0]),
+    ("coldstart", 140, coldstart.run),
+    ("peer", 40, peer.run),
 ]
 
 

@@ -31,7 +31,7 @@ from tests.perf import common
 
 SIZES = (10_000, 5_000, 1_000)
 PROBES_PER_S = 200.0
-STEADY_S = 10.0
+STEADY_S = 5.0
 MINT_RATE = 200
 MINT_BURST = 20
 SIM_MINT_LIMIT = 250
