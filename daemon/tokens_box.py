@@ -87,11 +87,15 @@ class MintLimiter:
     def __init__(self, *, rate_per_second: float, burst: int, clock: clock_mod.Clock) -> None:
         self._bucket = scheduling.Bucket(rate_per_s=rate_per_second, burst=burst)
         self._clock = clock
+        self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
-        # Look again after every sleep: a waiter that wakes late must not bring a burst along.
-        while (wait := self._bucket.try_take(self._clock.now())) > 0:
-            await self._clock.sleep(wait)
+        # One waiter at a time looks at the bucket; the rest queue on the lock (first come, first
+        # served) without waking. The one in front looks again after every sleep, so a late
+        # wake-up never lets a burst through, and 10,000 waiting tenants cost one sleeper.
+        async with self._turn:
+            while (wait := self._bucket.try_take(self._clock.now())) > 0:
+                await self._clock.sleep(wait)
 
 
 class TokenBox:
