@@ -8,7 +8,10 @@ so the load is about 200 probes/s, minting at 200/s. Warm-up lasts until ``/read
 spread over one interval), plus a steady window. Figures:
 
 * RSS per tenant: (RSS at the end of the steady window − RSS after imports) / N;
-* event-loop lag p50/p99: a timer every 100 ms in the daemon's loop records how late it fires;
+* event-loop lag p50/p99/max: a timer every 100 ms in the daemon's loop records how late it fires;
+  p99 is given as sampled and time-weighted (``time_weighted``: a stall counts for as long as it
+  lasts, not as one sample), and the target is judged on the time-weighted figure; the longest
+  full garbage collection (``gc.callbacks`` in the daemon's process) is shown beside it;
   the window is the second half of the first probe interval (first cycles are spread over one
   interval, so the load is already ~200 probes/s; each tenant mints its first token at its first
   probe) plus the steady window, and at least 10 s after the listener opened; no operator
@@ -55,12 +58,33 @@ def endpoint_times(url: str, path: str, repeat: int = 3) -> dict[str, Any]:
     }
 
 
+def time_weighted(lags: list[float], window_s: float, q: float) -> float:
+    """The wait a callback becoming ready at a random moment would see, at quantile ``q``.
+
+    A timer sampler sees a stall of D seconds as one late sample (lag D), however long the stall;
+    its p99 therefore hides a 1 s stall that comes every 20 s. Here each late sample counts as the
+    D seconds of wall time the loop was stalled, during which a newly ready callback waited up to
+    D: the result is the smallest L such that waits above L cover at most (1 - q) of the window.
+    """
+    budget = (1 - q) * window_s
+    ordered = sorted(lags, reverse=True)
+    above_sum, above = 0.0, 0
+    for index, lag in enumerate(ordered):
+        above_sum, above = above_sum + lag, above + 1  # for L below this lag, these waits exceed L
+        below = ordered[index + 1] if index + 1 < len(ordered) else 0.0
+        level = (above_sum - budget) / above  # where sum(lag - L for lags above L) == budget
+        if level >= below:
+            return max(level, 0.0)
+    return 0.0
+
+
 def lag_between(samples: list[list[float]], start: float, end: float) -> dict[str, Any]:
     window = [lag for at, lag in samples if start <= at <= end]
     return {
         "samples": len(window),
         "p50_ms": round(1000 * common.percentile(window, 0.5), 2),
         "p99_ms": round(1000 * common.percentile(window, 0.99), 2),
+        "p99_time_weighted_ms": round(1000 * time_weighted(window, end - start, 0.99), 2),
         "max_ms": round(1000 * max(window, default=float("nan")), 2),
     }
 
@@ -174,12 +198,21 @@ def run(workdir: Path, sizes: tuple[int, ...] = SIZES) -> tuple[common.Result, d
             ),
             common.Target(f"RSS per tenant at {int(n):,}", r["rss_per_tenant_kb"], "KiB", "—", None),
             common.Target(f"loop lag p50 at {int(n):,}", r["lag_steady"]["p50_ms"], "ms", "—", None),
+            common.Target(f"loop lag p99 (timer samples) at {int(n):,}", r["lag_steady"]["p99_ms"], "ms", "—", None),
             common.Target(
-                f"loop lag p99 at {int(n):,}",
-                r["lag_steady"]["p99_ms"],
+                f"loop lag p99 (time-weighted) at {int(n):,}",
+                r["lag_steady"]["p99_time_weighted_ms"],
                 "ms",
                 f"≤ {1000 * TARGET_LAG_P99_S:g} ms" if at_target else "—",
-                r["lag_steady"]["p99_ms"] <= 1000 * TARGET_LAG_P99_S if at_target else None,
+                r["lag_steady"]["p99_time_weighted_ms"] <= 1000 * TARGET_LAG_P99_S if at_target else None,
+            ),
+            common.Target(f"loop lag max at {int(n):,}", r["lag_steady"]["max_ms"], "ms", "—", None),
+            common.Target(
+                f"longest full (gen 2) GC at {int(n):,}",
+                max((c["ms"] for c in r["gc_collections"] if c["generation"] == 2), default=0.0),
+                "ms",
+                "—",
+                None,
             ),
         ]
     result.targets += [
@@ -195,7 +228,8 @@ def run(workdir: Path, sizes: tuple[int, ...] = SIZES) -> tuple[common.Result, d
     result.commands = [r["command"] for r in runs.values()]
     result.headline = (
         f"at {max(sizes):,} tenants: RSS {largest['rss_warm_mb']} MB ({largest['rss_per_tenant_kb']} KiB/tenant), "
-        f"lag p50 {largest['lag_steady']['p50_ms']} ms p99 {largest['lag_steady']['p99_ms']} ms, "
+        f"lag p50 {largest['lag_steady']['p50_ms']} ms, p99 {largest['lag_steady']['p99_ms']} ms by timer samples, "
+        f"{largest['lag_steady']['p99_time_weighted_ms']} ms time-weighted, max {largest['lag_steady']['max_ms']} ms, "
         f"/metrics {largest['metrics']['median_s']} s, /status {largest['status']['median_s']} s"
     )
     return common.finish(result, started), runs
