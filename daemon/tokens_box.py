@@ -135,7 +135,9 @@ class TokenBox:
         """When the refreshing loop should act next: planned refresh, or retry after a failure."""
         if self.retry_at is not None:
             return self.retry_at
-        return self.token.refresh_at if self.token is not None else self._clock.now()
+        # No token and no failure yet: due at once. Not ``now()``: on a moving clock a second
+        # reading is later than the refresher's, and it would never find the mint due.
+        return self.token.refresh_at if self.token is not None else 0.0
 
     async def get(self) -> Token:
         """A token usable now; mints (single flight) when there is none."""

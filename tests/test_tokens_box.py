@@ -269,3 +269,26 @@ async def test_token_values_never_reach_log_lines(registry: prometheus_client.Co
     assert events == ["token_refresh_failed", "token_acquired"]
     assert "s3cr3t" not in repr(logs)
     assert "s3cr3t" not in repr(box.token)
+
+
+async def test_the_refresh_loop_mints_the_first_token_itself_on_a_real_clock(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.LoopClock()
+    endpoint = ScriptedEndpoint(clock)  # type: ignore[arg-type]  # only now() is used
+    box = tokens_box.TokenBox(
+        tenant="acme",
+        mint=endpoint.mint,
+        clock=clock,
+        rng=random.Random(1),
+        at_fraction=0.75,
+        jitter_fraction=0.1,
+        metrics=metrics_mod.Metrics(registry=registry),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(refreshing.Refresher(box=box, clock=clock).run(stop))
+    await box.changed.wait()  # set by the first token; a refresher that never mints hangs here
+    stop.set()
+    await loop
+    assert endpoint.calls == 1
+    assert box.token is not None
