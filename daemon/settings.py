@@ -91,6 +91,9 @@ class RefreshSettings(_Model):
     """Refresh at this fraction of the token's lifetime (expires_in at receipt)."""
     jitter_fraction: float = pydantic.Field(default=0.1, ge=0, lt=1)
     """Minus a random share of the lifetime up to this fraction, so tenants spread out."""
+    max_lead: Duration = pydantic.Field(default=300.0, gt=0)
+    """Seconds: refresh at most this long before expiry, plus a random share up to as much again
+    (a 24 h token: 5-10 minutes before expiry). Caps both fractions for long-lived tokens."""
 
     @pydantic.model_validator(mode="after")
     def _jitter_below_fraction(self) -> RefreshSettings:

@@ -104,6 +104,7 @@ class Worker:
             mint=self._mint,
             at_fraction=tenant.refresh.at_fraction,
             jitter_fraction=tenant.refresh.jitter_fraction,
+            max_lead_s=tenant.refresh.max_lead,
             clock=deps.clock,
             rng=self._rng,
             metrics=deps.metrics,
@@ -122,6 +123,7 @@ class Worker:
                 ),
                 at_fraction=tenant.refresh.at_fraction,
                 jitter_fraction=tenant.refresh.jitter_fraction,
+                max_lead_s=tenant.refresh.max_lead,
                 clock=deps.clock,
                 rng=self._rng,
                 metrics=None,  # the admin identity's tokens are not the tenant's: no series of their own

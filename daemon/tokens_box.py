@@ -108,6 +108,7 @@ class TokenBox:
         rng: random.Random,
         at_fraction: float,
         jitter_fraction: float,
+        max_lead_s: float = token_policy.DEFAULT_MAX_LEAD_S,
         metrics: metrics_mod.Metrics | None,
         limiter: MintLimiter | None = None,
     ) -> None:
@@ -117,6 +118,7 @@ class TokenBox:
         self._rng = rng
         self._at_fraction = at_fraction
         self._jitter_fraction = jitter_fraction
+        self._max_lead_s = max_lead_s
         self._metrics = metrics
         self._limiter = limiter
         self._log = structlog.get_logger("grantwarden.tokens").bind(tenant=tenant)
@@ -196,6 +198,7 @@ class TokenBox:
                 expires_in=grant.expires_in,
                 at_fraction=self._at_fraction,
                 jitter_fraction=self._jitter_fraction,
+                max_lead_s=self._max_lead_s,
                 rng=self._rng,
             ),
         )

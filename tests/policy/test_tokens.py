@@ -1,8 +1,9 @@
 """tokens: refresh times spread over a window before expiry; token-endpoint failures classified.
 
-Covers: the 0.65–0.75 window for a 24 h token with the defaults, 1,000 tenants minted in the
-same second spreading their refreshes over more than two hours, clamping (never before receipt,
-never after expiry minus the margin, odd inputs), and every token-endpoint failure shape.
+Covers: a 24 h token refreshed 5–10 minutes before expiry with the defaults (max_lead caps the
+fractions), a 5-minute token still in 65–75 % of its life, 1,000 tenants minted in the same
+second spreading their refreshes over five minutes, clamping (never before receipt, never after
+expiry minus the margin, odd inputs), and every token-endpoint failure shape.
 """
 
 from __future__ import annotations
@@ -21,19 +22,40 @@ T0 = 1_700_000_000.0
 DAY = 86_400.0
 
 
-def test_a_day_token_refreshes_between_65_and_75_percent_of_its_life() -> None:
+def test_a_day_token_refreshes_five_to_ten_minutes_before_expiry() -> None:
     rng = random.Random(7)
     for _ in range(1000):
         at = tokens.refresh_at(received_at=T0, expires_in=DAY, rng=rng)
+        assert T0 + DAY - 600 <= at <= T0 + DAY - 300
+
+
+def test_a_five_minute_token_keeps_the_fractions() -> None:
+    rng = random.Random(8)
+    for _ in range(1000):
+        at = tokens.refresh_at(received_at=T0, expires_in=300.0, rng=rng)
+        assert T0 + 0.65 * 300 <= at <= T0 + 0.75 * 300
+
+
+def test_day_tokens_cost_less_than_one_percent_over_one_per_lifetime() -> None:
+    rng = random.Random(9)
+    leads = [T0 + DAY - tokens.refresh_at(received_at=T0, expires_in=DAY, rng=rng) for _ in range(10_000)]
+    mean_interval = DAY - sum(leads) / len(leads)
+    assert DAY / mean_interval - 1 < 0.01
+
+
+def test_a_large_max_lead_restores_the_fractions_for_day_tokens() -> None:
+    rng = random.Random(10)
+    for _ in range(200):
+        at = tokens.refresh_at(received_at=T0, expires_in=DAY, rng=rng, max_lead_s=DAY)
         assert T0 + 0.65 * DAY <= at <= T0 + 0.75 * DAY
 
 
-def test_a_thousand_tenants_minted_together_spread_over_two_hours() -> None:
+def test_a_thousand_tenants_minted_together_spread_over_five_minutes() -> None:
     rng = random.Random(42)
     times = [tokens.refresh_at(received_at=T0, expires_in=DAY, rng=rng) for _ in range(1000)]
-    assert max(times) - min(times) >= 2 * 3600
-    per_minute = [int((t - T0) // 60) for t in times]
-    assert max(per_minute.count(m) for m in set(per_minute)) <= 20  # about 7 a minute on average
+    assert max(times) - min(times) >= 290
+    per_second = [int(t - T0) for t in times]
+    assert max(per_second.count(s) for s in set(per_second)) <= 15  # about 3 a second on average
 
 
 class FixedRandom(random.Random):
@@ -48,12 +70,14 @@ class FixedRandom(random.Random):
 @pytest.mark.parametrize(
     ("expires_in", "at_fraction", "jitter_fraction", "draw", "expected"),
     [
-        pytest.param(DAY, 0.75, 0.1, 0.0, T0 + 0.75 * DAY, id="no-jitter-drawn"),
-        pytest.param(DAY, 0.75, 0.1, 1.0, T0 + 0.65 * DAY, id="full-jitter-drawn"),
-        pytest.param(DAY, 0.75, 0.0, 0.5, T0 + 0.75 * DAY, id="jitter-off"),
+        pytest.param(3600.0, 0.75, 0.1, 0.0, T0 + 3600 - 300, id="hour-token-no-jitter-drawn"),
+        pytest.param(3600.0, 0.75, 0.1, 1.0, T0 + 3600 - 600, id="hour-token-full-jitter-drawn"),
+        pytest.param(600.0, 0.75, 0.1, 0.0, T0 + 0.75 * 600, id="short-token-no-jitter-drawn"),
+        pytest.param(600.0, 0.75, 0.1, 1.0, T0 + 0.65 * 600, id="short-token-full-jitter-drawn"),
+        pytest.param(600.0, 0.75, 0.0, 0.5, T0 + 0.75 * 600, id="jitter-off"),
         pytest.param(DAY, 1.5, 0.1, 0.0, T0 + DAY - 60, id="never-after-expiry-minus-margin"),
         pytest.param(300.0, 0.99, 0.0, 0.0, T0 + 270, id="short-token-margin-is-10-percent"),
-        pytest.param(DAY, 0.05, 0.5, 1.0, T0, id="never-before-receipt"),
+        pytest.param(500.0, 0.05, 0.9, 1.0, T0, id="never-before-receipt"),
         pytest.param(0.0, 0.75, 0.1, 0.5, T0, id="zero-lifetime-refreshes-now"),
         pytest.param(-5.0, 0.75, 0.1, 0.5, T0, id="negative-lifetime-refreshes-now"),
         pytest.param(float("nan"), 0.75, 0.1, 0.5, T0, id="nan-lifetime-refreshes-now"),
