@@ -59,4 +59,4 @@ schema: venv
 	$(BIN)/grantwarden schema > config/grantwarden.schema.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json bench-results.md

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from typing import TYPE_CHECKING
 
 import structlog
@@ -76,11 +77,17 @@ class Actor:
     def __init__(self, *, worker: tenant_mod.Worker) -> None:
         self._worker = worker
         self._status = worker.status
-        self._log = structlog.get_logger("grantwarden.regrant").bind(
-            tenant=worker.tenant.name, org_id=worker.tenant.org_id, client_id=worker.tenant.credentials.client_id
-        )
         self._platform_refusals: dict[str, Refusal] = {}
         self._announced: set[str] = set()
+
+    @functools.cached_property
+    def _log(self) -> structlog.typing.FilteringBoundLogger:
+        """Bound on first use: most tenants never re-grant, and a bound logger costs ~1 KB each."""
+        tenant = self._worker.tenant
+        log: structlog.typing.FilteringBoundLogger = structlog.get_logger("grantwarden.regrant").bind(
+            tenant=tenant.name, org_id=tenant.org_id, client_id=tenant.credentials.client_id
+        )
+        return log
 
     def known_refusals(self, plans: dict[str, Plan]) -> dict[str, Plan]:
         """Plans the platform already refused become that refusal: never the same PUT twice."""

@@ -39,6 +39,20 @@ class Clock(abc.ABC):
         return datetime.datetime.fromtimestamp(self.now(), tz=datetime.UTC)
 
 
+class Event(asyncio.Event):
+    """An ``asyncio.Event`` whose waiters sit in a list instead of a deque.
+
+    An empty deque costs 624 bytes, an empty list 56, and every tenant holds several events
+    (stop, poke, reconcile, first cycle done, token changed) that are almost never waited on by
+    more than one sleeper: at 10,000 tenants that is about 30 MB. ``asyncio.Event`` only appends
+    to, removes from and iterates its waiters, which a list does as well.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiters: list[asyncio.Future[bool]] = []  # type: ignore[assignment]  # see the docstring
+
+
 async def _wait(timer: asyncio.Future[None], events: Iterable[asyncio.Event]) -> bool:
     """Wait for ``timer`` or any event; True when an event won. Cleans up what it started.
 

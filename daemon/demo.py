@@ -82,7 +82,7 @@ async def _demo(workdir: Path, log: TextIO, duration_s: float | None, listen: st
             return EXIT_CANNOT_START
         redactor = redaction.Redactor()
         for value in env.values():
-            redactor.add(value)
+            redactor.add(value, configured=True)
         logs.configure(level="info", fmt="json", redactor=redactor, stream=log, clock=clock)
         with _environment(env), _interrupts() as interrupted:
             show = Show(loaded, clock=clock, redactor=redactor, out=out, started_at=started_at)

@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 from typing import Any
 
+from daemon import clock as clock_mod
 from daemon.policy import labels
 
 MAX_REGRANT_RECORDS = 10
@@ -84,8 +85,8 @@ class TenantStatus:
     cycles: int = 0
     last_cycle_at: float | None = None
     next_cycle_at: float | None = None
-    reconcile_requested: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
-    first_cycle_done: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+    first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
 
     def saw_rate_limit(self, now: float, probe: str, retry_after: float | None) -> None:
         self.rate_limited += 1

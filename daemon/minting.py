@@ -2,8 +2,10 @@
 
 Client credentials (reference §1.2): ``POST /oauth/token`` with the client's id and secret,
 the secret read from its reference at every mint, so a rotated secret file is picked up without
-a restart. Authorization-code tenants refresh with their stored, rotating refresh token
-(``usergrant``). The token box neither knows nor cares which.
+a restart; a reference that cannot be resolved fails the mint before any request, as
+``secret_unavailable`` naming the config path and the variable or file (never a value).
+Authorization-code tenants refresh with their stored, rotating refresh token (``usergrant``).
+The token box neither knows nor cares which.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from daemon import redaction, settings, tokens_box, usergrant
 from daemon.policy import labels
+from daemon.policy.tokens import TokenProblem
 from daemon.remote import client as remote_client
 from daemon.remote import gate, oauth, transport
 from daemon.secrets import SecretRef, SecretUnavailableError
@@ -25,15 +28,30 @@ def client_credentials(
     client_id: str,
     secret: SecretRef,
     timeout_s: float | None = None,
+    where: str | None = None,
 ) -> tokens_box.Mint:
+    """``where`` names the secret's place in the config (``credentials.client_secret of tenant x``)."""
+    place = where or f"the client secret of OAuth client {client_id}"
+
     async def mint() -> oauth.TokenGrant:
         try:
             value = secret.reveal()
         except SecretUnavailableError as exc:
-            raise tokens_box.MintFailedError(f"client secret of {client_id}: {exc}") from None
+            raise unresolved(place, exc) from None
         return await client.mint_client_credentials(endpoints, client_id, value, gate=gate, timeout_s=timeout_s)
 
     return mint
+
+
+def unresolved(place: str, exc: SecretUnavailableError) -> tokens_box.MintFailedError:
+    """The failure of a mint whose secret reference cannot be resolved: no request was sent.
+
+    The place comes first and never right before a colon: logs and the status page redact every
+    line again, and the redactor reads "client_secret: environment ..." as a secret key and value.
+    """
+    return tokens_box.MintFailedError(
+        f"{place} cannot be resolved, so no token was requested: {exc}", problem=TokenProblem.SECRET_UNAVAILABLE
+    )
 
 
 def for_tenant(
@@ -64,4 +82,5 @@ def for_tenant(
         client_id=credentials.client_id,
         secret=credentials.client_secret,
         timeout_s=tenant.probe_timeout,
+        where=f"credentials.client_secret of tenant {tenant.name} in {config_path}",
     )

@@ -7,7 +7,8 @@ three nets, because each alone has holes:
 
 1. keys: a value under ``authorization``, ``client_secret``, ``*_token`` … is replaced whole;
 2. values: every secret the daemon has seen is registered with ``add()`` and replaced wherever it
-   appears, also in its ``Basic base64(id:secret)`` form;
+   appears, also in its ``Basic base64(id:secret)`` form; configured secrets are remembered for
+   good, tokens age out beyond a cap (``secretindex``), so memory stays bounded;
 3. patterns: ``Bearer <token>``, ``Basic <base64>`` and ``key=value`` / ``"key": "value"`` pairs
    under secret keys, for secrets that were never registered (a body echoing one back).
 
@@ -23,9 +24,9 @@ import re
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
+from daemon import secretindex
+
 REDACTED = "[redacted]"
-MIN_SECRET_LENGTH = 4  # shorter "secrets" would shred every log line; keys and patterns still apply
-MAX_SECRETS = 50_000  # oldest registrations are forgotten first; live ones are re-added on every use
 
 # Exact key names (lower case, "-" read as "_") whose values are secret, and suffixes that make a
 # key secret. Precise on purpose: token_type, token_expires_at and expires_in stay readable.
@@ -69,38 +70,46 @@ def basic_credentials(client_id: str, secret: str) -> str:
 
 
 class Redactor:
-    """The registry of known secrets and the rules that hide them.
+    """The registry of known secrets (a ``secretindex.SecretIndex``) and the rules that hide them.
 
-    Matching registered values scans each string once, looking up each position's first
-    ``MIN_SECRET_LENGTH`` characters in an index, so its cost does not grow with thousands of
-    tenants' tokens.
+    ``capacity`` fixes how many tokens are remembered (tests); by default the cap grows with the
+    configured secrets registered.
     """
 
-    def __init__(self, *, capacity: int = MAX_SECRETS) -> None:
-        self._capacity = capacity
-        self._secrets: dict[str, None] = {}  # insertion-ordered set: oldest first
-        self._by_prefix: dict[str, list[str]] = {}
-        self._longest = 0
+    def __init__(self, *, capacity: int | None = None) -> None:
+        self._known = secretindex.SecretIndex(capacity=capacity)
 
-    def add(self, secret: str | None, *, client_id: str | None = None) -> None:
-        """Register a secret; with ``client_id`` also its ``Basic`` credential form."""
+    def add(self, secret: str | None, *, client_id: str | None = None, configured: bool = False) -> None:
+        """Register a secret. With ``client_id`` it is that client's configured secret, remembered
+        for good with its ``Basic`` credential form (until the client's secret changes);
+        ``configured`` pins any other secret from the config (an admin token). Anything else is a
+        token: remembered until newer ones push it out, registered again at every use.
+        """
         if not secret:
             return
-        self._register(secret)
         if client_id is not None:
-            self._register(basic_credentials(client_id, secret))
+            self._known.configure_client(client_id, (secret, basic_credentials(client_id, secret)))
+        elif configured:
+            self._known.pin(secret)
+        else:
+            self._known.roll(secret)
 
     @property
     def longest(self) -> int:
         """Length of the longest registered secret: how far past a cut a secret may reach."""
-        return self._longest
+        return self._known.longest
+
+    @property
+    def rolling_capacity(self) -> int:
+        """How many tokens are remembered before the oldest is forgotten."""
+        return self._known.rolling_capacity
 
     def __contains__(self, secret: object) -> bool:
-        return secret in self._secrets
+        return secret in self._known
 
     def redact_text(self, text: str) -> str:
         """``text`` with registered secrets, bearer/basic credentials and keyed secrets hidden."""
-        text = self._replace_known(text)
+        text = self._known.replace(text, REDACTED)
         text = _KEYED.sub(_keyed_replacement, text)  # before BEARER: takes "Bearer x" whole
         text = _BEARER.sub(rf"\1\2{REDACTED}", text)
         return _BASIC.sub(_basic_replacement, text)
@@ -141,56 +150,6 @@ class Redactor:
 
     def _key(self, key: object) -> object:
         return self.redact_text(key) if isinstance(key, str) else key
-
-    def _register(self, secret: str) -> None:
-        if len(secret) < MIN_SECRET_LENGTH:
-            return
-        if secret in self._secrets:
-            del self._secrets[secret]  # re-inserted below: now the newest
-            self._secrets[secret] = None
-            return
-        self._secrets[secret] = None
-        bucket = self._by_prefix.setdefault(secret[:MIN_SECRET_LENGTH], [])
-        bucket.append(secret)
-        bucket.sort(key=len, reverse=True)  # longest first: a secret containing another wins
-        self._longest = max(self._longest, len(secret))
-        if len(self._secrets) > self._capacity:
-            self._forget(next(iter(self._secrets)))
-
-    def _forget(self, secret: str) -> None:
-        del self._secrets[secret]
-        prefix = secret[:MIN_SECRET_LENGTH]
-        bucket = self._by_prefix[prefix]
-        bucket.remove(secret)
-        if not bucket:
-            del self._by_prefix[prefix]
-
-    def _replace_known(self, text: str) -> str:
-        if not self._by_prefix or len(text) < MIN_SECRET_LENGTH:
-            return text
-        pieces: list[str] = []
-        start = index = 0
-        last = len(text) - MIN_SECRET_LENGTH
-        while index <= last:
-            found = self._match_at(text, index)
-            if found:
-                pieces.append(text[start:index])
-                pieces.append(REDACTED)
-                index += found
-                start = index
-            else:
-                index += 1
-        if not pieces:
-            return text
-        pieces.append(text[start:])
-        return "".join(pieces)
-
-    def _match_at(self, text: str, index: int) -> int:
-        """Length of the registered secret starting at ``index``, or 0."""
-        for secret in self._by_prefix.get(text[index : index + MIN_SECRET_LENGTH], ()):
-            if text.startswith(secret, index):
-                return len(secret)
-        return 0
 
 
 def _basic_replacement(match: re.Match[str]) -> str:

@@ -3,8 +3,9 @@
 A reference is resolved when it is used, not when the file is read, so a secret file that
 Kubernetes rotates in place is picked up at the next token request. Nothing here ever puts a
 secret's value into a repr, an exception message or a JSON dump of the settings: errors name the
-reference (the variable or the path), never what it holds. Literal secrets are accepted with a
-warning because they end up in version control.
+reference (the variable or the path), never what it holds, and never in the shape
+"<path>: <reason>" (the redactor would hide the reason of a path ending in ``token`` or
+``secret``). Literal secrets are accepted with a warning because they end up in version control.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def _read_secret_file(path: Path) -> str:
         with path.open("rb") as handle:
             data = handle.read(MAX_SECRET_BYTES + 1)
     except OSError as exc:
-        raise SecretUnavailableError(f"cannot read secret file {path}: {exc.strerror}") from None
+        raise SecretUnavailableError(f"cannot read secret file {path} ({exc.strerror})") from None
     if len(data) > MAX_SECRET_BYTES:
         raise SecretUnavailableError(f"secret file {path} is larger than {MAX_SECRET_BYTES} bytes")
     try:

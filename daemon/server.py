@@ -9,7 +9,8 @@ what it offers and asks it to reconcile, so it holds no tenant logic.
 What it must never do: return or log a token or secret (status data holds none; the admin token
 is only compared, in constant time), answer 500 with a stack trace (``_guard`` turns every
 unexpected exception into a bare 503 and logs ``http_error``), or block the loop on a scrape of
-10,000 tenants (metrics and JSON are serialised in a worker thread).
+10,000 tenants: ``/metrics`` is rendered on the loop a chunk of tenants at a time (the loop owns
+the series it reads, so no thread), and JSON is serialised in a worker thread.
 """
 
 from __future__ import annotations
@@ -145,7 +146,7 @@ class _Routes:
     """The handlers; each reads the backend afresh, so answers never lag behind the tenants."""
 
     backend: Backend
-    registry: prom.CollectorRegistry
+    metrics: metrics_mod.Metrics
     admin_token: bytes
     clock: clock_mod.Clock
     watchdog: watchdog_mod.Watchdog
@@ -165,8 +166,8 @@ class _Routes:
         body = {"status": "ready" if ready else "starting", "starting": starting, "tenants": len(statuses)}
         return answer(body, status=200 if ready else 503)
 
-    async def metrics(self, request: web.Request) -> web.Response:
-        body = await asyncio.to_thread(prom.generate_latest, self.registry)
+    async def scrape(self, request: web.Request) -> web.Response:
+        body = await self.metrics.exposition(clock=self.clock)
         return web.Response(body=body, headers={"Content-Type": prom.CONTENT_TYPE_LATEST})
 
     def envelope(self, tenants: Iterable[health.TenantStatus]) -> dict[str, Any]:
@@ -234,14 +235,14 @@ def build_app(
     token = admin_token.strip().encode() if admin_token is not None else None
     if token == b"":
         raise ValueError("server.admin_token is empty; remove it to disable POST endpoints")
-    routes = _Routes(backend, metrics.registry, token or b"", clock, watchdog)
+    routes = _Routes(backend, metrics, token or b"", clock, watchdog)
     app = web.Application(middlewares=[_guard], client_max_size=MAX_REQUEST_BYTES)
     app.on_response_prepare.append(_secure_headers)
     for path, handler in (
         ("/", routes.page),
         ("/healthz", routes.healthz),
         ("/readyz", routes.readyz),
-        ("/metrics", routes.metrics),
+        ("/metrics", routes.scrape),
         ("/status", routes.status),
         ("/status/{tenant}", routes.tenant_status),
     ):

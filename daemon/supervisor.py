@@ -134,7 +134,7 @@ class Supervisor:
 
     def _start(self, spec: Spec) -> None:
         status = self._status_factory(spec)
-        unit = _Unit(spec=spec, status=status, stop=asyncio.Event(), poke=asyncio.Event())
+        unit = _Unit(spec=spec, status=status, stop=clock_mod.Event(), poke=clock_mod.Event())
         unit.task = asyncio.create_task(self._guard(unit), name=f"tenant:{spec.name}")
         self._units[spec.name] = unit
         self._metrics.set_state(spec.name, status.state)  # "starting" is a state dashboards show too
@@ -161,13 +161,13 @@ class Supervisor:
             if not backoff.restart_allowed(unit.crashes, self._clock.now()):
                 if await self._park(unit, log):
                     return
-                self._metrics.worker_restarts.labels(tenant=unit.spec.name).inc()
+                self._metrics.tenant(unit.spec.name).worker_restarts += 1
                 log.info("worker_restarted", after_s=0.0, crashes=0, reason="reconcile requested")
                 continue
             delay = backoff.delay(len(unit.crashes), rng=self._rng)
             if await self._clock.sleep(delay, wakeup=(unit.stop,)):
                 return
-            self._metrics.worker_restarts.labels(tenant=unit.spec.name).inc()
+            self._metrics.tenant(unit.spec.name).worker_restarts += 1
             log.info("worker_restarted", after_s=round(delay, 2), crashes=len(unit.crashes))
 
     async def _park(self, unit: _Unit, log: structlog.stdlib.BoundLogger) -> bool:

@@ -47,8 +47,9 @@ class Deps:
     limiter: tokens_box.MintLimiter | None
     config_path: str
     state_dir: Path
-    seed: int | None = None  # None: a fresh random seed per worker
+    seed: int | None = None  # None: every worker draws from ``rng``; a seed: one stream per tenant
     redactor: redaction.Redactor | None = None  # learns the refresh tokens read from disk
+    rng: random.Random = dataclasses.field(default_factory=random.Random)  # one Mersenne state is 2.5 KB
 
 
 @dataclasses.dataclass
@@ -87,7 +88,7 @@ class Worker:
         self.status = status
         self.deps = deps
         self._clock = deps.clock
-        self._rng = random.Random(deps.seed if deps.seed is None else f"{deps.seed}:{tenant.name}")
+        self._rng = deps.rng if deps.seed is None else random.Random(f"{deps.seed}:{tenant.name}")
         self.gate = gate.Gate()
         self.endpoints = transport.Endpoints(tenant.api_url, tenant.login_url)
         self._mint = minting.for_tenant(
@@ -120,6 +121,7 @@ class Worker:
                     gate=self.gate,
                     client_id=tenant.admin_credentials.client_id,
                     secret=tenant.admin_credentials.client_secret,
+                    where=f"admin_credentials.client_secret of tenant {tenant.name} in {deps.config_path}",
                 ),
                 at_fraction=tenant.refresh.at_fraction,
                 jitter_fraction=tenant.refresh.jitter_fraction,
@@ -227,6 +229,7 @@ class Worker:
             regrant_held=held,
             previous=self.status.state,
             config_path=self.deps.config_path,
+            dry_run=self.tenant.regrant.dry_run,
         )
 
     @property

@@ -127,7 +127,7 @@ class TokenBox:
         self.last_error: Exception | None = None
         self.retry_at: float | None = None
         self._inflight: asyncio.Future[Token] | None = None
-        self.changed = asyncio.Event()  # set whenever the token or the schedule changes
+        self.changed = clock_mod.Event()  # set whenever the token or the schedule changes
 
     def usable(self, token: Token | None = None) -> bool:
         token = token or self.token
@@ -204,9 +204,9 @@ class TokenBox:
         )
         self.token, self.failures, self.last_error, self.retry_at = token, 0, None, None
         if self._metrics is not None:
-            self._metrics.token_requests.labels(tenant=self.tenant, result=labels.TokenResult.OK).inc()
-            self._metrics.token_expiry.labels(tenant=self.tenant).set(token.expires_at)
-            self._metrics.token_refresh.labels(tenant=self.tenant).set(token.refresh_at)
+            series = self._metrics.tenant(self.tenant)
+            series.count_token_request(labels.TokenResult.OK)
+            series.token_expiry, series.token_refresh = token.expires_at, token.refresh_at
         self._log.info("token_acquired", expires_in=grant.expires_in, refresh_in=round(token.refresh_at - now, 1))
         self.changed.set()
         return token
@@ -221,10 +221,11 @@ class TokenBox:
             self.retry_at = max(self.retry_at, now + exc.retry_after)
         result = result_of(exc)
         if self._metrics is not None:
-            self._metrics.token_requests.labels(tenant=self.tenant, result=result).inc()
-            self._metrics.token_refresh.labels(tenant=self.tenant).set(self.retry_at)
+            series = self._metrics.tenant(self.tenant)
+            series.count_token_request(result)
+            series.token_refresh = self.retry_at
             if result is labels.TokenResult.RATE_LIMITED:
-                self._metrics.rate_limited.labels(tenant=self.tenant).inc()  # a 429 is a 429, token or API
+                series.rate_limited += 1  # a 429 is a 429, token or API
         self._log.warning(
             "token_refresh_failed",
             result=str(result),

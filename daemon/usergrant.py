@@ -188,7 +188,8 @@ class Minter:
         try:
             secret = self.tenant.credentials.client_secret.reveal()
         except SecretUnavailableError as exc:
-            raise self._failed(f"cannot read the client secret of {self.tenant.credentials.client_id}: {exc}") from None
+            what = "has a credentials.client_secret that cannot be resolved, so no token was requested"
+            raise self._failed(f"{what}: {exc}", TokenProblem.SECRET_UNAVAILABLE) from None
         candidates = [token for token in state.tokens() if _digest(token) not in self.refused]
         if not candidates:
             what = "has a stored refresh token the platform refused before, unchanged on disk (no request sent)"

@@ -210,8 +210,8 @@ def test_unresolvable_secrets_are_named_by_reference(tmp_path: Path) -> None:
         configfile.resolve_secrets(loaded, environ={})
     assert caught.value.lines() == [
         "test.yaml: tenants[0].credentials.client_secret: environment variable ACME_SECRET is not set or empty",
-        f"test.yaml: tenants[1].credentials.client_secret: cannot read secret file {tmp_path / 'missing'}: "
-        "No such file or directory",
+        f"test.yaml: tenants[1].credentials.client_secret: cannot read secret file {tmp_path / 'missing'} "
+        "(No such file or directory)",
     ]
 
 

@@ -1,15 +1,21 @@
-"""The metrics of design.md §2.4 as a scrape sees them: their bookkeeping and their cardinality.
+"""The metrics of design.md §2.4 as a scrape sees them: their bookkeeping, rendering and cardinality.
 
-Covers: the state gauge shows exactly one state at 1 per tenant; a healed permission's
-``grantwarden_missing_permission`` series goes away; ``forget_tenant`` drops every series of one
-tenant and nothing of another; the token expiry and next-refresh gauges follow a background
-refresh (daemon and simulator on a ManualClock); and the cardinality budget: with the six default
-probes, after a few cycles of the demo world including failures, a re-grant and rate limiting, no
-tenant has more than 30 series in ``/metrics``.
+Covers: the state gauge shows exactly one state at 1 per tenant; a probe run sets its success and
+status gauges and counts its outcome; a healed permission's ``grantwarden_missing_permission``
+series goes away; ``forget_tenant`` drops every series of one tenant and nothing of another; the
+fast ``/metrics`` text says exactly what the registry collects (parsed back, for tenant, probe and
+permission names with quotes, backslashes and newlines, several states, probes, outcomes and
+results), byte for byte as prometheus_client would write it, each family once; a large scrape
+lets other tasks run between its chunks, and tenants that come or go meanwhile do not break it;
+the token expiry and next-refresh gauges follow a background refresh (daemon and simulator on a
+ManualClock); and the cardinality budget: with the six default probes, after a few cycles of the
+demo world including failures, a re-grant and rate limiting, no tenant has more than 30 series
+in ``/metrics``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import re
 from pathlib import Path
@@ -17,9 +23,11 @@ from pathlib import Path
 import aiohttp
 import prometheus_client
 import pytest
+from prometheus_client import parser
 
+from daemon import exposition
 from daemon import metrics as metrics_mod
-from daemon.clock import ManualClock
+from daemon.clock import LoopClock, ManualClock
 from daemon.policy import labels
 from daemon.simulator import control, testing
 from tests.e2e import support
@@ -27,6 +35,8 @@ from tests.e2e.daemon_harness import running_daemon
 
 BUDGET = 30  # series per tenant with the six default probes (daemon/metrics.py)
 TENANT_LABEL = re.compile(r'[{,]tenant="([^"]*)"')
+OUTCOME, RESULT = labels.Outcome, labels.TokenResult
+HOSTILE = ('say "cheese"', "back\\slash", "new\nline", "zürich", "plain")
 
 
 def fresh() -> metrics_mod.Metrics:
@@ -53,6 +63,40 @@ def per_tenant(exposition: str) -> dict[str, collections.Counter[str]]:
     return counts
 
 
+def canonical(families: object) -> list[tuple[object, ...]]:
+    """Families as comparable tuples: name, type, help, and each sample's name, labels and value."""
+    return [
+        (
+            family.name,
+            family.type,
+            family.documentation,
+            [(s.name, tuple(sorted(s.labels.items())), s.value) for s in family.samples],
+        )
+        for family in families  # type: ignore[attr-defined]
+    ]
+
+
+def populate(metrics: metrics_mod.Metrics) -> None:
+    """Tenants with hostile names in every state, with probes, outcomes, permissions and counts."""
+    states = list(labels.State)
+    for index, name in enumerate(HOSTILE):
+        tenant = metrics.tenant(name)
+        tenant.state = states[index % len(states)]
+        tenant.token_expiry, tenant.token_refresh = 1_800_003_600.25, 1_800_002_700.5
+        tenant.count_token_request(RESULT.OK)
+        tenant.record_probe("organization", OUTCOME.OK, 200)
+        tenant.record_probe('odd "probe"\\', OUTCOME.MISSING_PERMISSION, 403)
+        tenant.record_probe("web-deployments", OUTCOME.TIMEOUT, 0)
+        tenant.record_probe("web-deployments", OUTCOME.OK, 200)
+        tenant.set_missing(["messaging:integration:view", 'quote"d\\perm\nission'])
+    beta = metrics.tenant(HOSTILE[0])
+    beta.count_token_request(RESULT.RATE_LIMITED)
+    beta.count_regrant(labels.RegrantResult.PLANNED)
+    beta.count_regrant(labels.RegrantResult.VERIFIED)
+    beta.rate_limited, beta.worker_restarts = 3, 1_234_567  # past a million: Go spells it 1.234567e+06
+    metrics.probe_duration_of("organization").observe(0.12)
+
+
 def test_the_state_gauge_shows_exactly_one_state_per_tenant() -> None:
     metrics = fresh()
     metrics.set_state("acme", labels.State.DEGRADED)
@@ -68,10 +112,30 @@ def test_the_state_gauge_shows_exactly_one_state_per_tenant() -> None:
     assert shown == {("acme", "healthy"), ("beta", "needs_attention")}
 
 
+def test_a_probe_run_sets_its_gauges_and_counts_its_outcome() -> None:
+    metrics = fresh()
+    acme = metrics.tenant("acme")
+    acme.record_probe("organization", OUTCOME.OK, 200)
+    acme.record_probe("organization", OUTCOME.MISSING_PERMISSION, 403)
+    acme.record_probe("organization", OUTCOME.OK, 200)
+    acme.record_probe("token", OUTCOME.TIMEOUT, 0)
+
+    def value(name: str, **labels_: str) -> float | None:
+        return metrics.registry.get_sample_value(name, {"tenant": "acme", **labels_})
+
+    assert value("grantwarden_probe_success", probe="organization") == 1
+    assert value("grantwarden_probe_http_status", probe="organization") == 200
+    assert value("grantwarden_probe_outcomes_total", probe="organization", outcome="ok") == 2
+    assert value("grantwarden_probe_outcomes_total", probe="organization", outcome="missing_permission") == 1
+    assert value("grantwarden_probe_success", probe="token") == 0
+    assert value("grantwarden_probe_http_status", probe="token") == 0, "no response: status 0"
+    assert value("grantwarden_probe_outcomes_total", probe="token", outcome="ok") is None, "no run passed yet"
+
+
 def test_a_healed_permission_leaves_no_missing_permission_series() -> None:
     metrics = fresh()
-    metrics.set_missing("acme", ["messaging:integration:view", "messaging:setting:view"], [])
-    metrics.set_missing("acme", ["messaging:setting:view"], ["messaging:integration:view", "messaging:setting:view"])
+    metrics.set_missing("acme", ["messaging:integration:view", "messaging:setting:view"])
+    metrics.set_missing("acme", ["messaging:setting:view"])
     assert series(metrics.registry, "acme") == {
         "grantwarden_missing_permission[('permission', 'messaging:setting:view'), ('tenant', 'acme')]": 1.0
     }
@@ -79,22 +143,81 @@ def test_a_healed_permission_leaves_no_missing_permission_series() -> None:
 
 def test_forgetting_a_tenant_drops_all_its_series_and_nothing_else() -> None:
     metrics = fresh()
-    for tenant in ("acme", "beta"):
-        metrics.set_state(tenant, labels.State.HEALTHY)
-        metrics.token_expiry.labels(tenant=tenant).set(1)
-        metrics.token_refresh.labels(tenant=tenant).set(1)
-        metrics.token_requests.labels(tenant=tenant, result=labels.TokenResult.OK).inc()
-        metrics.probe_success.labels(tenant=tenant, probe="organization").set(1)
-        metrics.probe_http_status.labels(tenant=tenant, probe="organization").set(200)
-        metrics.probe_outcomes.labels(tenant=tenant, probe="organization", outcome=labels.Outcome.OK).inc()
-        metrics.set_missing(tenant, ["messaging:integration:view"], [])
-        metrics.regrants.labels(tenant=tenant, result=labels.RegrantResult.VERIFIED).inc()
-        metrics.rate_limited.labels(tenant=tenant).inc()
-        metrics.worker_restarts.labels(tenant=tenant).inc()
+    for name in ("acme", "beta"):
+        metrics.set_state(name, labels.State.HEALTHY)
+        tenant = metrics.tenant(name)
+        tenant.token_expiry, tenant.token_refresh = 1, 1
+        tenant.count_token_request(RESULT.OK)
+        tenant.record_probe("organization", OUTCOME.MISSING_PERMISSION, 403)
+        metrics.set_missing(name, ["messaging:integration:view"])
+        tenant.count_regrant(labels.RegrantResult.VERIFIED)
+        tenant.rate_limited += 1
+        tenant.worker_restarts += 1
     beta = series(metrics.registry, "beta")
+    assert len(beta) == 11, "one series of every per-tenant family"
     metrics.forget_tenant("acme")
     assert series(metrics.registry, "acme") == {}
     assert series(metrics.registry, "beta") == beta
+
+
+async def test_the_fast_text_says_exactly_what_the_registry_collects() -> None:
+    metrics = fresh()
+    populate(metrics)
+    text = (await metrics.exposition(clock=ManualClock())).decode()
+    parsed = list(parser.text_string_to_metric_families(text))
+    collected = list(metrics.registry.collect())
+    per_tenant_families = {family.name for family in exposition.FAMILIES}
+    assert canonical(f for f in parsed if f.name in per_tenant_families) == canonical(
+        f for f in collected if f.name in per_tenant_families
+    )
+    names = [family.name for family in parsed]
+    assert len(names) == len(set(names)), "each family in one piece, with one HELP and one TYPE"
+    assert {family.name for family in collected} <= set(names), "the process-wide families too"
+    shown = {s.labels["tenant"] for f in parsed if f.name == "grantwarden_tenant_state" for s in f.samples}
+    assert shown == set(HOSTILE), "quotes, backslashes and newlines in names survive the round trip"
+
+
+async def test_the_fast_text_is_byte_for_byte_what_prometheus_client_writes() -> None:
+    metrics = fresh()
+    populate(metrics)
+    fast = await exposition.render(metrics.tenants, clock=ManualClock(), chunk=2)
+    assert fast == prometheus_client.generate_latest(exposition.Collector(metrics.tenants))
+    assert b'worker_restarts_total{tenant="say \\"cheese\\""} 1.234567e+06\n' in fast
+
+
+async def test_a_large_scrape_lets_other_tasks_run_between_chunks() -> None:
+    metrics = fresh()
+    for index in range(2_000):
+        metrics.tenant(f"tenant-{index}").record_probe("organization", OUTCOME.OK, 200)
+    clock = LoopClock()
+    rendering = asyncio.create_task(exposition.render(metrics.tenants, clock=clock, chunk=500))
+    turns = 0
+    while not rendering.done():
+        turns += 1
+        await clock.sleep(0)
+    assert turns >= 4, "one turn of the loop per chunk of 500 tenants, at least"
+    assert (await rendering).count(b"grantwarden_probe_success{") == 2_000
+
+
+async def test_tenants_that_come_and_go_during_a_scrape_do_not_break_it() -> None:
+    metrics = fresh()
+    for index in range(1_000):
+        metrics.set_state(f"tenant-{index}", labels.State.HEALTHY)
+    clock = LoopClock()
+    rendering = asyncio.create_task(metrics.exposition(clock=clock))
+    await clock.sleep(0)  # the render has begun and yielded after its first chunk
+    for index in range(0, 1_000, 2):
+        metrics.forget_tenant(f"tenant-{index}")
+    metrics.set_state("late", labels.State.STARTING)
+    during = (await rendering).decode()
+    after = (await metrics.exposition(clock=clock)).decode()
+
+    def tenants(text: str) -> set[str]:
+        families = parser.text_string_to_metric_families(text)
+        return {s.labels["tenant"] for f in families if f.name == "grantwarden_tenant_state" for s in f.samples}
+
+    assert tenants(during) == {f"tenant-{index}" for index in range(1_000)}, "the scrape shows when it began"
+    assert tenants(after) == {f"tenant-{index}" for index in range(1, 1_000, 2)} | {"late"}
 
 
 async def test_the_token_gauges_follow_a_background_refresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -39,17 +39,15 @@ def populated() -> tuple[FakeBackend, metrics_mod.Metrics]:
     metrics = metrics_mod.Metrics(registry=prom.CollectorRegistry())
     for status in backend.tenants.values():
         metrics.set_state(status.tenant, status.state)
-        metrics.token_expiry.labels(tenant=status.tenant).set(1_800_003_600)
-        metrics.token_refresh.labels(tenant=status.tenant).set(1_800_002_700)
-        metrics.token_requests.labels(tenant=status.tenant, result=labels.TokenResult.OK).inc()
-        metrics.probe_success.labels(tenant=status.tenant, probe="organization").set(1)
-        metrics.probe_http_status.labels(tenant=status.tenant, probe="organization").set(200)
-        metrics.probe_outcomes.labels(tenant=status.tenant, probe="organization", outcome=labels.Outcome.OK).inc()
-    metrics.probe_duration.labels(probe="organization").observe(0.12)
-    metrics.set_missing("acme-eu", ["messaging:integration:view"], [])
-    metrics.regrants.labels(tenant="gamma", result=labels.RegrantResult.PLANNED).inc()
-    metrics.rate_limited.labels(tenant="delta").inc()
-    metrics.worker_restarts.labels(tenant="beta").inc()
+        series = metrics.tenant(status.tenant)
+        series.token_expiry, series.token_refresh = 1_800_003_600, 1_800_002_700
+        series.count_token_request(labels.TokenResult.OK)
+        series.record_probe("organization", labels.Outcome.OK, 200)
+    metrics.probe_duration_of("organization").observe(0.12)
+    metrics.set_missing("acme-eu", ["messaging:integration:view"])
+    metrics.tenant("gamma").count_regrant(labels.RegrantResult.PLANNED)
+    metrics.tenant("delta").rate_limited += 1
+    metrics.tenant("beta").worker_restarts += 1
     metrics.shard_ordinal.set(0)
     metrics.total_shards.set(1)
     metrics.config_reload_ok.set(1)

@@ -244,8 +244,8 @@ async def test_a_reload_starts_added_stops_removed_restarts_changed_and_leaves_t
     assert isinstance(drop, Ticker)
     assert isinstance(change, Ticker)
     fleet.sup.statuses["drop"].state = labels.State.HEALTHY
-    fleet.metrics.probe_success.labels(tenant="drop", probe="organization").set(1)
-    fleet.metrics.worker_restarts.labels(tenant="drop").inc()
+    fleet.metrics.tenant("drop").record_probe("organization", labels.Outcome.OK, 200)
+    fleet.metrics.tenant("drop").worker_restarts += 1
     keep_status = fleet.sup.statuses["keep"]
 
     applied = fleet.sup.apply(specs(keep="k1", change="c2", add="a1"))

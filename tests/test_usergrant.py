@@ -83,7 +83,11 @@ async def test_a_corrupt_state_file_or_an_unset_secret_fails_locally_and_says_wh
     monkeypatch.delenv(harness.tenant.credentials.client_secret.env or "")
     with pytest.raises(tokens_box.TokenUnavailableError) as caught:
         await box.refresh(force=True)
-    assert "cannot read the client secret" in str(mint_failure(caught.value))
+    failure = mint_failure(caught.value)
+    assert failure.problem is TokenProblem.SECRET_UNAVAILABLE
+    variable = harness.tenant.credentials.client_secret.env or ""
+    assert "has a credentials.client_secret that cannot be resolved, so no token was requested" in str(failure)
+    assert variable in str(failure)
     assert harness.refreshes() == []
 
 

@@ -51,10 +51,12 @@ def diagnose(
     regrant_held: bool = False,
     previous: State = State.STARTING,
     config_path: str = "FILE",
+    dry_run: bool = False,
 ) -> Diagnosis:
     """State and findings; ``plans`` maps a probe name to its plan, ``regrant_held`` means
-    re-grants stopped after repeated failures (``remediation.HoldReason.TOO_MANY_FAILURES``)."""
-    s = Subject(tenant, org_id, client_id, grant_type, mode, config_path, regrant_held)
+    re-grants stopped after repeated failures (``remediation.HoldReason.TOO_MANY_FAILURES``),
+    ``dry_run`` that re-grants are only planned (the fixes then say "would", not "will")."""
+    s = Subject(tenant, org_id, client_id, grant_type, mode, config_path, regrant_held, dry_run)
     found: list[Finding] = []
     if token_problem is not None:
         found.append(findings.token_finding(s, token_problem))

@@ -4,8 +4,9 @@
 org and the OAuth client and says who acts next: grantwarden itself (``fixable``) or a person
 (and then exactly where, with the command to run when there is one). This module holds the
 Finding record, the sentence helpers, and the findings about the token itself: token-endpoint
-failures (an ``invalid_client`` may be the wrong region, reference §1.1) and credentials that
-act in another org (reference §7). Fixes for missing permissions and scopes live in ``fixes``;
+failures (an ``invalid_client`` may be the wrong region, reference §1.1), a client secret whose
+reference cannot be resolved (no request was sent), and credentials that act in another org
+(reference §7). Fixes for missing permissions and scopes live in ``fixes``;
 ``diagnosis`` assembles both and decides the state.
 """
 
@@ -44,6 +45,7 @@ class Subject:
     mode: RegrantMode
     config_path: str = "FILE"
     regrant_held: bool = False  # re-grants stopped after repeated unverified attempts
+    dry_run: bool = False  # regrant.dry_run: grantwarden plans and logs re-grants but applies none
 
     @property
     def who(self) -> str:
@@ -133,6 +135,12 @@ _TOKEN: dict[TokenProblem, tuple[Outcome, str, str]] = {  # outcome, summary, fi
         "the token endpoint gave {who} an unexpected answer",
         "Check tenant {tenant}'s login_base_url and region for {who}",
     ),
+    TokenProblem.SECRET_UNAVAILABLE: (  # a config problem found at mint time: no request was sent
+        Outcome.UNAUTHORIZED,
+        "the client secret of {who} cannot be resolved, so no token was requested",
+        "Set the environment variable or secret file that credentials.client_secret of tenant {tenant} "
+        "names in {config} for {who} (the token error names it); grantwarden retries with backoff",
+    ),
 }
 
 
@@ -140,7 +148,7 @@ def token_finding(s: Subject, problem: TokenProblem) -> Finding:
     """The finding for a failed token request."""
     outcome, summary, fix = _TOKEN[problem]
     fields = {"who": s.who, "tenant": s.tenant, "org": s.org_id, "client": s.client_id,
-              "authorize": s.authorize, "grant": s.grant_type.value}  # fmt: skip
+              "authorize": s.authorize, "grant": s.grant_type.value, "config": s.config_path}  # fmt: skip
     command = s.authorize if problem is TokenProblem.INVALID_GRANT else None
     text = Text(sentence(fix.format(**fields)), command=command)
     return make(s, "token", outcome, f"Tenant {s.tenant}: {summary.format(**fields)}.", text)

@@ -1,10 +1,12 @@
 """The fix sentence for a missing permission or scope, from its plan or refusal.
 
 What a person (or grantwarden) should do about a missing permission depends on the plan:
-grantwarden adds an allow-listed role itself only in remediate mode and while re-grants are not
-held; otherwise each refusal reason names the exact next step: allow-list a role, give the
-admin identity the role it must hold to grant it (reference §2.4), ask for a licence
-(reference §4.3), or, for scopes, approve the app in the org and re-consent (reference §2.1).
+grantwarden adds an allow-listed role itself only in remediate mode, without ``regrant.dry_run``
+and while re-grants are not held, and only then does a sentence say "grantwarden will"; a dry
+run says what it would do and how to let it (design.md §2.2 regrant). Otherwise each refusal
+reason names the exact next step: allow-list a role, give the admin identity the role it must
+hold to grant it (reference §2.4), ask for a licence (reference §4.3), or, for scopes, approve
+the app in the org and re-consent (reference §2.1).
 Only ``diagnosis`` calls this, through ``missing_text`` and ``scope_text``.
 """
 
@@ -17,6 +19,8 @@ from daemon.policy.findings import Subject, Text
 from daemon.policy.forbidden import Verdict
 from daemon.policy.labels import GrantType, RegrantMode
 from daemon.policy.planning import Plan, Refusal, RefusalReason, RolePlan, ScopePlan
+
+DRY_RUN = "dry run: set regrant.dry_run to false to apply"
 
 
 def missing_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
@@ -35,10 +39,10 @@ def scope_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
     then = f"approve it in org {s.org_id} (Admin > Authorized Applications) and run `{s.authorize}`"
     if s.grant_type is GrantType.CLIENT_CREDENTIALS:
         return Text(f"Scopes do not apply to client-credentials clients: check credentials.grant for {s.who}.")
-    if isinstance(plan, ScopePlan) and s.mode is RegrantMode.REMEDIATE:
-        return Text(
-            f"grantwarden will add the allow-listed scope {plan.add[0]} to {s.who}; then {then}.", command=s.authorize
-        )
+    if isinstance(plan, ScopePlan) and s.mode is RegrantMode.REMEDIATE and not s.regrant_held:
+        scope = f"the allow-listed scope {plan.add[0]} to {s.who}"
+        does = f"would add {scope} ({DRY_RUN})" if s.dry_run else f"will add {scope}"
+        return Text(f"grantwarden {does}; then {then}.", command=s.authorize)
     if isinstance(plan, ScopePlan):
         return Text(f"Add scope {plan.add[0]} to {s.who}, then {then}.", command=s.authorize)
     if isinstance(plan, Refusal) and plan.reason is RefusalReason.NOT_ALLOW_LISTED:
@@ -67,9 +71,14 @@ def _role_plan_text(s: Subject, plan: RolePlan) -> Text:
         return Text(
             f"Check why adding the allow-listed {what} to {where} was not verified: grantwarden stopped retrying."
         )
+    if s.mode is RegrantMode.REMEDIATE and s.dry_run:
+        return Text(f"grantwarden would add the allow-listed {what} to {where} ({DRY_RUN}).", fixable=True)
     if s.mode is RegrantMode.REMEDIATE:
         return Text(f"grantwarden will add the allow-listed {what} to {where}.", fixable=True)
-    return Text(f"Add the allow-listed {what} to {where}, or set regrant.mode to remediate so grantwarden does it.")
+    also = " and regrant.dry_run to false" if s.dry_run else ""
+    return Text(
+        f"Add the allow-listed {what} to {where}, or set regrant.mode to remediate{also} so grantwarden does it."
+    )
 
 
 def _already_granted_text(s: Subject, refusal: Refusal) -> Text:
@@ -79,6 +88,10 @@ def _already_granted_text(s: Subject, refusal: Refusal) -> Text:
     held = f"{s.who} already holds the {what}"
     if s.mode is RegrantMode.OFF:
         return Text(f"{held}: wait a few minutes, or set regrant.mode to reissue so grantwarden mints a new token.")
+    if s.dry_run:
+        # No early re-mint in a dry run; the scheduled refresh still brings a token with the role.
+        fix = f"{held}: the next scheduled token refresh picks it up; grantwarden would mint one sooner ({DRY_RUN})."
+        return Text(fix, fixable=True)
     return Text(f"{held}: grantwarden will mint a new token once the change has propagated.", fixable=True)
 
 

@@ -149,17 +149,20 @@ class Transport:
             raise errors.MalformedResponse(self.snapshot(received), self._problems(model, exc)) from None
 
     def _problems(self, model: type[pydantic.BaseModel], exc: pydantic.ValidationError) -> str:
-        # include_input=False: the offending value may be a token.
+        # include_input=False: the offending value may be a token. "field (problem)", never
+        # "field: problem": the redactor reads "access_token: Field" as a secret and hides "Field".
         found = [
-            f"{'.'.join(str(part) for part in error['loc']) or '(body)'}: {error['msg']}"
+            f"{'.'.join(str(part) for part in error['loc']) or '(body)'} ({error['msg']})"
             for error in exc.errors(include_input=False, include_url=False)[:5]
         ]
         return self._redactor.redact_text(f"not a {model.__name__}: " + "; ".join(found))
 
     def _fault(self, method: str, path: str, what: str, exc: BaseException) -> str:
+        # A dash, not a colon, after the path: logs redact every line again, and the redactor
+        # reads "/oauth/token: no response" as the key "token" with the secret value "no".
         detail = self._redactor.redact_text(str(exc))
         cause = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
-        return f"{method} {path}: {what} ({cause})"
+        return f"{method} {path} — {what} ({cause})"
 
 
 async def _read(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:

@@ -21,7 +21,7 @@ import prometheus_client
 import pytest
 import yaml
 
-from daemon import cli, metrics
+from daemon import cli, exposition, metrics
 from daemon.policy import labels
 from daemon.simulator import serving as simulator_serving
 
@@ -78,6 +78,9 @@ def build_registry() -> Registry:
 
 
 def _labels_of(built: metrics.Metrics, family_name: str) -> frozenset[str]:
+    for family in exposition.FAMILIES:  # the per-tenant families
+        if family.name == family_name:
+            return frozenset(family.labels)
     for value in vars(built).values():
         if isinstance(value, prometheus_client.metrics.MetricWrapperBase) and value._name == family_name:
             # prometheus_client keeps the label names here, with no public accessor (as in metrics.py)

@@ -10,9 +10,12 @@ Two runs, each a simulator process and the daemon (``tests.perf.daemon_child``) 
 * default rate: 300 tenants, the default ``minting`` section (``settings.MintingSettings``), the simulator's
   limit 25/s (just above), ``probe_interval`` 5 s so that tenants want tokens faster than 20/s.
 
-The simulator records the time of every token request and every 429 it answers. Figures: the
-most token requests in any 1 s (sliding) window and in the simulator's own fixed windows, the
-mean rate over the minting phase, 429s, and the time from start to ``/readyz`` = 200.
+The daemon's process records when its ``MintLimiter`` lets each token request go, and the
+simulator the arrival of every token request and every 429 it answers. Figures: the most
+requests let go in any 1 s (sliding) window (the target: rate + burst), the most arriving in
+any 1 s window and in the simulator's own fixed windows (arrivals bunch by network and
+connection-pool jitter), the mean rate over the minting phase, 429s, and the time from start to
+``/readyz`` = 200.
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ def run_one(workdir: Path, spec: dict[str, Any], *, default_minting: bool) -> di
     config = common.write_config(sim.config, workdir / "coldstart.yaml", extra)
     out = workdir / "child.json"
     argv = [common.PYTHON, "-m", "tests.perf.daemon_child", "--config", str(config)]
-    argv += ["--env-file", str(sim.config) + ".env", "--out", str(out)]
+    argv += ["--env-file", str(sim.config) + ".env", "--out", str(out), "--record-mints"]
     try:
         spawned = time.monotonic()
         child = common.spawn("daemon", argv, workdir=workdir)
@@ -92,6 +95,7 @@ def run_one(workdir: Path, spec: dict[str, Any], *, default_minting: bool) -> di
             child.stop(timeout_s=120)
     finally:
         sim.proc.stop()
+    grants = json.loads(out.read_text()).get("mint_grants", [])
     times = [t for t in counts["token_times"] if t >= listening - 1.0]
     refused = counts["token_429_times"]
     first, last = (min(times), max(times)) if times else (listening, listening)
@@ -104,6 +108,8 @@ def run_one(workdir: Path, spec: dict[str, Any], *, default_minting: bool) -> di
         "token_requests": len(times),
         "token_statuses": counts["token"]["by_status"],
         "token_429": len(refused),
+        "max_granted_in_any_1s_window": busiest_second(grants),
+        "mint_grants": len(grants),
         "max_in_any_1s_window": busiest_second(times),
         "max_in_simulator_fixed_window": fixed_windows(times),
         "mean_rate_per_s": round((len(times) - 1) / (last - first), 1) if last > first else None,
@@ -138,11 +144,18 @@ def run(workdir: Path) -> common.Result:
     limit_scaled = SCALED["rate"] + SCALED["burst"]
     result.targets = [
         common.Target(
-            f"most mints in 1 s, {SCALED['tenants']:,} tenants at {SCALED['rate']}/s",
-            scaled["max_in_any_1s_window"],
+            f"most mints let go in 1 s, {SCALED['tenants']:,} tenants at {SCALED['rate']}/s",
+            scaled["max_granted_in_any_1s_window"],
             "/s",
             f"≤ rate + burst = {limit_scaled}",
-            scaled["max_in_any_1s_window"] <= limit_scaled,
+            scaled["max_granted_in_any_1s_window"] <= limit_scaled,
+        ),
+        common.Target(
+            f"most mints arriving at the simulator in 1 s, {SCALED['tenants']:,} tenants",
+            scaled["max_in_any_1s_window"],
+            "/s",
+            "— (sends plus network jitter)",
+            None,
         ),
         common.Target(f"429s, {SCALED['tenants']:,} tenants", scaled["token_429"], "", "0", scaled["token_429"] == 0),
         common.Target(
@@ -161,7 +174,14 @@ def run(workdir: Path) -> common.Result:
         ),
         common.Target("projected minting time at 20/s", projected, "s", "—", None),
         common.Target(
-            f"most mints in 1 s, default settings, limit {DEFAULT['sim_limit']}/s",
+            "most mints let go in 1 s, default settings",
+            default["max_granted_in_any_1s_window"],
+            "/s",
+            f"≤ rate + burst = {DEFAULT['rate'] + DEFAULT['burst']:g}",
+            default["max_granted_in_any_1s_window"] <= DEFAULT["rate"] + DEFAULT["burst"],
+        ),
+        common.Target(
+            f"most mints arriving in 1 s, default settings, limit {DEFAULT['sim_limit']}/s",
             default["max_in_any_1s_window"],
             "/s",
             f"≤ {DEFAULT['sim_limit']}",
@@ -185,7 +205,8 @@ def run(workdir: Path) -> common.Result:
         else f"not ready within {SCALED['ready_within']:g} s of listening"
     )
     result.headline = (
-        f"{SCALED['tenants']:,} tenants: at most {scaled['max_in_any_1s_window']} mints in any second at "
+        f"{SCALED['tenants']:,} tenants: at most {scaled['max_granted_in_any_1s_window']} mints let go in any second "
+        f"({scaled['max_in_any_1s_window']} arriving) at "
         f"{SCALED['rate']}/s (burst {SCALED['burst']}), mean {scaled['mean_rate_per_s']}/s, "
         f"{scaled['token_429']} x 429, {readiness} (projected minting at 20/s: {projected:.0f} s); default settings vs "
         f"a {DEFAULT['sim_limit']}/s limit: {default['max_in_any_1s_window']} in the busiest second, "

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import clock as clock_mod
-from daemon import configfile, logs, redaction, runtime
+from daemon import configfile, logs, redaction, runtime, tokens_box
 from tests.perf import common
 
 
@@ -87,6 +87,8 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     gc.callbacks.append(gc_recorder(collections))
     if args.gc_freeze:
         background.append(asyncio.ensure_future(freeze_when_warm(args.gc_freeze)))
+    if args.record_mints:
+        measured["mint_grants"] = record_mint_grants()
     code = await runtime.run(loaded, options, stop)
     for task in background:
         task.cancel()
@@ -94,6 +96,23 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     samplers_stop.set()
     await asyncio.gather(*samplers, return_exceptions=True)
     return code
+
+
+def record_mint_grants() -> list[float]:
+    """Record when the daemon's ``MintLimiter`` lets each token request go (monotonic seconds).
+
+    The simulator sees arrival times, which network and connection-pool jitter bunch together;
+    the limiter's own grant times are what the daemon controls.
+    """
+    grants: list[float] = []
+    acquire = tokens_box.MintLimiter.acquire
+
+    async def recorded(self: tokens_box.MintLimiter) -> None:
+        await acquire(self)
+        grants.append(time.monotonic())
+
+    tokens_box.MintLimiter.acquire = recorded  # type: ignore[method-assign]  # benchmark instrumentation
+    return grants
 
 
 def gc_recorder(collections: list[tuple[float, int, float]]) -> Any:
@@ -152,6 +171,7 @@ def main() -> int:
     p.add_argument("--env-file", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--lag-interval", type=float, default=0.1)
+    p.add_argument("--record-mints", action="store_true", help="record the mint limiter's grant times")
     p.add_argument("--tracemalloc", default=None, help="trace allocations; write the live ones here at stop")
     p.add_argument("--gc-freeze", type=float, default=0.0, help="what-if: gc.freeze() this many seconds in")
     p.add_argument("--gc-freeze-at-ready", action="store_true", help="what-if: gc.freeze() at start and at ready")

@@ -1,7 +1,8 @@
 """findings: the sentence helpers behind every Finding (diagnosis tests cover the sentences).
 
 Covers: whitespace collapsed into one line, role and permission lists read naturally, ANY
-requirements read as "any one of", the authorize command names the config file and tenant.
+requirements read as "any one of", the authorize command names the config file and tenant; a
+secret that cannot be resolved at mint time is a config finding, not an answer of the endpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from daemon.policy.findings import Subject, Text
 from daemon.policy.forbidden import Verdict
 from daemon.policy.labels import GrantType, Outcome, RegrantMode
 from daemon.policy.permissions import Requirement
+from daemon.policy.tokens import TokenProblem
 
 SUBJECT = Subject("acme", "org-1", "client-1", GrantType.CLIENT_CREDENTIALS, RegrantMode.REMEDIATE, "/etc/gw.yaml")
 
@@ -68,3 +70,14 @@ def test_roles(role_names: tuple[str, ...], expected: str) -> None:
 )
 def test_requirement_text(verdict: Verdict, expected: str) -> None:
     assert findings.requirement_text(verdict) == expected
+
+
+def test_an_unresolvable_secret_says_so_and_where_to_set_it() -> None:
+    finding = findings.token_finding(SUBJECT, TokenProblem.SECRET_UNAVAILABLE)
+    assert (finding.outcome, finding.fixable, finding.command) == (Outcome.UNAUTHORIZED, False, None)
+    assert finding.summary == (
+        "Tenant acme: the client secret of OAuth client client-1 in org org-1 cannot be resolved, "
+        "so no token was requested."
+    )
+    assert "credentials.client_secret of tenant acme names in /etc/gw.yaml" in finding.fix
+    assert "unexpected" not in finding.summary + finding.fix

@@ -2,7 +2,9 @@
 
 Covers: timeouts, resets, disconnects and DNS failures (injected with ``aioresponses``, the only
 place it is used), a real refused connection on loopback, that fault messages name the request
-but never the token, and that an oversized body is refused instead of read without bound.
+but never the token, that a fault or wrong-shape message about a token path or token field keeps
+its meaning when redacted again (logs redact every line), and that an oversized body is refused
+instead of read without bound.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 
+from daemon import clock as clocks
+from daemon import redaction
 from daemon.remote import client as remote_client
 from daemon.remote import errors, transport
 from daemon.remote import gate as remote_gate
@@ -61,7 +65,7 @@ async def test_transport_faults_become_our_transport_errors(
 
     assert type(caught.value) is expected
     assert caught.value.reply is None
-    assert str(caught.value).startswith(f"GET {ORG}: ")
+    assert str(caught.value).startswith(f"GET {ORG} — ")
     assert ACCESS_TOKEN not in str(caught.value)
     assert ACCESS_TOKEN not in repr(caught.value)
 
@@ -72,6 +76,74 @@ async def test_a_token_request_that_times_out_is_a_timeout(client: remote_client
         await client.mint_client_credentials(ENDPOINTS, CLIENT_ID, CLIENT_SECRET, gate=remote_gate.Gate(), timeout_s=3)
     assert "no response within 3 s" in str(caught.value)
     assert CLIENT_SECRET not in str(caught.value)
+
+
+TOKEN_PATHS = [
+    pytest.param("https://login.example.test/oauth/token", id="oauth-token"),
+    pytest.param(API + "/api/v2/tokens/me", id="tokens-me"),
+    pytest.param(API + "/api/v2/oauth/clients/abc/secret", id="client-secret"),
+]
+FAULTS = [
+    pytest.param(TimeoutError(), "no response within 10 s (TimeoutError)", id="timeout"),
+    pytest.param(
+        aiohttp.ServerDisconnectedError(),
+        "connection failed (ServerDisconnectedError: Server disconnected)",
+        id="reset",
+    ),
+]
+
+
+@pytest.mark.parametrize("url", TOKEN_PATHS)
+@pytest.mark.parametrize(("fault", "what"), FAULTS)
+async def test_a_fault_on_a_token_path_reads_the_same_after_redaction(
+    session: aiohttp.ClientSession,
+    redactor: redaction.Redactor,
+    mocked: aioresponses,
+    url: str,
+    fault: Exception,
+    what: str,
+) -> None:
+    mocked.post(url, exception=fault)
+    sender = transport.Transport(session=session, clock=clocks.ManualClock(), redactor=redactor)
+    with pytest.raises(errors.TransportError) as caught:
+        await sender.send("POST", url, gate=remote_gate.Gate(), timeout_s=10, headers={})
+
+    path = url.removeprefix(API).removeprefix("https://login.example.test")
+    assert str(caught.value) == f"POST {path} — {what}"
+    assert redactor.redact_text(str(caught.value)) == str(caught.value)
+
+
+async def test_a_secret_inside_a_fault_on_the_token_path_is_still_hidden(
+    session: aiohttp.ClientSession, redactor: redaction.Redactor, mocked: aioresponses
+) -> None:
+    redactor.add(CLIENT_SECRET)
+    mocked.post(
+        "https://login.example.test/oauth/token", exception=aiohttp.ClientOSError(104, f"reset {CLIENT_SECRET}")
+    )
+    sender = transport.Transport(session=session, clock=clocks.ManualClock(), redactor=redactor)
+    with pytest.raises(errors.ConnectionFailed) as caught:
+        await sender.send(
+            "POST", "https://login.example.test/oauth/token", gate=remote_gate.Gate(), timeout_s=10, headers={}
+        )
+
+    shown = redactor.redact_text(str(caught.value))
+    assert shown == "POST /oauth/token — connection failed (ClientOSError: [Errno 104] reset [redacted])"
+
+
+async def test_a_token_response_of_the_wrong_shape_names_its_fields_after_redaction(
+    client: remote_client.Client,
+    endpoints: transport.Endpoints,
+    platform: FakePlatform,
+    redactor: redaction.Redactor,
+) -> None:
+    platform.respond("POST", "/oauth/token", Canned(json={"expires_in": "soon", "token_type": "bearer"}))
+    with pytest.raises(errors.MalformedResponse) as caught:
+        await client.mint_client_credentials(endpoints, CLIENT_ID, CLIENT_SECRET, gate=remote_gate.Gate())
+
+    shown = redactor.redact_text(str(caught.value))
+    assert "access_token (Field required)" in shown
+    assert "expires_in (Input should be a valid integer)" in shown
+    assert shown == str(caught.value)
 
 
 async def test_a_refused_connection_is_connection_failed(client: remote_client.Client) -> None:
