@@ -31,6 +31,7 @@ from daemon.remote import errors
 from daemon.remote import oauth as remote_oauth
 
 _T = TypeVar("_T")
+_LOG = structlog.get_logger("grantwarden.tokens")  # tenant= on every line: no bound logger per box
 
 EXPIRY_MARGIN_S = 30.0  # never hand out a token this close to expiry: a request takes time
 
@@ -47,12 +48,14 @@ class MintFailedError(Exception):
     """A mint that failed before or without the platform: an unreadable secret, no stored grant.
 
     ``problem`` is how diagnosis should read it (``policy.tokens.TokenProblem``); the message
-    names what is missing, never a value.
+    names what is missing, never a value. ``sent``: whether a token request went out at all
+    (only those count in ``grantwarden_token_requests_total``).
     """
 
-    def __init__(self, message: str, *, problem: TokenProblem = TokenProblem.UNEXPECTED) -> None:
+    def __init__(self, message: str, *, problem: TokenProblem = TokenProblem.UNEXPECTED, sent: bool = False) -> None:
         super().__init__(message)
         self.problem = problem
+        self.sent = sent
 
 
 class TokenUnavailableError(Exception):
@@ -121,7 +124,6 @@ class TokenBox:
         self._max_lead_s = max_lead_s
         self._metrics = metrics
         self._limiter = limiter
-        self._log = structlog.get_logger("grantwarden.tokens").bind(tenant=tenant)
         self.token: Token | None = None
         self.failures = 0
         self.last_error: Exception | None = None
@@ -175,7 +177,7 @@ class TokenBox:
     def invalidate(self, token: Token) -> None:
         """The platform refused ``token`` (401): drop it if it is still the current one."""
         if self.token is not None and self.token.value == token.value:
-            self._log.info("token_invalidated", reason="refused by the platform")
+            _LOG.info("token_invalidated", tenant=self.tenant, reason="refused by the platform")
             self.token = None
             self.retry_at = None
             self.changed.set()
@@ -207,7 +209,8 @@ class TokenBox:
             series = self._metrics.tenant(self.tenant)
             series.count_token_request(labels.TokenResult.OK)
             series.token_expiry, series.token_refresh = token.expires_at, token.refresh_at
-        self._log.info("token_acquired", expires_in=grant.expires_in, refresh_in=round(token.refresh_at - now, 1))
+        refresh_in = round(token.refresh_at - now, 1)
+        _LOG.info("token_acquired", tenant=self.tenant, expires_in=grant.expires_in, refresh_in=refresh_in)
         self.changed.set()
         return token
 
@@ -222,12 +225,14 @@ class TokenBox:
         result = result_of(exc)
         if self._metrics is not None:
             series = self._metrics.tenant(self.tenant)
-            series.count_token_request(result)
+            if not isinstance(exc, MintFailedError) or exc.sent:
+                series.count_token_request(result)
             series.token_refresh = self.retry_at
             if result is labels.TokenResult.RATE_LIMITED:
                 series.rate_limited += 1  # a 429 is a 429, token or API
-        self._log.warning(
+        _LOG.warning(
             "token_refresh_failed",
+            tenant=self.tenant,
             result=str(result),
             error=describe(exc),
             attempt=self.failures,

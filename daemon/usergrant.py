@@ -164,7 +164,7 @@ class Minter:
             refreshed = await self._refresh(state)
             if refreshed is not None and await self._store(state, *refreshed):
                 return refreshed[0]
-        raise self._failed("saw its state file replaced twice during a refresh; trying again later")
+        raise self._failed("saw its state file replaced twice during a refresh; trying again later", sent=True)
 
     async def _load(self) -> statefile.State:
         if self.unsaved is not None:  # saved before any request; dropped if another writer came first
@@ -208,7 +208,7 @@ class Minter:
         if await self._replaced(state):
             return None
         what = f"had its stored refresh token refused by the platform (invalid_grant{description})"
-        raise self._failed(f"{what}: sign in again with `{self._command}`", TokenProblem.INVALID_GRANT)
+        raise self._failed(f"{what}: sign in again with `{self._command}`", TokenProblem.INVALID_GRANT, sent=True)
 
     async def _replaced(self, state: statefile.State) -> bool:
         with contextlib.suppress(statefile.StateFileError):
@@ -241,14 +241,17 @@ class Minter:
             return await asyncio.to_thread(statefile.save, self.state_dir, self.tenant.name, state, expected=expected)
         except OSError as exc:
             where = statefile.path_for(self.state_dir, self.tenant.name)
-            raise self._failed(f"cannot store its rotated refresh token in {where}: {exc.strerror}") from None
+            what = f"cannot store its rotated refresh token in {where}: {exc.strerror}"
+            raise self._failed(what, sent=True) from None
 
     @property
     def _command(self) -> str:
         return reconsent_command(self.config_path, self.tenant.name)
 
-    def _failed(self, what: str, problem: TokenProblem = TokenProblem.UNEXPECTED) -> tokens_box.MintFailedError:
-        return tokens_box.MintFailedError(f"tenant {self.tenant.name} {what}", problem=problem)
+    def _failed(
+        self, what: str, problem: TokenProblem = TokenProblem.UNEXPECTED, *, sent: bool = False
+    ) -> tokens_box.MintFailedError:
+        return tokens_box.MintFailedError(f"tenant {self.tenant.name} {what}", problem=problem, sent=sent)
 
 
 def minter(

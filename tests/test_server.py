@@ -250,6 +250,18 @@ async def test_status_lists_needs_attention_first_then_by_name_in_the_documented
     assert_matches("Envelope", body)
 
 
+async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve: Serve, http: Any) -> None:
+    names = [f"t-{index:04d}" for index in range(server.STATUS_CHUNK * 2 + 7)]
+    fleet_of = {name: tenant(name, S.NEEDS_ATTENTION if index % 3 else S.HEALTHY) for index, name in enumerate(names)}
+    answer = await call(http, await serve(FakeBackend(fleet_of)), "/status")
+    body = answer.json()
+    attention = [name for index, name in enumerate(names) if index % 3]
+    healthy = [name for index, name in enumerate(names) if not index % 3]
+    assert [t["tenant"] for t in body["tenants"]] == attention + healthy
+    assert body["counts"]["needs_attention"] == len(attention)
+    assert_matches("Envelope", body)
+
+
 async def test_status_of_one_tenant_has_the_same_envelope(serve: Serve, http: Any) -> None:
     answer = await call(http, await serve(fleet()), "/status/zeta")
     body = answer.json()

@@ -292,3 +292,26 @@ async def test_the_refresh_loop_mints_the_first_token_itself_on_a_real_clock(
     await loop
     assert endpoint.calls == 1
     assert box.token is not None
+
+
+@pytest.mark.parametrize(("sent", "counted"), [(False, None), (True, 1.0)], ids=["never-sent", "sent"])
+async def test_only_token_requests_that_went_out_are_counted(
+    sent: bool, counted: float | None, registry: prometheus_client.CollectorRegistry
+) -> None:
+    async def mint() -> oauth.TokenGrant:
+        raise tokens_box.MintFailedError("the secret reference cannot be resolved", sent=sent)
+
+    box = tokens_box.TokenBox(
+        tenant="acme",
+        mint=mint,
+        clock=clock_mod.ManualClock(),
+        rng=random.Random(1),
+        at_fraction=0.75,
+        jitter_fraction=0.1,
+        metrics=metrics_mod.Metrics(registry=registry),
+    )
+    with pytest.raises(tokens_box.TokenUnavailableError):
+        await box.get()
+    assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "error"}) == (
+        counted
+    )

@@ -10,6 +10,7 @@ under it and a runaway body must not exhaust memory. Called by ``oauth`` and ``c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import urllib.parse
 from collections.abc import Mapping
@@ -26,6 +27,13 @@ from daemon.remote.gate import GateClosedError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"grantwarden/{daemon.__version__}"
+_BASE_HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One frozen ``ClientTimeout`` per distinct value (a few per daemon), not one per request."""
+    return aiohttp.ClientTimeout(total=seconds)
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 
@@ -92,8 +100,8 @@ class Transport:
                 params=params,
                 data=form,
                 json=body,
-                headers={"Accept": "application/json", "User-Agent": USER_AGENT, **headers},
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                headers={**_BASE_HEADERS, **headers},
+                timeout=_timeout(timeout_s),
                 allow_redirects=False,
             ) as response:
                 content, truncated = await _read(response)
@@ -167,6 +175,9 @@ class Transport:
 
 async def _read(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
     """The body, and whether it was cut at ``MAX_BODY_BYTES``."""
+    length = response.content_length
+    if length is not None and length <= MAX_BODY_BYTES:
+        return await response.read(), False  # the usual case: one read, no chunk loop
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
