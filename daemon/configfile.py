@@ -7,10 +7,10 @@ against ``settings.Settings``. Every problem becomes one line ``FILE: path: what
 (``tenants[3].credentials.client_secret``); never a traceback, and never a secret's value, since
 pydantic's ``input_value`` is left out of every message.
 
-A file of 10,000 tenants must load in about a second (start-up, and a SIGHUP reload that runs in
-a worker thread), so: libyaml parses, and the pure-Python reader is asked again only about a file
-libyaml refused, for the messages it has always given; the parsed document is never copied
-whole (nothing here changes it in place: merging builds new dicts along the changed paths only).
+A file of 10,000 tenants must load in about a second (at start-up, and in the worker thread of a
+SIGHUP reload), so: libyaml reads it where it agrees with the pure-Python reader (``yamlfile``);
+the parsed document is never copied whole (nothing here changes it in place: merging builds new
+dicts along the changed paths only); and no full garbage collection runs meanwhile.
 """
 
 from __future__ import annotations
@@ -28,18 +28,13 @@ from typing import Any
 
 import pydantic
 import pydantic_settings
-import yaml
 
 from daemon import settings as settings_mod
+from daemon import yamlfile
 from daemon.secrets import SecretRef, SecretUnavailableError
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
-MAX_NESTING = 400
-"""Levels of lists and mappings a file may nest. The pure-Python reader ran out of stack a little
-below 500 and libyaml stops at 1000; this keeps both readers' answer the same (too deep) and
-leaves the stack room for copying an inherited value that deep. Real files nest fewer than 10."""
 _NO_FULL_PASSES = 2**31 - 1  # a generation-2 threshold never reached
-_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 INHERITED = ("blueprint", "probe_interval", "probe_timeout", "probe_concurrency", "refresh", "regrant")
 HOSTS = ("region", "api_base_url", "login_base_url")
 FROM_DEFAULTS = ("probe_interval", "probe_timeout", "probe_concurrency", "refresh", "regrant")
@@ -67,18 +62,19 @@ class Loaded:
 def load(path: str | Path, *, environ: Mapping[str, str] | None = None) -> Loaded:
     """Read, merge, inherit and validate; raises ``ConfigError``."""
     source = str(path)
-    with _collector_paused():
+    with collector_paused():
         raw = _read_yaml(Path(path), source)
         return load_mapping(raw, source=source, environ=environ)
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No full garbage collection while a file loads. Its million new objects, all alive until
     the end, set off full passes that walk them again and again: 60 % of a 10,000-tenant load.
     And a pass holds the interpreter lock throughout, so in the reload thread each stalled the
     event loop for up to a second. Young collections go on (each walks a few hundred objects).
-    Whoever paused first resumes: nested and concurrent loads never leave full passes off."""
+    Whoever paused first resumes: nested and concurrent pauses never leave full passes off. The
+    reload also holds the pause until it has frozen what it loaded (``heap.freeze``)."""
     young, middle, old = gc.get_threshold()
     if old == _NO_FULL_PASSES:  # another load has paused them, and resumes them
         yield
@@ -132,49 +128,10 @@ def _read_yaml(path: Path, source: str) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(source, [("", f"not UTF-8 text (byte {exc.start})")]) from None
-    if _FAST_LOADER is not None:
-        try:
-            document = yaml.load(text, Loader=_FAST_LOADER)  # libyaml's SafeLoader: plain data only
-        except (yaml.YAMLError, RecursionError, ValueError):
-            pass  # the pure-Python reader below says what is wrong, in the words it always used
-        else:
-            if _deeper_than(document, MAX_NESTING):
-                raise ConfigError(source, [("", "nested too deeply to read")])
-            return document
-    return _read_pure(text, source)
-
-
-def _read_pure(text: str, source: str) -> Any:
-    """The pure-Python reader: slow (10 s for 10,000 tenants), but its errors are the reference."""
     try:
-        return yaml.safe_load(text)
-    except RecursionError:
-        raise ConfigError(source, [("", "nested too deeply to read")]) from None
-    except ValueError as exc:  # an integer of thousands of digits (sys.int_info limit), for one
-        raise ConfigError(source, [("", f"a value too large to read ({str(exc).split('(')[0].strip()})")]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "YAML"
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(source, [(where, f"YAML syntax error: {problem}")]) from None
-
-
-def _deeper_than(document: Any, limit: int) -> bool:
-    """Whether lists and mappings nest more than ``limit`` levels; level by level, not recursive,
-    and each node once per level, so an alias bomb costs its distinct nodes, not its expansion."""
-    level: list[Any] = [document] if isinstance(document, dict | list) else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        below: dict[int, Any] = {}
-        for node in level:
-            for child in node.values() if isinstance(node, dict) else node:
-                if isinstance(child, dict | list):
-                    below[id(child)] = child
-        level = list(below.values())
-    return False
+        return yamlfile.parse(text)
+    except yamlfile.UnreadableError as exc:
+        raise ConfigError(source, [(exc.where, exc.why)]) from None
 
 
 def _environment_overrides(environ: Mapping[str, str] | None) -> dict[str, Any]:

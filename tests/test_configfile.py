@@ -2,13 +2,15 @@
 
 Covers: the example file loads; each kind of bad input yields one problem naming the path inside
 the file (never a traceback, never a secret's value); parent inheritance and defaults; cycles
-and unknown parents; GRANTWARDEN_ environment overrides reaching tenants; region mapping;
-secret references resolving or failing with the reference named.
+and unknown parents; GRANTWARDEN_ environment overrides reaching tenants (other variables, in
+any number, ignored); region mapping; secret references resolving or failing with the reference
+named; loading leaves the caller's mapping unchanged and the garbage collector as it was.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +94,33 @@ def test_environment_overrides_reach_top_level_and_tenant_defaults() -> None:
     assert loaded.server.listen == "127.0.0.1:0"
     assert loaded.sharding.count == 4
     assert all(t.probe_interval == 30.0 for t in loaded.tenants)
+
+
+def test_only_grantwarden_variables_count_whatever_their_case() -> None:
+    environ = {f"GW_TENANT_{i:05d}_SECRET": "s3cret" for i in range(1000)}
+    environ["grantwarden_server__listen"] = "127.0.0.1:0"
+    assert load(base(), environ).settings.server.listen == "127.0.0.1:0"
+
+
+def test_loading_a_mapping_leaves_it_as_it_was() -> None:
+    raw = base()
+    raw["defaults"] = {"refresh": {"at_fraction": 0.8}, "regrant": {"max_per_hour": 2}}
+    raw["tenants"][0]["refresh"] = {"jitter_fraction": 0.2}
+    before = copy.deepcopy(raw)
+    loaded = load(raw, {"GRANTWARDEN_DEFAULTS__REFRESH__JITTER_FRACTION": "0.05"}).settings
+    assert raw == before, "inheritance, defaults and the environment fill the settings, not the caller's mapping"
+    assert [t.refresh.jitter_fraction for t in loaded.tenants] == [0.2, 0.2]  # acme-eu inherits from acme
+
+
+def test_loading_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    thresholds = gc.get_threshold()
+    configfile.load(EXAMPLE, environ={})
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("tenants: [unclosed\n")
+    with pytest.raises(configfile.ConfigError):
+        configfile.load(broken, environ={})
+    assert gc.get_threshold() == thresholds
+    assert gc.isenabled()
 
 
 def test_explicit_base_urls_replace_the_region() -> None:
@@ -237,6 +266,14 @@ def test_yaml_syntax_errors_carry_line_and_column(tmp_path: Path, text: str, exp
     with pytest.raises(configfile.ConfigError) as caught:
         configfile.load(path, environ={})
     assert caught.value.lines()[0].startswith(f"{path}: {expected}")
+
+
+def test_a_tenant_list_that_holds_itself_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text("tenants: &x [*x]\n")
+    with pytest.raises(configfile.ConfigError) as caught:
+        configfile.load(path, environ={})
+    assert caught.value.lines() == [f"{path}: tenants[0]: must be a mapping with name, org_id, credentials, ..."]
 
 
 def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:

@@ -5,9 +5,13 @@ metric series and status gone), restarts changed ones and leaves unchanged ones 
 running task and status; an invalid file keeps every old tenant running, logs
 ``config_reload_failed`` naming the problem, and sets ``grantwarden_config_last_reload_successful``
 to 0 until a good file is loaded again; a reload that changes the sharding stops the tenants
-that move to another replica; SIGTERM stops the daemon with exit code 0, also while a tenant
-waits out a long Retry-After between its cycles; which shard a replica is comes from the config,
-the environment or the StatefulSet pod name, and otherwise fails.
+that move to another replica; tenants keep their schedule while a reload reads the file (in a
+worker thread), a SIGHUP during a reload brings one more reload rather than being dropped, and
+a stop during a reload starts none of the tenants it read; a reload starts and stops tenants a
+step at a time, removals first, and ends at what the file says; SIGTERM stops the daemon with exit
+code 0, also while a tenant waits out a long Retry-After between its cycles; which shard a
+replica is comes from the config, the environment or the StatefulSet pod name, and otherwise
+fails.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import contextlib
 import dataclasses
 import os
 import signal
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from daemon import configfile, redaction, runtime, server, settings
+from daemon import configfile, redaction, runtime, server, settings, supervisor
 from daemon.clock import ManualClock
 from daemon.policy import labels, sharding
 from daemon.simulator import control, emitting, faults, testing
@@ -51,6 +56,8 @@ class Daemon:
     async def hup(self) -> None:
         os.kill(os.getpid(), signal.SIGHUP)
         await self.clock.settle()
+        await reloads_done()
+        await self.clock.settle()
 
     def reload_ok(self) -> float | None:
         return self.registry.get_sample_value("grantwarden_config_last_reload_successful")
@@ -62,6 +69,39 @@ class Daemon:
             for sample in family.samples
             if "tenant" in sample.labels
         }
+
+
+async def reloads_done() -> None:
+    """Wait for the reload a SIGHUP started: it reads the file in a worker thread, which the
+    ManualClock's settle() does not see."""
+    reloads = [t for t in asyncio.all_tasks() if t.get_name() == "reload"]
+    await asyncio.wait_for(asyncio.gather(*reloads), timeout=10.0)
+
+
+class HeldLoad:
+    """``configfile.load`` that reads the file, then waits in its worker thread until
+    ``release()``: a reload that takes as long as the test wants."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = threading.Event()
+        self.released = threading.Event()
+        self.calls = 0
+        real = configfile.load
+
+        def held(*args: Any, **kwargs: Any) -> configfile.Loaded:
+            self.calls += 1
+            loaded = real(*args, **kwargs)
+            self.started.set()
+            self.released.wait(timeout=10.0)
+            return loaded
+
+        monkeypatch.setattr(configfile, "load", held)
+
+    async def wait_started(self) -> None:
+        await asyncio.to_thread(self.started.wait, 10.0)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 def tenant_tasks() -> dict[str, asyncio.Task[Any]]:
@@ -116,9 +156,11 @@ async def running(
         assert task.result() == 0
 
 
+@pytest.mark.parametrize("step", [pytest.param(runtime.RELOAD_STEP, id="one-step"), pytest.param(1, id="by-tenant")])
 async def test_sighup_starts_added_stops_removed_restarts_changed_and_keeps_unchanged_tenants(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, step: int
 ) -> None:
+    monkeypatch.setattr(runtime, "RELOAD_STEP", step)
     clock = ManualClock()
     async with (
         testing.running(support.DEMO, clock=clock) as sim,
@@ -223,6 +265,81 @@ async def test_a_reload_that_changes_the_sharding_stops_the_tenants_another_repl
         assert d.registry.get_sample_value("grantwarden_shard_ordinal") == 1
 
 
+async def test_tenants_keep_their_schedule_while_a_reload_reads_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu"]) as d,
+    ):
+        await clock.advance(61)
+        held = HeldLoad(monkeypatch)
+        raw, _ = render(sim, tmp_path, ["acme", "acme-eu", "acme-apac"])
+        d.write(raw)
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            await held.wait_started()
+            cycles = d.daemon.statuses()["acme"].cycles
+            await clock.advance(60)
+            assert d.daemon.statuses()["acme"].cycles == cycles + 1, "probes go on while the file is read"
+            assert "acme-apac" not in d.daemon.statuses(), "nothing is applied before the reading is done"
+        finally:
+            held.release()
+        await reloads_done()
+        await clock.settle()
+        assert set(d.daemon.statuses()) == {"acme", "acme-eu", "acme-apac"}
+        assert d.reload_ok() == 1
+
+
+async def test_a_sighup_during_a_reload_is_not_lost(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clock = ManualClock()
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu"]) as d,
+    ):
+        await clock.advance(61)
+        held = HeldLoad(monkeypatch)
+        with capture_logs() as logs:
+            try:
+                d.write(render(sim, tmp_path, ["acme", "acme-eu", "acme-apac"])[0])
+                os.kill(os.getpid(), signal.SIGHUP)
+                await held.wait_started()  # the first reload has read this file and is busy
+                d.write(render(sim, tmp_path, ["acme", "acme-latam"])[0])
+                os.kill(os.getpid(), signal.SIGHUP)
+                await clock.settle()
+            finally:
+                held.release()
+            await reloads_done()
+            await clock.settle()
+        assert set(d.daemon.statuses()) == {"acme", "acme-latam"}, "the file as it was at the last SIGHUP"
+        assert held.calls == 2
+        loaded = [(e["added"], e["removed"]) for e in logs if e["event"] == "config_loaded"]
+        assert loaded == [(["acme-apac"], []), (["acme-latam"], ["acme-eu", "acme-apac"])]
+
+
+async def test_a_stop_during_a_reload_starts_no_tenant(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clock = ManualClock()
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme"]) as d,
+    ):
+        await clock.advance(61)
+        held = HeldLoad(monkeypatch)
+        d.write(render(sim, tmp_path, ["acme", "acme-eu"])[0])
+        try:
+            os.kill(os.getpid(), signal.SIGHUP)
+            await held.wait_started()
+            os.kill(os.getpid(), signal.SIGTERM)
+            await clock.settle()
+        finally:
+            held.release()
+        while not d.task.done():
+            await clock.advance(1.0)
+        assert d.task.result() == 0
+        assert tenant_tasks() == {}, "acme-eu was read from the file, but the daemon was stopping"
+
+
 async def test_sigterm_stops_the_daemon_with_exit_code_0(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clock = ManualClock()
     async with (
@@ -252,6 +369,40 @@ async def test_sigterm_does_not_wait_for_a_tenants_retry_after(monkeypatch: pyte
             assert d.daemon.statuses()["acme"].cycles == 1
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(d.task, timeout=2.0) == 0, "well before the 10 s grace"
+
+
+def specs(**keys: int) -> list[supervisor.Spec]:
+    return [supervisor.Spec(name, key) for name, key in keys.items()]
+
+
+def differing(before: list[supervisor.Spec], after: list[supervisor.Spec]) -> set[str]:
+    old, new = {s.name: s.key for s in before}, {s.name: s.key for s in after}
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted", "size", "steps"),
+    [
+        pytest.param(specs(a=1, b=1), specs(a=1, b=1), 2, 1, id="nothing-differs"),
+        pytest.param(specs(a=1, b=1), specs(a=2, c=1), 3, 1, id="fewer-than-a-step"),
+        pytest.param(specs(a=1, b=1, c=1), specs(a=2, b=2, c=2, d=1, e=1), 2, 3, id="five-in-steps-of-two"),
+        pytest.param(specs(**{f"t{i}": 1 for i in range(10)}), specs(), 3, 4, id="all-removed"),
+        pytest.param(specs(), specs(**{f"t{i}": 1 for i in range(10)}), 5, 2, id="all-added"),
+    ],
+)
+def test_a_reload_starts_and_stops_at_most_a_step_of_tenants_at_a_time_and_ends_at_the_file(
+    current: list[supervisor.Spec], wanted: list[supervisor.Spec], size: int, steps: int
+) -> None:
+    walked = list(runtime.reload_steps(current, wanted, size))
+    assert len(walked) == steps
+    assert walked[-1] == wanted
+    for before, after in zip([current, *walked], walked, strict=False):
+        assert len(differing(before, after)) <= size
+
+
+def test_a_stepped_reload_removes_tenants_before_it_starts_new_ones() -> None:
+    first, *_ = runtime.reload_steps(specs(a=1, b=1), specs(c=1, d=1), 2)
+    assert first == [], "a and b stop in the first step, c and d start in the second"
 
 
 def shard_settings(index: int | None, count: int) -> settings.Settings:

@@ -34,6 +34,8 @@ _BASE_HEADERS = {"Accept": "application/json", "User-Agent": USER_AGENT}
 def _timeout(seconds: float) -> aiohttp.ClientTimeout:
     """One frozen ``ClientTimeout`` per distinct value (a few per daemon), not one per request."""
     return aiohttp.ClientTimeout(total=seconds)
+
+
 _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 
 

@@ -149,6 +149,9 @@ class Stage:
         self.config_path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
         signal.raise_signal(signal.SIGHUP)
         await self.clock.settle(pause=0.01)
+        # The reload parses in a thread: wait for it, not only for the clock to go quiet.
+        await asyncio.gather(*[task for task in asyncio.all_tasks() if task.get_name() == "reload"])
+        await self.clock.settle(pause=0.01)
 
 
 @contextlib.asynccontextmanager
