@@ -230,6 +230,7 @@ class Reloader:
         self._options = options
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._freezers: set[asyncio.Future[None]] = set()
         self._log = structlog.get_logger("grantwarden")
 
     def request(self) -> None:
@@ -263,6 +264,7 @@ class Reloader:
             return
         self._metrics.config_reload_ok.set(1)
         self._log.info("heap_frozen", objects=frozen, at="reload")
+        self._freeze_when_started({*applied.added, *applied.changed})
         self._log.info(
             "config_loaded",
             source=self._source,
@@ -308,7 +310,22 @@ class Reloader:
         unchanged = tuple(spec.name for spec in wanted if spec.name not in touched)
         return supervisor.Applied(tuple(added), tuple(removed), tuple(changed), unchanged)
 
+    def _freeze_when_started(self, names: set[str]) -> None:
+        """Started tenants' first-cycle records join the frozen heap too, as at start-up."""
+        if not names:
+            return
+
+        def started() -> list[asyncio.Event]:
+            statuses = self._daemon.statuses()  # afresh: a tenant removed meanwhile drops out
+            return [statuses[name].first_cycle_done for name in names if name in statuses]
+
+        freezer = asyncio.ensure_future(heap.freeze_when_ready(started, clock=self._options.clock))
+        self._freezers.add(freezer)
+        freezer.add_done_callback(self._freezers.discard)
+
     async def finish(self) -> None:
+        for freezer in list(self._freezers):
+            freezer.cancel()
         if self._task is not None:
             await asyncio.wait([self._task])
 

@@ -189,8 +189,11 @@ async def test_sighup_starts_added_stops_removed_restarts_changed_and_keeps_unch
         assert d.reload_ok() == 1
 
         cycles = after["acme"].cycles
-        await clock.advance(120)
+        with capture_logs() as later:
+            await clock.advance(120)
         assert after["acme"].cycles == cycles + 2
+        frozen = [e["at"] for e in later if e["event"] == "heap_frozen"]
+        assert frozen[-1:] == ["first_cycles_done"], "the started tenants' records join the frozen heap"
         assert after["acme-apac"].cycles >= 1
         assert after["acme-eu"].cycles >= 1
         [loaded] = [e for e in logs if e["event"] == "config_loaded"]
