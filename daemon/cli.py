@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from daemon import __version__, authorizing, checking, configfile, demo, logs, redaction, runtime, schema
+from daemon import __version__, authorizing, checking, configfile, configproc, demo, logs, redaction, runtime, schema
 from daemon import clock as clock_mod
 from daemon.policy import sharding
 from daemon.simulator import serving as simulator_serving
@@ -85,7 +85,7 @@ def _load_for_use(path: str | None) -> configfile.Loaded | None:
         _err("grantwarden: no configuration: give --config FILE or set GRANTWARDEN_CONFIG")
         return None
     try:
-        loaded = configfile.load(source)
+        loaded = configproc.load(source)  # a large file is parsed in a child interpreter
         configfile.resolve_secrets(loaded)
     except configfile.ConfigError as exc:
         for line in exc.lines():

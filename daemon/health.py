@@ -9,7 +9,6 @@ render. The JSON shape is documented in the README ("Status API") and covered by
 from __future__ import annotations
 
 import asyncio
-import collections
 import dataclasses
 import datetime
 from typing import Any
@@ -73,9 +72,7 @@ class TenantStatus:
     identity_org_id: str | None = None
     probes: dict[str, ProbeRecord] = dataclasses.field(default_factory=dict)
     findings: tuple[FindingRecord, ...] = ()
-    regrants: collections.deque[RegrantRecord] = dataclasses.field(
-        default_factory=lambda: collections.deque(maxlen=MAX_REGRANT_RECORDS)
-    )
+    regrants: tuple[RegrantRecord, ...] = ()  # the last MAX_REGRANT_RECORDS (a deque costs 600 B)
     rate_limited: int = 0  # 429 answers received, token endpoint and API alike
     rate_limited_at: float | None = None
     rate_limited_probe: str | None = None  # "token" for the token endpoint
@@ -87,6 +84,9 @@ class TenantStatus:
     next_cycle_at: float | None = None
     reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
     first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+
+    def add_regrant(self, record: RegrantRecord) -> None:
+        self.regrants = (*self.regrants, record)[-MAX_REGRANT_RECORDS:]
 
     def saw_rate_limit(self, now: float, probe: str, retry_after: float | None) -> None:
         self.rate_limited += 1

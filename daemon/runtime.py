@@ -22,7 +22,19 @@ import aiohttp
 import prometheus_client
 import structlog
 
-from daemon import __version__, configfile, health, heap, server, settings, supervisor, tenant, tokens_box, watchdog
+from daemon import (
+    __version__,
+    configfile,
+    configproc,
+    health,
+    heap,
+    server,
+    settings,
+    supervisor,
+    tenant,
+    tokens_box,
+    watchdog,
+)
 from daemon import clock as clock_mod
 from daemon import metrics as metrics_mod
 from daemon import redaction as redaction_mod
@@ -61,7 +73,8 @@ def spec_key(tenant_cfg: settings.Tenant, blueprint: settings.Blueprint) -> str:
     if tenant_cfg.admin_credentials is not None:
         literals.append(tenant_cfg.admin_credentials.client_secret.literal or "")
     digest = hashlib.sha256("\0".join(literals).encode()).hexdigest()
-    return f"{tenant_cfg.model_dump_json()}|{blueprint.model_dump_json()}|{digest}"
+    described = f"{tenant_cfg.model_dump_json()}|{blueprint.model_dump_json()}|{digest}"
+    return hashlib.sha256(described.encode()).hexdigest()  # 64 bytes kept per tenant, not ~1 KB
 
 
 @dataclasses.dataclass
@@ -284,7 +297,7 @@ class Reloader:
         later full pass would walk, 90 ms each time, holding the loop up."""
         environ = self._options.environ
         with configfile.collector_paused():
-            loaded = configfile.load(self._source, environ=environ)
+            loaded = configproc.load(self._source, environ=environ)
             configfile.resolve_secrets(loaded, environ=environ)
             index, count = resolve_shard(loaded.settings, environ)
             prepared = dataclasses.replace(self._daemon, cfg=loaded.settings, shard_index=index, shard_count=count)

@@ -120,7 +120,7 @@ def test_a_sick_tenant_shows_what_is_wrong_and_how_to_fix_it() -> None:
             ),
         ),
     )
-    sick.regrants.append(
+    sick.add_regrant(
         health.RegrantRecord(NOW - 600, labels.RegrantResult.REFUSED, "admin lacks the role", ("Messaging Viewer",))
     )
     page = render(sick)
@@ -158,7 +158,7 @@ def test_every_value_is_escaped() -> None:
         probes={"p": health.ProbeRecord(mark(6), labels.Outcome.FORBIDDEN, 403, mark(7), mark(8), 0.1, NOW)},
         findings=(health.FindingRecord(mark(9), mark(10), (mark(11),), False, mark(12), mark(13), mark(14)),),
     )
-    evil.regrants.append(health.RegrantRecord(NOW, labels.RegrantResult.FAILED, mark(15), (mark(16),), mark(17)))
+    evil.add_regrant(health.RegrantRecord(NOW, labels.RegrantResult.FAILED, mark(15), (mark(16),), mark(17)))
     page = render(evil, status(mark(18)))
     assert "<x" not in page
     for n in range(1, 19):

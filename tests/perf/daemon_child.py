@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon import clock as clock_mod
-from daemon import configfile, logs, redaction, runtime, tokens_box
+from daemon import configfile, configproc, logs, redaction, runtime, tokens_box
 from tests.perf import common
 
 
@@ -49,7 +49,7 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     os.environ.update(common.read_env(Path(args.env_file)))
     environ = dict(os.environ)
     started = time.perf_counter()
-    loaded = configfile.load(args.config, environ=environ)
+    loaded = configproc.load(args.config, environ=environ)
     configfile.resolve_secrets(loaded, environ=environ)
     measured["config_load_s"] = round(time.perf_counter() - started, 3)
     measured["rss_after_config"] = common.rss_bytes()

@@ -72,7 +72,7 @@ def hostile_fleet() -> FakeBackend:
         token_last_error=HOSTILE,
         identity_org_id=None,
     )
-    evil.regrants.append(health.RegrantRecord(at=NOW, result=labels.RegrantResult.FAILED, detail=HOSTILE))
+    evil.add_regrant(health.RegrantRecord(at=NOW, result=labels.RegrantResult.FAILED, detail=HOSTILE))
     backend.tenants["evil"] = evil
     return backend
 
