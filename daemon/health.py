@@ -58,7 +58,7 @@ class RegrantRecord:
     correlation_id: str | None = None
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class TenantStatus:
     tenant: str
     org_id: str

@@ -65,6 +65,20 @@ class Pass:
 
 
 class Prober:
+    __slots__ = (  # one per tenant: slots instead of an instance dict
+        "_box",
+        "_client",
+        "_clock",
+        "_concurrency",
+        "_endpoints",
+        "_gate",
+        "_on_rate_limited",
+        "_org_id",
+        "_probes",
+        "_timeout_s",
+        "_token_probe",
+    )
+
     def __init__(
         self,
         *,

@@ -23,6 +23,8 @@ _NONE: frozenset[str] = frozenset()  # one shared empty set: most probes of most
 
 
 class Reporter:
+    __slots__ = ("_clock", "_metrics", "_missing", "_missing_by_probe", "_series", "_status")
+
     def __init__(self, *, status: health.TenantStatus, metrics: metrics_mod.Metrics, clock: clock_mod.Clock) -> None:
         self._status = status
         self._metrics = metrics

@@ -102,6 +102,24 @@ class MintLimiter:
 
 
 class TokenBox:
+    __slots__ = (  # two boxes per tenant: slots instead of an instance dict
+        "_at_fraction",
+        "_clock",
+        "_inflight",
+        "_jitter_fraction",
+        "_limiter",
+        "_max_lead_s",
+        "_metrics",
+        "_mint",
+        "_rng",
+        "changed",
+        "failures",
+        "last_error",
+        "retry_at",
+        "tenant",
+        "token",
+    )
+
     def __init__(
         self,
         *,

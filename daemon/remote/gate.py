@@ -17,6 +17,8 @@ from daemon import clock as clocks
 class Gate:
     """A floor on the send time of one tenant's requests; only ever raised, never lowered."""
 
+    __slots__ = ("_not_before", "closing")
+
     def __init__(self) -> None:
         self._not_before = 0.0
         self.closing: asyncio.Event | None = None  # set when the tenant stops: waits end at once
