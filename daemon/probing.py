@@ -145,7 +145,9 @@ class Prober:
             result.stopped = True
             return
         except tokens_box.TokenUnavailableError as exc:
-            result.token_problem = verdicts.token_problem(exc.cause)  # a 401, then no new token
+            if not (self._box.refusals and exc.cause is self._box.last_error):
+                result.token_problem = verdicts.token_problem(exc.cause)  # a 401, then no new token
+            # else: backing off after the API refused fresh tokens; the token endpoint is fine
             self._record(result, catalog.TOKEN, _verdict_of(exc), started, exc)
             return
         except errors.RemoteError as exc:

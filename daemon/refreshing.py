@@ -5,7 +5,7 @@ planned refresh, or the retry after a failure) and asks the box to refresh. It a
 the box changes (a 401 dropped the token, a probe minted one) so it never sleeps on a stale
 schedule, and when the tenant stops.
 
-    received        refresh_at (0.65–0.75 of life)       expires_at
+    received        refresh_at (5–10 min before, 24 h)   expires_at
        |------------------x-------------------------------|
        mint               tick(): box.refresh()  → new token, new schedule
 """

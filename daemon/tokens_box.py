@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -115,6 +116,7 @@ class TokenBox:
         "changed",
         "failures",
         "last_error",
+        "refusals",
         "retry_at",
         "tenant",
         "token",
@@ -146,6 +148,7 @@ class TokenBox:
         self.failures = 0
         self.last_error: Exception | None = None
         self.retry_at: float | None = None
+        self.refusals = 0  # fresh tokens the platform refused in a row (design.md §3: then back off)
         self._inflight: asyncio.Future[Token] | None = None
         self.changed = clock_mod.Event()  # set whenever the token or the schedule changes
 
@@ -154,7 +157,12 @@ class TokenBox:
         return token is not None and self._clock.now() < token.expires_at - EXPIRY_MARGIN_S
 
     def next_wakeup(self) -> float:
-        """When the refreshing loop should act next: planned refresh, or retry after a failure."""
+        """When the refreshing loop should act next: planned refresh, or retry after a failure.
+
+        Never after a refusal: a token the API keeps refusing is minted when a probe needs one
+        (after the backoff), not ahead of it, which would double the mints of every round."""
+        if self.refusals and self.token is None:
+            return math.inf
         if self.retry_at is not None:
             return self.retry_at
         # No token and no failure yet: due at once. Not ``now()``: on a moving clock a second
@@ -199,6 +207,31 @@ class TokenBox:
             self.token = None
             self.retry_at = None
             self.changed.set()
+
+    def refused(self, token: Token, exc: Exception) -> None:
+        """A freshly minted ``token`` was refused too (401): the credential mints tokens the API
+        will not take. Drop it, and mint no other before a backoff (1 s doubling to 5 min) that
+        grows with each such refusal until a request succeeds (``accepted``)."""
+        self.refusals += 1
+        now = self._clock.now()
+        self.last_error = exc
+        self.retry_at = backoff.token_retry_at(now=now, attempt=self.refusals, old_expires_at=None, rng=self._rng)
+        if self.token is not None and self.token.value == token.value:
+            self.token = None
+        if self._metrics is not None:
+            self._metrics.tenant(self.tenant).token_refresh = self.retry_at
+        _LOG.warning(
+            "token_invalidated",
+            tenant=self.tenant,
+            reason="a freshly minted token was refused as well",
+            refusals=self.refusals,
+            retry_in=round(self.retry_at - now, 1),
+        )
+        self.changed.set()
+
+    def accepted(self) -> None:
+        """A request with this box's token succeeded: refusals no longer stack."""
+        self.refusals = 0
 
     async def _mint_once(self) -> Token:
         if self._limiter is not None:
@@ -263,13 +296,27 @@ class TokenBox:
 async def call(box: TokenBox, request: Callable[[str], Awaitable[_T]]) -> _T:
     """Run ``request(token)``; on 401 drop that token, mint once and retry the request once.
 
-    design.md §3: a second 401 is the caller's to classify (``unauthorized``), and the box's
-    backoff keeps a credential that keeps failing from being tried again at once.
+    design.md §3: a second 401 is the caller's to classify (``unauthorized``), and the box backs
+    off before minting for that credential again (``refused``): a credential that fails twice
+    is not tried again until its backoff elapses. While it backs off, every token is one minted
+    after a refusal, so its 401 is the next refusal at once: one mint per round, not two.
     """
     token = await box.get()
     try:
-        return await request(token.value)
-    except errors.Unauthorized:
+        result = await request(token.value)
+    except errors.Unauthorized as exc:
+        if box.refusals:
+            box.refused(token, exc)
+            raise
         box.invalidate(token)
+    else:
+        box.accepted()
+        return result
     token = await box.get()
-    return await request(token.value)
+    try:
+        result = await request(token.value)
+    except errors.Unauthorized as exc:
+        box.refused(token, exc)
+        raise
+    box.accepted()
+    return result

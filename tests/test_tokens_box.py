@@ -169,6 +169,45 @@ async def test_a_day_long_token_is_refreshed_five_to_ten_minutes_before_it_expir
     await loop
 
 
+async def test_a_credential_whose_fresh_tokens_are_refused_backs_off_until_a_request_succeeds(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    box = make_box(clock, endpoint, registry)
+    attempts = 0
+    refuse = True
+
+    async def request(token: str) -> str:
+        nonlocal attempts
+        attempts += 1
+        if refuse:
+            raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
+        return "payload"
+
+    with pytest.raises(errors.Unauthorized):
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls, box.refusals) == (2, 2, 1)
+    first_retry = box.retry_at
+    assert first_retry is not None
+    with pytest.raises(tokens_box.TokenUnavailableError):  # within the backoff: nothing is sent
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls) == (2, 2)
+
+    await clock.advance(first_retry - clock.now())
+    with pytest.raises(errors.Unauthorized):  # one token, refused at once: the next refusal
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls, box.refusals) == (3, 3, 2)
+    assert box.retry_at is not None
+    assert 0.5 <= first_retry <= 1.0  # the first backoff: 1 s with equal jitter
+    assert 1.0 <= box.retry_at - clock.now() <= 2.0  # the second: 2 s with equal jitter
+
+    refuse = False
+    await clock.advance(box.retry_at - clock.now())
+    assert await tokens_box.call(box, request) == "payload"
+    assert (endpoint.calls, box.refusals) == (4, 0)
+
+
 async def test_failures_back_off_exponentially_and_never_past_the_old_tokens_expiry(
     registry: prometheus_client.CollectorRegistry,
 ) -> None:

@@ -95,15 +95,20 @@ async def test_no_request_of_a_rate_limited_tenant_arrives_before_retry_after_el
     assert row.schedule[FAULTED][0] > 0
 
 
-async def test_a_token_refused_on_every_call_is_reminted_once_per_cycle_and_retried_once(tmp_path: Path) -> None:
+async def test_a_token_refused_on_every_call_is_reminted_and_retried_once_then_backed_off(tmp_path: Path) -> None:
     row = await matrix.run(UNAUTHORIZED, tmp_path)
     assert_row(row)
     api = during(row, [e for e in row.requests[FAULTED] if e["kind"] == "api"])
     mints = during(row, [e for e in row.requests[FAULTED] if e["kind"] == "token"])
     cycles = len(row.states)
-    assert len(mints) == cycles, "one re-mint per cycle: the refused request, a new token, one retry"
-    assert len(api) == 2 * cycles, "the identity check and its one retry; no probe behind a refused token"
+    # First cycle: the refused request, a new token, one retry. Then the credential backs off
+    # (1 s doubling, shorter than the interval here): one token per cycle, refused at first use.
+    assert len(mints) == cycles, "one mint per cycle"
+    assert len(api) == cycles + 1, "the identity check, its one retry in the first cycle; no probe behind a 401"
     assert {e["status"] for e in api} == {401}
+    invalidated = [e for e in row.logs if e["event"] == "token_invalidated" and e["tenant"] == FAULTED]
+    refusals = [e["refusals"] for e in invalidated if "refusals" in e]
+    assert refusals == list(range(1, cycles + 1)), "each refusal lengthens the backoff"
 
 
 async def test_after_a_platform_restart_every_tenant_remints_once_on_its_first_401(tmp_path: Path) -> None:

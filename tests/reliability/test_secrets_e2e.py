@@ -263,6 +263,9 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
             seen |= {f"{key} (2)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
 
             control.clear_faults(sim.world)
+            for _ in range(6):  # credentials refused through the storm back off (up to 5 min) then recover
+                await clock.advance(60)
+                await clock.settle(pause=0.01)
             for client in (sim.tenant(name).client_id for name in TENANTS):
                 control.revoke_tokens(sim.world, client)  # the next calls: 401 (echoed), re-mint (echoed)
             proxy.echo_left = 30
@@ -272,7 +275,9 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
             seen |= {f"{key} (3)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
             seen |= records(daemon.statuses())
             proxy.echo_left = 0
-            await clock.advance(120)
+            for _ in range(6):  # past any backoff (5 min at most): acme-ca's wrong secret is refused again
+                await clock.advance(60)
+                await clock.settle(pause=0.01)
             seen |= {f"{key} (4)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
             seen |= {f"{key} (end)": text for key, text in records(daemon.statuses()).items()}
             final = daemon.statuses()
