@@ -285,3 +285,21 @@ async def test_no_tenant_has_more_than_30_series_after_failures_regrants_and_rat
     assert set(counts) == {t.name for t in loaded.settings.tenants}
     over = {tenant: dict(c) for tenant, c in counts.items() if sum(c.values()) > BUDGET}
     assert not over, f"more than {BUDGET} series: {over}"
+
+
+@pytest.mark.parametrize(
+    ("header", "gzip"),
+    [
+        pytest.param("gzip", True, id="gzip"),
+        pytest.param("identity, gzip", True, id="listed-second"),
+        pytest.param("GZIP;q=0.5", True, id="case-and-quality"),
+        pytest.param("*", True, id="anything"),
+        pytest.param("gzip;q=0", False, id="refused"),
+        pytest.param("gzip; q=0.0", False, id="refused-spaced"),
+        pytest.param("deflate, br", False, id="others-only"),
+        pytest.param("", False, id="none"),
+        pytest.param("gzip;q=x", False, id="unreadable-quality"),
+    ],
+)
+def test_gzip_is_used_only_when_the_accept_encoding_header_allows_it(header: str, gzip: bool) -> None:
+    assert exposition.accepts_gzip(header) is gzip

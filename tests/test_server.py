@@ -2,8 +2,9 @@
 
 Covers: /healthz 200, and 503 for a stopped supervisor, a lagging loop and a silent watchdog;
 /readyz 503 with the number still starting, then 200; /status sorted needs_attention first and
-valid against deploy/openapi.yaml; /status/{tenant} 200 and 404; /metrics content type and a
-known series; reconcile 404 without an admin token, 401 without or with a wrong token, 404 for an
+valid against deploy/openapi.yaml, in one document past a chunk of tenants; /status/{tenant}
+200 and 404; /metrics content type and a known series, gzipped when the scraper asks (the same
+text); reconcile 404 without an admin token, 401 without or with a wrong token, 404 for an
 unknown tenant, 202 calling the backend once; hostile values escaped in / and round-tripped in
 /status; no answer or log line carries the admin token; 413 for oversized bodies; JSON 404/405;
 an unexpected exception becomes a bare 503; security headers; routes and openapi.yaml agree, and
@@ -15,6 +16,7 @@ schemathesis loads the document.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
 import pathlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -288,6 +290,29 @@ async def test_metrics_are_prometheus_text_with_known_series(
     assert 'grantwarden_tenant_state{state="needs_attention",tenant="zeta"} 1.0' in answer.text
     assert 'grantwarden_build_info{version="0.1.0"} 1.0' in answer.text
     assert answer.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize("accept", ["gzip", "identity", "gzip;q=0, identity"])
+async def test_metrics_are_gzipped_when_the_scraper_asks_and_say_the_same(
+    serve: Serve, metrics: metrics_mod.Metrics, accept: str
+) -> None:
+    for index in range(300):
+        metrics.set_state(f"tenant-{index:03d}", S.HEALTHY)
+    running = await serve(fleet())
+    async with aiohttp.ClientSession(auto_decompress=False) as raw:
+        async with raw.get(running.url + "/metrics", headers={"Accept-Encoding": accept}) as response:
+            body, headers = await response.read(), response.headers
+        async with raw.get(running.url + "/metrics", headers={"Accept-Encoding": "identity"}) as response:
+            plain = await response.read()
+    if accept == "gzip":
+        assert headers["Content-Encoding"] == "gzip"
+        assert len(body) * 5 < len(plain)
+        assert gzip.decompress(body) == plain
+    else:
+        assert "Content-Encoding" not in headers
+        assert body == plain
+    assert headers["Vary"] == "Accept-Encoding"
+    assert b'grantwarden_tenant_state{state="healthy",tenant="tenant-299"} 1.0' in plain
 
 
 async def test_reconcile_does_not_exist_without_an_admin_token(serve: Serve, http: Any) -> None:
