@@ -2,10 +2,11 @@
 
 Workload: a simulator process serving 500 generated tenants; ``python -m daemon run`` probing
 all of them (6 probes each, ``probe_interval`` 10 s, so 300 probes/s) until ``/readyz`` is 200,
-then a measured window; afterwards ``tests.perf.rawloop`` sends the same authenticated GETs at
-the same rate over keep-alive connections, measured over a window of the same length. CPU is
-the process's ``/proc/PID/stat`` user+system time over the window; probes are the API requests
-the simulator answered in that window. The figure is raw/grantwarden (target ≥ 0.7: the daemon
+then three measured windows of 10 s; afterwards ``tests.perf.rawloop`` sends the same
+authenticated GETs at the same rate over keep-alive connections, measured the same way. CPU is
+the process's ``/proc/PID/stat`` user+system time over a window; probes are the API requests
+the simulator answered in that window; each side's figure is its median window (this shared
+machine's noise moved single 15 s windows by ±10 %, enough to swing the ratio 0.65–0.83). The figure is raw/grantwarden (target ≥ 0.7: the daemon
 spends at most ~1.4x the CPU of the bare requests on everything it does around them).
 """
 
@@ -21,7 +22,8 @@ from tests.perf import common
 
 TENANTS = 500
 INTERVAL_S = 10.0
-WINDOW_S = 15.0
+WINDOW_S = 10.0
+WINDOWS = 3  # per side; the median window counts: one noisy neighbour moment must not decide
 TARGET_RATIO = 0.7
 
 
@@ -46,11 +48,21 @@ def measure(sim: common.Simulator, pid: int, window_s: float) -> dict[str, Any]:
     }
 
 
+def measure_median(sim: common.Simulator, pid: int) -> dict[str, Any]:
+    """``WINDOWS`` consecutive windows; the one with the median CPU per 1,000 probes, and all."""
+    windows = sorted(
+        (measure(sim, pid, WINDOW_S) for _ in range(WINDOWS)), key=lambda w: float(w["cpu_s_per_1000_probes"])
+    )
+    median = dict(windows[len(windows) // 2])
+    median["windows_cpu_s_per_1000_probes"] = [w["cpu_s_per_1000_probes"] for w in windows]
+    return median
+
+
 def run(workdir: Path) -> common.Result:
     workload = (
         f"{TENANTS} tenants x 6 probes every {INTERVAL_S:g} s ({TENANTS * 6 / INTERVAL_S:g} probes/s) against a "
-        f"simulator process; CPU over a {WINDOW_S:g} s window after /readyz=200 (grantwarden) or after one "
-        "interval (raw aiohttp loop), from /proc/PID/stat"
+        f"simulator process; CPU in {WINDOWS} windows of {WINDOW_S:g} s (the median counts) after /readyz=200 "
+        "(grantwarden) or after one interval (raw aiohttp loop), from /proc/PID/stat"
     )
     started = common.announce("engine efficiency", workload)
     sim = common.start_simulator(workdir, tenants=TENANTS, seed=8)
@@ -72,13 +84,13 @@ def run(workdir: Path) -> common.Result:
             url = f"http://127.0.0.1:{port}"
             common.wait_until(lambda: common.ready(url), timeout_s=120, what="grantwarden /readyz")
             time.sleep(2.0)
-            ours = measure(sim, daemon.pid, WINDOW_S)
+            ours = measure_median(sim, daemon.pid)
         raw_argv = [common.PYTHON, "-m", "tests.perf.rawloop", "--config", str(config)]
-        raw_argv += ["--interval", f"{INTERVAL_S:g}", "--max-seconds", str(WINDOW_S + INTERVAL_S + 60)]
+        raw_argv += ["--interval", f"{INTERVAL_S:g}", "--max-seconds", str(WINDOWS * WINDOW_S + INTERVAL_S + 60)]
         raw_proc = common.spawn("rawloop", raw_argv, workdir=workdir, env={**os.environ, **sim.env})
         with common.running(raw_proc) as raw:
             common.wait_until(lambda: "warm" in raw.output(), timeout_s=90, what="the raw loop's first round")
-            theirs = measure(sim, raw.pid, WINDOW_S)
+            theirs = measure_median(sim, raw.pid)
     finally:
         sim.proc.stop()
     ratio = theirs["cpu_s_per_1000_probes"] / max(ours["cpu_s_per_1000_probes"], 1e-9)
