@@ -28,7 +28,7 @@ from daemon import clock as clock_mod
 
 def freeze(*, full: bool) -> int:
     """Collect (fully, or the young generations only), freeze what is left; how many are frozen."""
-    gc.collect() if full else gc.collect(1)
+    gc.collect(2 if full else 1)
     gc.freeze()
     return gc.get_freeze_count()
 

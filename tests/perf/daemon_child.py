@@ -74,8 +74,6 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     def on_started(daemon: runtime.Daemon, http: Any) -> None:
         measured["started_at"] = time.monotonic()
         print(f"daemon listening on {http.url}", flush=True)
-        if args.gc_freeze_at_ready:
-            background.append(asyncio.ensure_future(freeze_at_ready(daemon)))
 
     options = runtime.Options(
         clock=clock, environ=environ, redactor=redactor, install_signals=False, on_started=on_started
@@ -85,8 +83,6 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     collections: list[tuple[float, int, float]] = []
     measured["gc"] = collections
     gc.callbacks.append(gc_recorder(collections))
-    if args.gc_freeze:
-        background.append(asyncio.ensure_future(freeze_when_warm(args.gc_freeze)))
     if args.record_mints:
         measured["mint_grants"] = record_mint_grants()
     code = await runtime.run(loaded, options, stop)
@@ -130,25 +126,6 @@ def gc_recorder(collections: list[tuple[float, int, float]]) -> Any:
     return record
 
 
-async def freeze_when_warm(after_s: float) -> None:
-    """What-if: ``gc.freeze()`` once the fleet is built, so full collections skip its objects."""
-    await asyncio.sleep(after_s)
-    gc.collect()
-    gc.freeze()
-    print(f"gc.freeze(): {gc.get_freeze_count()} objects frozen", flush=True)
-
-
-async def freeze_at_ready(daemon: runtime.Daemon) -> None:
-    """What-if: freeze once now (config and workers built) and again once every tenant has cycled."""
-    gc.collect()
-    gc.freeze()
-    print(f"gc.freeze() at start: {gc.get_freeze_count()} objects frozen", flush=True)
-    await asyncio.gather(*(status.first_cycle_done.wait() for status in daemon.statuses().values()))
-    gc.collect()
-    gc.freeze()
-    print(f"gc.freeze() at ready: {gc.get_freeze_count()} objects frozen", flush=True)
-
-
 async def dump_on_stop(stop: asyncio.Event, target: Path) -> None:
     """At the stop signal, before anything is torn down: where the live memory was allocated."""
     await stop.wait()
@@ -173,8 +150,6 @@ def main() -> int:
     p.add_argument("--lag-interval", type=float, default=0.1)
     p.add_argument("--record-mints", action="store_true", help="record the mint limiter's grant times")
     p.add_argument("--tracemalloc", default=None, help="trace allocations; write the live ones here at stop")
-    p.add_argument("--gc-freeze", type=float, default=0.0, help="what-if: gc.freeze() this many seconds in")
-    p.add_argument("--gc-freeze-at-ready", action="store_true", help="what-if: gc.freeze() at start and at ready")
     args = p.parse_args()
     if args.tracemalloc:
         tracemalloc.start()
