@@ -145,9 +145,8 @@ class Prober:
             result.stopped = True
             return
         except tokens_box.TokenUnavailableError as exc:
-            if not (self._box.refusals and exc.cause is self._box.last_error):
+            if not exc.refused:  # a refused credential's backoff is no token-endpoint problem
                 result.token_problem = verdicts.token_problem(exc.cause)  # a 401, then no new token
-            # else: backing off after the API refused fresh tokens; the token endpoint is fine
             self._record(result, catalog.TOKEN, _verdict_of(exc), started, exc)
             return
         except errors.RemoteError as exc:

@@ -60,12 +60,15 @@ class MintFailedError(Exception):
 
 
 class TokenUnavailableError(Exception):
-    """No usable token: minting failed and the backoff has not elapsed. Never carries a secret."""
+    """No usable token: minting failed and the backoff has not elapsed. Never carries a secret.
 
-    def __init__(self, tenant: str, cause: Exception | None, retry_at: float | None) -> None:
+    ``refused``: the backoff follows fresh tokens the API refused (the token endpoint is fine)."""
+
+    def __init__(self, tenant: str, cause: Exception | None, retry_at: float | None, *, refused: bool = False) -> None:
         self.tenant = tenant
         self.cause = cause
         self.retry_at = retry_at
+        self.refused = refused
         super().__init__(f"tenant {tenant}: no usable token ({describe(cause)})")
 
 
@@ -184,7 +187,7 @@ class TokenBox:
             if self.usable():
                 assert self.token is not None
                 return self.token
-            raise TokenUnavailableError(self.tenant, self.last_error, self.retry_at)
+            raise TokenUnavailableError(self.tenant, self.last_error, self.retry_at, refused=self.refusals > 0)
         self._inflight = asyncio.get_running_loop().create_future()
         inflight = self._inflight
         try:

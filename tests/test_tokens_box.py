@@ -190,9 +190,10 @@ async def test_a_credential_whose_fresh_tokens_are_refused_backs_off_until_a_req
     assert (attempts, endpoint.calls, box.refusals) == (2, 2, 1)
     first_retry = box.retry_at
     assert first_retry is not None
-    with pytest.raises(tokens_box.TokenUnavailableError):  # within the backoff: nothing is sent
+    with pytest.raises(tokens_box.TokenUnavailableError) as backing_off:  # within the backoff: nothing sent
         await tokens_box.call(box, request)
     assert (attempts, endpoint.calls) == (2, 2)
+    assert backing_off.value.refused, "the API refused the credential's tokens, not the token endpoint"
 
     await clock.advance(first_retry - clock.now())
     with pytest.raises(errors.Unauthorized):  # one token, refused at once: the next refusal
