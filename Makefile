@@ -42,7 +42,7 @@ imports: venv
 	$(BIN)/lint-imports
 
 unit: venv system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck imports unit
 
@@ -56,7 +56,7 @@ soak: venv
 	$(BIN)/python -m tests.soak.run
 
 schema: venv
-	$(BIN)/grantwarden schema > config/grantwarden.schema.json
+	$(BIN)/grantwarden schema > daemon/grantwarden/config/grantwarden.schema.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache bench-results.json bench-results.md

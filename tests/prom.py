@@ -28,7 +28,7 @@ from typing import Any
 
 import aiohttp
 
-from daemon import clock as clock_mod
+from grantwarden.base import clock as clock_mod
 
 Result = list[dict[str, Any]]
 READY_TIMEOUT_S = 20.0

@@ -2,7 +2,7 @@
 
 Covers: validate-config on the example (exit 0, a summary without secrets), on a broken copy
 (exit 2, one line naming file, path and problem), on a missing file; --version; the generated
-JSON Schema matches config/grantwarden.schema.json (run `make schema` when this fails).
+JSON Schema matches the shipped grantwarden.schema.json (run `make schema` when this fails).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon import __version__, cli, schema
+from grantwarden import __version__, cli
+from grantwarden.config import schema
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "config" / "grantwarden.example.yaml"
@@ -21,7 +22,7 @@ EXAMPLE = ROOT / "config" / "grantwarden.example.yaml"
 
 def grantwarden(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "daemon", *args], capture_output=True, text=True, check=False, env=env, timeout=60
+        [sys.executable, "-m", "grantwarden", *args], capture_output=True, text=True, check=False, env=env, timeout=60
     )
 
 
@@ -65,5 +66,6 @@ def test_version_prints_the_package_version() -> None:
 
 
 def test_the_committed_json_schema_is_current() -> None:
-    committed = (ROOT / "config" / "grantwarden.schema.json").read_text()
-    assert committed == schema.render(), "config/grantwarden.schema.json is stale: run `make schema`"
+    assert schema.shipped() == schema.render(), (
+        "daemon/grantwarden/config/grantwarden.schema.json is stale: run `make schema`"
+    )

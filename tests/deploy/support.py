@@ -1,7 +1,7 @@
 """Helpers of the deploy/ checks: paths, the daemon's metric vocabulary, promtool, the CLI.
 
 Everything here is static: files are parsed, never deployed. The metric names and label values
-come from the daemon itself (``daemon.metrics.Metrics`` on a fresh registry, ``labels`` enums),
+come from the daemon itself (``grantwarden.telemetry.metrics.Metrics`` on a fresh registry, ``labels`` enums),
 so an alert rule or dashboard panel that drifts from design.md §2.4 fails here, not in a
 Prometheus that silently evaluates to nothing.
 """
@@ -21,15 +21,16 @@ import prometheus_client
 import pytest
 import yaml
 
-from daemon import cli, exposition, metrics
-from daemon.policy import labels
-from daemon.simulator import serving as simulator_serving
+from grantwarden import cli
+from grantwarden.policy import labels
+from grantwarden.simulator import serving as simulator_serving
+from grantwarden.telemetry import exposition, metrics
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
 # design.md §2.1: the commands of the contract. A command used by a deployment file must be one
-# of these, and daemon.cli must define it.
+# of these, and grantwarden.cli must define it.
 CONTRACT_COMMANDS = frozenset({"run", "check", "plan", "authorize", "validate-config", "simulate", "demo"})
 
 # Labels that Prometheus adds to every scraped series, or that PromQL functions produce.
@@ -91,7 +92,11 @@ def _labels_of(built: metrics.Metrics, family_name: str) -> frozenset[str]:
 def check_promql(expr: str, registry: Registry) -> list[str]:
     """Problems of one PromQL expression against the daemon's metrics; empty when it fits."""
     names = METRIC_NAME.findall(expr)
-    problems = [f"{name} is not a metric of daemon/metrics.py" for name in names if name not in registry.samples]
+    problems = [
+        f"{name} is not a metric of daemon/grantwarden/telemetry/metrics.py"
+        for name in names
+        if name not in registry.samples
+    ]
     used = {name for name in names if name in registry.samples}
     known_labels = set(TARGET_LABELS).union(*(registry.label_names[name] for name in used))
     for name, body in SELECTOR.findall(expr):
@@ -144,21 +149,21 @@ def assert_cli_accepts(argv: Sequence[str]) -> None:
     """``grantwarden ARGV`` parses (``simulate`` with the simulator's own parser, as main() does)."""
     command = argv[0]
     assert command in CONTRACT_COMMANDS, f"{command!r} is not a command of design.md §2.1"
-    assert command in cli_subcommands(), f"`grantwarden {command}` is in design.md §2.1 but not in daemon.cli"
+    assert command in cli_subcommands(), f"`grantwarden {command}` is in design.md §2.1 but not in grantwarden.cli"
     try:
         if command == "simulate":
             simulator_serving.parser().parse_args(list(argv[1:]))
         else:
             cli.build_parser().parse_args(list(argv))
     except SystemExit as exc:
-        pytest.fail(f"`grantwarden {' '.join(argv)}` is rejected by daemon.cli (exit {exc.code})")
+        pytest.fail(f"`grantwarden {' '.join(argv)}` is rejected by grantwarden.cli (exit {exc.code})")
 
 
 def validate_config(path: Path, environ: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
     """``grantwarden validate-config PATH`` as a user runs it, with exactly ``environ``."""
     env = {"PATH": "/usr/bin:/bin", **environ}
     return subprocess.run(
-        [sys.executable, "-m", "daemon", "validate-config", str(path)],
+        [sys.executable, "-m", "grantwarden", "validate-config", str(path)],
         cwd=REPO,
         env=env,
         capture_output=True,

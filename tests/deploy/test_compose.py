@@ -6,7 +6,7 @@ declared; the commands are ones the CLI accepts and the files they name are moun
 across files (the daemon's listen port is the published one and Prometheus' target, the
 simulator's listen port is the one in every tenant's base URLs); config/compose.yaml passes
 `grantwarden validate-config` with every secret resolved from compose.env; its tenants are the
-demo's, exactly as the simulator emits them for config/scenarios/demo.yaml (org ids, client
+demo's, exactly as the simulator emits them for the built-in demo world (org ids, client
 ids, region URLs, secrets).
 """
 
@@ -20,14 +20,14 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from daemon import clock
-from daemon.simulator import emitting, scenarios
+from grantwarden.base import clock
+from grantwarden.simulator import emitting, scenarios
 from tests.deploy.support import DEPLOY, REPO, assert_cli_accepts, load_yaml, port_of, validate_config
 
 COMPOSE = REPO / "docker-compose.yml"
 CONFIG = REPO / "config" / "compose.yaml"
 ENV_FILE = REPO / "config" / "compose.env"
-SCENARIO = REPO / "config" / "scenarios" / "demo.yaml"
+SCENARIO = scenarios.DEMO_SCENARIO
 DEMO_TENANTS = frozenset({"acme", "acme-eu", "acme-apac", "acme-latam", "acme-ca", "acme-agent-desktop"})
 TOP_LEVEL = frozenset({"name", "services", "volumes", "networks", "secrets", "configs"})
 
@@ -106,14 +106,12 @@ def test_services_depend_only_on_services_that_exist() -> None:
         assert set(service.get("depends_on", [])) <= set(services), name
 
 
-def test_the_simulator_serves_the_mounted_demo_scenario() -> None:
+def test_the_simulator_serves_the_built_in_demo_world_from_the_image() -> None:
     command = _service("simulator")["command"]
-    scenario = Path(command[command.index("--scenario") + 1])
-    mounts = _mounts(_service("simulator"))
-    assert str(scenario.parent) in mounts, "the scenario's directory is mounted"
-    host_file = REPO / mounts[str(scenario.parent)] / scenario.name
-    assert host_file.resolve() == SCENARIO
-    assert SCENARIO.is_file(), f"{SCENARIO.relative_to(REPO)} does not exist yet (the simulator's demo scenario)"
+    scenario = command[command.index("--scenario") + 1]
+    assert scenario == "demo", "the image carries the demo world as package data: no mount needed"
+    assert scenarios.resolve(scenario) == SCENARIO
+    assert SCENARIO.is_file(), "the simulator's demo world ships inside the package"
 
 
 def test_the_simulator_command_is_one_the_cli_accepts() -> None:
@@ -184,7 +182,7 @@ def test_the_compose_config_has_the_demo_tenants() -> None:
 def test_the_compose_config_is_what_the_simulator_emits_for_the_demo_scenario() -> None:
     # `grantwarden simulate --emit-config` writes this mapping: ids and secrets derived from the
     # scenario's seed, URLs under the simulator's base URL; compose.yaml must not drift from it.
-    assert SCENARIO.is_file(), f"{SCENARIO.relative_to(REPO)} does not exist yet (the simulator's demo scenario)"
+    assert SCENARIO.is_file(), "the simulator's demo world ships inside the package"
     world = scenarios.load(SCENARIO, clock=clock.ManualClock())
     base_url = f"http://simulator:{port_of(_simulator_listen())}"
     emitted, secrets = emitting.render(world, base_url, state_dir=_config()["state_dir"])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon import settings
+from grantwarden.config import models as settings
 from tests.deploy.support import DEPLOY, REPO, assert_cli_accepts, port_of
 
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -202,4 +202,4 @@ def test_dockerignore_keeps_the_virtualenv_and_git_out_of_the_build_context() ->
     assert _dockerignore_excludes(".venv/bin/python")
     assert _dockerignore_excludes(".git/HEAD")
     assert _dockerignore_excludes("daemon/__pycache__/cli.cpython-311.pyc")
-    assert not _dockerignore_excludes("daemon/cli.py")
+    assert not _dockerignore_excludes("daemon/grantwarden/cli.py")

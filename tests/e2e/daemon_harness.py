@@ -14,8 +14,11 @@ from collections.abc import AsyncIterator
 
 import prometheus_client
 
-from daemon import clock as clock_mod
-from daemon import configfile, redaction, runtime, server
+from grantwarden.app import runtime
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
+from grantwarden.config import loading as configfile
+from grantwarden.surface import server
 
 
 @dataclasses.dataclass

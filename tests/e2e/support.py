@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from daemon import configfile
-from daemon.simulator import emitting, testing
+from grantwarden.config import loading as configfile
+from grantwarden.simulator import emitting, scenarios, testing
 
 ROOT = Path(__file__).parent.parent.parent
-DEMO = ROOT / "config" / "scenarios" / "demo.yaml"
+DEMO = scenarios.DEMO_SCENARIO
 
 
 def demo_config(

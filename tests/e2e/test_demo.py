@@ -1,7 +1,7 @@
 """``grantwarden demo`` end to end: the real command for 40 s of real time, watched through its /status.
 
 The one long test of the suite (design.md §2.1 promises the demo; a person's first look must not
-break). One run of ``python -m daemon demo --duration 40 --listen 127.0.0.1:PORT`` is shared by
+break). One run of ``python -m grantwarden demo --duration 40 --listen 127.0.0.1:PORT`` is shared by
 every test here; while it runs, /status is read every second and /metrics once the story is over.
 
 Covers: exit code 0 and a banner naming the status page and /metrics; acme healthy; acme-eu
@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from daemon.clock import LoopClock
-from daemon.simulator import emitting, scenarios
+from grantwarden.base.clock import LoopClock
+from grantwarden.simulator import emitting, scenarios
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -85,7 +85,16 @@ def _get(url: str) -> str | None:
 def demo() -> DemoRun:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "daemon", "demo", "--duration", str(DURATION_S), "--listen", f"127.0.0.1:{port}"]
+    command = [
+        sys.executable,
+        "-m",
+        "grantwarden",
+        "demo",
+        "--duration",
+        str(DURATION_S),
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     snapshots: list[dict[str, dict[str, Any]]] = []
     bodies: list[str] = []

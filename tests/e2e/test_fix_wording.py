@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon import checking, redaction
-from daemon.clock import LoopClock
-from daemon.policy import labels
-from daemon.simulator import testing
+from grantwarden.app import checking
+from grantwarden.base import redaction
+from grantwarden.base.clock import LoopClock
+from grantwarden.policy import labels
+from grantwarden.simulator import testing
 from tests.e2e import support
 
 pytestmark = pytest.mark.e2e

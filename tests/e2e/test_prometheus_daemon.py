@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.clock import LoopClock
-from daemon.simulator import control, testing
+from grantwarden.base.clock import LoopClock
+from grantwarden.simulator import control, testing
 from tests import prom
 from tests.e2e import support
 from tests.e2e.daemon_harness import running_daemon

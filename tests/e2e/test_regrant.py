@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from daemon.clock import ManualClock
-from daemon.policy import labels
-from daemon.simulator import control, testing
+from grantwarden.base.clock import ManualClock
+from grantwarden.policy import labels
+from grantwarden.simulator import control, testing
 from tests.e2e import support
 from tests.e2e.daemon_harness import running_daemon
 

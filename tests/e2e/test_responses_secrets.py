@@ -24,10 +24,13 @@ import prometheus_client
 import pytest
 import structlog
 
-from daemon import configfile, logs, redaction, runtime, server
-from daemon.clock import ManualClock
-from daemon.policy import labels
-from daemon.simulator import control, emitting, faults, testing
+from grantwarden.app import runtime
+from grantwarden.base import logs, redaction
+from grantwarden.base.clock import ManualClock
+from grantwarden.config import loading as configfile
+from grantwarden.policy import labels
+from grantwarden.simulator import control, emitting, faults, testing
+from grantwarden.surface import server
 from tests.e2e import support
 
 pytestmark = pytest.mark.e2e

@@ -27,7 +27,7 @@ import aiohttp
 import pytest
 import yaml
 
-from daemon.clock import LoopClock
+from grantwarden.base.clock import LoopClock
 from tests import prom
 from tests.e2e import support
 
@@ -56,10 +56,10 @@ async def stop_process(process: asyncio.subprocess.Process) -> None:
 
 @contextlib.asynccontextmanager
 async def simulator(tmp_path: Path) -> AsyncIterator[tuple[Path, dict[str, str]]]:
-    """``python -m daemon simulate`` on a free port; yields the emitted config and its env file's values."""
+    """``python -m grantwarden simulate`` on a free port; yields the emitted config and its env file's values."""
     target = tmp_path / "gw.yaml"
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "daemon", "simulate", "--scenario", str(support.DEMO)),
+        *(sys.executable, "-m", "grantwarden", "simulate", "--scenario", str(support.DEMO)),
         *("--listen", "127.0.0.1:0", "--emit-config", str(target)),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -111,7 +111,7 @@ async def test_run_serves_reloads_survives_a_broken_file_and_stops_cleanly_on_si
         environ = {**os.environ, **env, "GRANTWARDEN_SERVER__LISTEN": f"127.0.0.1:{port}"}
         with log_path.open("w") as log:
             daemon = await asyncio.create_subprocess_exec(
-                *(sys.executable, "-m", "daemon", "run", "--config", str(config)),
+                *(sys.executable, "-m", "grantwarden", "run", "--config", str(config)),
                 stdout=log,
                 stderr=asyncio.subprocess.PIPE,
                 env=environ,
@@ -167,7 +167,7 @@ async def test_run_with_an_invalid_file_exits_2_with_a_one_line_reason(tmp_path:
     config = tmp_path / "broken.yaml"
     config.write_text("tenants:\n  - name: acme\n    org_id: 2a3a43e5\n    region: mars-north-1\n")
     process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "daemon", "run", "--config", str(config)),
+        *(sys.executable, "-m", "grantwarden", "run", "--config", str(config)),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         cwd=support.ROOT,

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from daemon import settings
+from grantwarden.config import models as settings
 from tests.perf import common
 
 SCALED = {"tenants": 10_000, "rate": 200, "burst": 20, "sim_limit": 250, "interval": 20.0, "ready_within": 120.0}

@@ -196,9 +196,9 @@ def free_port() -> int:
 
 
 def start_daemon(workdir: Path, config: Path, env: Mapping[str, str], *, name: str = "grantwarden") -> Proc:
-    """``python -m daemon run --config FILE``: the real command, secrets in its environment."""
+    """``python -m grantwarden run --config FILE``: the real command, secrets in its environment."""
     return spawn(
-        name, [PYTHON, "-m", "daemon", "run", "--config", str(config)], workdir=workdir, env={**os.environ, **env}
+        name, [PYTHON, "-m", "grantwarden", "run", "--config", str(config)], workdir=workdir, env={**os.environ, **env}
     )
 
 

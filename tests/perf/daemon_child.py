@@ -24,8 +24,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from daemon import clock as clock_mod
-from daemon import configfile, configproc, logs, redaction, runtime, tokens_box
+from grantwarden.app import runtime
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import logs, redaction
+from grantwarden.config import isolated as configproc
+from grantwarden.config import loading as configfile
+from grantwarden.worker import tokenbox as tokens_box
 from tests.perf import common
 
 

@@ -1,6 +1,6 @@
 """Benchmark 1, engine efficiency: CPU per 1,000 probes, grantwarden versus a raw aiohttp loop.
 
-Workload: a simulator process serving 500 generated tenants; ``python -m daemon run`` probing
+Workload: a simulator process serving 500 generated tenants; ``python -m grantwarden run`` probing
 all of them (6 probes each, ``probe_interval`` 10 s, so 300 probes/s) until ``/readyz`` is 200,
 then three measured windows of 10 s; afterwards ``tests.perf.rawloop`` sends the same
 authenticated GETs at the same rate over keep-alive connections, measured the same way. CPU is
@@ -80,7 +80,7 @@ def run(workdir: Path) -> common.Result:
                 "defaults": {"probe_interval": f"{INTERVAL_S:g}s", "probe_timeout": "5s"},
             },
         )
-        daemon_argv = [common.PYTHON, "-m", "daemon", "run", "--config", str(config)]
+        daemon_argv = [common.PYTHON, "-m", "grantwarden", "run", "--config", str(config)]
         with common.running(common.start_daemon(workdir, config, sim.env)) as daemon:
             url = f"http://127.0.0.1:{port}"
             common.wait_until(lambda: common.ready(url), timeout_s=120, what="grantwarden /readyz")

@@ -5,11 +5,11 @@ with the same day of a realistic fleet (six probes per tenant, ~1,440 runs each,
 a few tenants degraded, refused permissions, re-grants, 429s) and prints:
 
 * memory per tenant (tracemalloc, bytes allocated by the fill and still held): the store of
-  ``daemon.series`` against the prometheus_client Gauges and Counters that held these families
+  ``grantwarden.telemetry.series`` against the prometheus_client Gauges and Counters that held these families
   before (same names and labels, ``_created`` disabled as the daemon does);
 * the cost of recording one probe run: ``TenantSeries.record_probe`` plus the duration histogram
   against the four ``labels()`` lookups it replaced;
-* ``/metrics`` rendering: ``daemon.metrics.Metrics.exposition`` on the event loop (median and
+* ``/metrics`` rendering: ``grantwarden.telemetry.metrics.Metrics.exposition`` on the event loop (median and
   worst of ``--repeat``, and the longest stretch the loop went without a turn, i.e. the lag a
   scrape adds) against ``prometheus_client.generate_latest`` of the old families, and the slow
   path (``generate_latest`` of the store's registry collector) for reference.
@@ -32,10 +32,10 @@ from typing import Any
 
 import prometheus_client as prom
 
-from daemon import clock as clock_mod
-from daemon import exposition
-from daemon import metrics as metrics_mod
-from daemon.policy import labels
+from grantwarden.base import clock as clock_mod
+from grantwarden.policy import labels
+from grantwarden.telemetry import exposition
+from grantwarden.telemetry import metrics as metrics_mod
 
 PROBES = ("token", "organization", "messaging-integrations", "messaging-settings", "conversations", "web-deployments")
 RUNS_PER_DAY = 1_440  # one probe run a minute
@@ -90,7 +90,7 @@ def fill_store(metrics: metrics_mod.Metrics, plan: list[dict[str, Any]]) -> None
 
 
 class Legacy:
-    """The per-tenant families as prometheus_client children, as daemon/metrics.py had them."""
+    """The per-tenant families as prometheus_client children, as daemon/grantwarden/telemetry/metrics.py had them."""
 
     def __init__(self, registry: prom.CollectorRegistry) -> None:
         self.registry = registry

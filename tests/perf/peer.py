@@ -1,6 +1,6 @@
 """Benchmark 5, peer: Debian's prometheus-blackbox-exporter probing the same endpoints.
 
-Workload: one simulator process with 10 generated tenants. grantwarden (``python -m daemon run``)
+Workload: one simulator process with 10 generated tenants. grantwarden (``python -m grantwarden run``)
 probes tenants 0–4; the blackbox exporter probes tenants 5–9, one ``http`` module per tenant
 with ``oauth2`` client credentials (``token_url`` = the simulator's ``/oauth/token``), the
 identity target also checking that the answer names the tenant's org. This process plays
@@ -28,8 +28,9 @@ from typing import Any
 
 import yaml
 
-from daemon import catalog, settings
-from daemon.simulator import tenancy
+from grantwarden.config import models as settings
+from grantwarden.policy import catalog
+from grantwarden.simulator import tenancy
 from tests.perf import common
 
 TENANTS = 40  # 20 a side: ~480 probes each in the window, so CPU ticks (10 ms) blur under 5 %
@@ -165,7 +166,7 @@ def run(workdir: Path) -> common.Result:
         bb_config.write_text(yaml.safe_dump(exporter_config([tenants[i] for i in THEIRS], sim.env)))
         bb_argv = [exporter, f"--config.file={bb_config}", f"--web.listen-address=127.0.0.1:{exporter_port}"]
         bb_argv.append("--log.level=warn")
-        daemon_argv = [common.PYTHON, "-m", "daemon", "run", "--config", str(config)]
+        daemon_argv = [common.PYTHON, "-m", "grantwarden", "run", "--config", str(config)]
         with (
             common.running(common.start_daemon(workdir, config, sim.env)) as daemon,
             common.running(common.spawn("blackbox", bb_argv, workdir=workdir)) as blackbox,

@@ -1,7 +1,7 @@
 """Where the daemon's CPU goes: py-spy over the engine workload, summarised by function.
 
 ``python -m tests.perf.profile [--seconds 20] [--tenants 500] [--interval 10] [--out DIR]`` starts
-the simulator and ``python -m daemon run`` as benchmark 1 does, waits for ``/readyz``, records
+the simulator and ``python -m grantwarden run`` as benchmark 1 does, waits for ``/readyz``, records
 the daemon with ``py-spy record --format raw`` (collapsed stacks; py-spy comes from the dev
 extras) and prints the functions with the most samples, self and inclusive, and the share of
 samples under each of grantwarden's modules. Not part of ``make bench``: sampling slows the

@@ -25,11 +25,11 @@ import time
 import aiohttp
 import yaml
 
-from daemon import catalog
-from daemon.simulator import tenancy
+from grantwarden.policy import catalog
+from grantwarden.simulator import tenancy
 
 PATHS = tuple(catalog.BUILTIN[name].path for name in tenancy.DEFAULT_PROBES)
-CONNECTIONS = 256  # as daemon.runtime.CONNECTIONS
+CONNECTIONS = 256  # as grantwarden.app.runtime.CONNECTIONS
 
 
 class Tenant:

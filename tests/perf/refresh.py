@@ -36,17 +36,19 @@ import sys
 import time
 from typing import Any
 
-from daemon import clock as clock_mod
-from daemon import logs, redaction, refreshing, tokens_box
-from daemon.remote import oauth
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import logs, redaction
+from grantwarden.remote import oauth
+from grantwarden.worker import refreshing
+from grantwarden.worker import tokenbox as tokens_box
 from tests.perf import common
 
 TENANTS = 10_000
 LIFETIME_S = 86_400
 HOURS = 48
 USE_INTERVAL_S = 3_600.0
-MINT_RATE, MINT_BURST = 20.0, 20  # daemon.settings.MintingSettings defaults
-AT_FRACTION, JITTER_FRACTION = 0.75, 0.1  # daemon.settings.RefreshSettings defaults (max_lead: 5 min)
+MINT_RATE, MINT_BURST = 20.0, 20  # grantwarden.config.models.MintingSettings defaults
+AT_FRACTION, JITTER_FRACTION = 0.75, 0.1  # grantwarden.config.models.RefreshSettings defaults (max_lead: 5 min)
 SEED = 48
 WALL_LIMIT_S = 20.0  # the simulation normally takes ~15 s; a livelocked limiter must not hang make bench
 

@@ -2,7 +2,7 @@
 
 ``python -m tests.perf.simrunner --tenants N [--seed S] [--listen 127.0.0.1:0] --emit-config FILE
 [--token-requests-per-minute N] [--mints-per-second N] [--mints-per-client-per-minute N]
-[--request-log N]`` serves a generated world (``daemon.simulator.generator``) as
+[--request-log N]`` serves a generated world (``grantwarden.simulator.generator``) as
 ``grantwarden simulate --tenants`` does, on platform settings a benchmark chooses (a higher
 per-token budget, a global minting limit just above the daemon's rate), and adds
 ``GET /__bench/counts``: requests by kind and status, and the monotonic time of every token
@@ -23,9 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from daemon.clock import LoopClock
-from daemon.simulator import app, emitting, generator, requestlog, world
-from daemon.simulator.api_routes import Handler
+from grantwarden.base.clock import LoopClock
+from grantwarden.simulator import app, emitting, generator, requestlog, world
+from grantwarden.simulator.api_routes import Handler
 
 
 class Counter:

@@ -1,1 +1,1 @@
-"""Table tests of the pure decision layer (``daemon.policy``): no I/O, no clock, seeded RNGs."""
+"""Table tests of the pure decision layer (``grantwarden.policy``): no I/O, no clock, seeded RNGs."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from daemon.policy.permissions import PolicyFacts, RoleFacts
+from grantwarden.policy.permissions import PolicyFacts, RoleFacts
 
 HOME = "home-div-0001"
 OTHER = "other-div-0002"

@@ -12,7 +12,7 @@ import random
 
 import pytest
 
-from daemon.policy import backoff
+from grantwarden.policy import backoff
 
 NOW = 1_700_000_000.0
 

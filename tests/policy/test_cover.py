@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.policy import cover
-from daemon.policy.permissions import Requirement, RoleFacts
+from grantwarden.policy import cover
+from grantwarden.policy.permissions import Requirement, RoleFacts
 
 from .roles import EVERYTHING_VIEWER, INTEGRATION_VIEWER, MESSAGING_VIEWER, QUEUE_VIEWER, WEB_VIEWER, make_role
 

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from daemon.policy import diagnosis
-from daemon.policy.diagnosis import Diagnosis
-from daemon.policy.forbidden import Verdict
-from daemon.policy.labels import GrantType, Outcome, RegrantMode, State
-from daemon.policy.permissions import Requirement
-from daemon.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
-from daemon.policy.tokens import TokenProblem
+from grantwarden.policy import diagnosis
+from grantwarden.policy.diagnosis import Diagnosis
+from grantwarden.policy.forbidden import Verdict
+from grantwarden.policy.labels import GrantType, Outcome, RegrantMode, State
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
+from grantwarden.policy.tokens import TokenProblem
 
 ORG = "4b70ee8c-24d8-43ad-9464-520f6b20fa1f"
 OTHER_ORG = "2a3a43e5-e89c-406e-badf-e79288bd4ab0"

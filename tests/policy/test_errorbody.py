@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.policy import errorbody
+from grantwarden.policy import errorbody
 
 
 def _json(value: object) -> bytes:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.policy import findings
-from daemon.policy.findings import Subject, Text
-from daemon.policy.forbidden import Verdict
-from daemon.policy.labels import GrantType, Outcome, RegrantMode
-from daemon.policy.permissions import Requirement
-from daemon.policy.tokens import TokenProblem
+from grantwarden.policy import findings
+from grantwarden.policy.findings import Subject, Text
+from grantwarden.policy.forbidden import Verdict
+from grantwarden.policy.labels import GrantType, Outcome, RegrantMode
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.tokens import TokenProblem
 
 SUBJECT = Subject("acme", "org-1", "client-1", GrantType.CLIENT_CREDENTIALS, RegrantMode.REMEDIATE, "/etc/gw.yaml")
 

@@ -13,12 +13,12 @@ import re
 
 import pytest
 
-from daemon.policy import diagnosis, fixes
-from daemon.policy.findings import Subject, Text
-from daemon.policy.forbidden import Verdict
-from daemon.policy.labels import GrantType, Outcome, RegrantMode
-from daemon.policy.permissions import Requirement
-from daemon.policy.planning import Plan, Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
+from grantwarden.policy import diagnosis, fixes
+from grantwarden.policy.findings import Subject, Text
+from grantwarden.policy.forbidden import Verdict
+from grantwarden.policy.labels import GrantType, Outcome, RegrantMode
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 
 ORG = "4b70ee8c-24d8-43ad-9464-520f6b20fa1f"
 CLIENT = "08a2a69c-1ed5-4719-9094-96a7d55ba07c"

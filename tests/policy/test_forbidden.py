@@ -14,10 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.policy import errorbody, forbidden
-from daemon.policy.forbidden import Failure, Verdict
-from daemon.policy.labels import Outcome
-from daemon.policy.permissions import Requirement
+from grantwarden.policy import errorbody, forbidden
+from grantwarden.policy.forbidden import Failure, Verdict
+from grantwarden.policy.labels import Outcome
+from grantwarden.policy.permissions import Requirement
 
 DIV = "dbdb51ee-7e1c-4a42-9d5e-2f3b0a1c9e77"
 OTHER_DIV = "0a1b2c3d-0000-4000-8000-123456789abc"

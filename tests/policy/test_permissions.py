@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from daemon.policy import permissions
-from daemon.policy.permissions import PolicyFacts, RoleFacts
+from grantwarden.policy import permissions
+from grantwarden.policy.permissions import PolicyFacts, RoleFacts
 
 
 def role(*policies: tuple[str, str, set[str]], general: frozenset[str] = frozenset()) -> RoleFacts:

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from daemon.policy import planning
-from daemon.policy.labels import GrantType, Outcome
-from daemon.policy.permissions import Requirement
-from daemon.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
+from grantwarden.policy import planning
+from grantwarden.policy.labels import GrantType, Outcome
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 
 from .roles import ALL_ROLE_IDS, HOME, ORG_ROLES, OTHER
 

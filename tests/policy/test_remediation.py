@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.policy import planning, remediation
-from daemon.policy.labels import Outcome, RegrantMode
-from daemon.policy.permissions import Requirement
-from daemon.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
-from daemon.policy.remediation import Action, Decision, HoldReason
+from grantwarden.policy import planning, remediation
+from grantwarden.policy.labels import Outcome, RegrantMode
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
+from grantwarden.policy.remediation import Action, Decision, HoldReason
 
 from .roles import HOME, ORG_ROLES, OTHER
 

@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from daemon.policy import scheduling
-from daemon.policy.scheduling import Bucket
+from grantwarden.policy import scheduling
+from grantwarden.policy.scheduling import Bucket
 
 
 def test_first_offsets_are_in_the_interval_and_spread() -> None:

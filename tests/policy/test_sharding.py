@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from daemon.policy import sharding
+from grantwarden.policy import sharding
 
 
 @pytest.mark.parametrize(

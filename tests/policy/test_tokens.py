@@ -13,10 +13,10 @@ import random
 
 import pytest
 
-from daemon.policy import errorbody, tokens
-from daemon.policy.forbidden import Failure
-from daemon.policy.labels import TokenResult
-from daemon.policy.tokens import TokenProblem
+from grantwarden.policy import errorbody, tokens
+from grantwarden.policy.forbidden import Failure
+from grantwarden.policy.labels import TokenResult
+from grantwarden.policy.tokens import TokenProblem
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0

@@ -31,10 +31,14 @@ import prometheus_client
 import yaml
 from structlog.testing import capture_logs
 
-from daemon import clock as clock_mod
-from daemon import configfile, health, redaction, runtime, server
-from daemon.remote import client as remote_client
-from daemon.simulator import emitting, generator, testing
+from grantwarden.app import runtime
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
+from grantwarden.config import loading as configfile
+from grantwarden.remote import client as remote_client
+from grantwarden.simulator import emitting, generator, testing
+from grantwarden.surface import server
+from grantwarden.worker import status as health
 
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 FAULTED = "tenant-00001"
@@ -198,7 +202,7 @@ async def _release(clock: clock_mod.ManualClock) -> None:
     a handler that still wants the request body finds the connection gone and the simulator
     logs that with a traceback: expected here, and kept out of the output.
     """
-    handlers = logging.getLogger("daemon.simulator.app")
+    handlers = logging.getLogger("grantwarden.simulator.app")
     was = handlers.disabled
     handlers.disabled = True
     try:

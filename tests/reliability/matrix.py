@@ -23,8 +23,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from daemon.policy import labels
-from daemon.simulator import control, faults, tenancy
+from grantwarden.policy import labels
+from grantwarden.simulator import control, faults, tenancy
 from tests.reliability import harness
 from tests.reliability.harness import FAULTED, INTERVAL_S, PREFIX, TENANTS, Stage
 

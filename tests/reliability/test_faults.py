@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from daemon.policy import labels
-from daemon.simulator import control, faults
+from grantwarden.policy import labels
+from grantwarden.simulator import control, faults
 from tests.reliability import harness, matrix
 from tests.reliability.harness import CLEAN, FAULTED, INTERVAL_S, TENANTS
 

@@ -35,11 +35,12 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import clock as clock_mod
-from daemon import health, server
-from daemon import metrics as metrics_mod
-from daemon.policy import labels
-from tests.test_server import ADMIN, HOSTILE, NOW, OPENAPI, FakeBackend, failing_probe, fleet, tenant
+from grantwarden.base import clock as clock_mod
+from grantwarden.policy import labels
+from grantwarden.surface import server
+from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import status as health
+from tests.surface.test_server import ADMIN, HOSTILE, NOW, OPENAPI, FakeBackend, failing_probe, fleet, tenant
 
 pytestmark = pytest.mark.e2e
 

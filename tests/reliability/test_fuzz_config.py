@@ -7,7 +7,7 @@ nesting a few hundred levels deep, on huge and non-finite numbers, on bounded YA
 and with random ``GRANTWARDEN_`` environment overrides: it either returns a config whose
 invariants hold (finite durations, unique names, known blueprints) or raises ``ConfigError``
 whose every line names the file and a path inside it, is short, and never holds a literal
-secret; never another exception. And ``python -m daemon validate-config`` on bad files exits 2
+secret; never another exception. And ``python -m grantwarden validate-config`` on bad files exits 2
 with a message on stderr and no traceback.
 
 Cases once found broken stay as regression rows: deep nesting, 4300-digit integers, non-finite
@@ -34,8 +34,8 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from daemon import configfile
-from daemon import settings as settings_mod
+from grantwarden.config import loading as configfile
+from grantwarden.config import models as settings_mod
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "config" / "grantwarden.example.yaml"
@@ -444,7 +444,7 @@ def test_a_key_with_a_line_break_cannot_forge_a_second_problem_line(tmp_path: Pa
 def validate_config(path: Path) -> subprocess.CompletedProcess[str]:
     environ = {key: value for key, value in os.environ.items() if not key.startswith("GRANTWARDEN_")}
     return subprocess.run(
-        [sys.executable, "-m", "daemon", "validate-config", str(path)],
+        [sys.executable, "-m", "grantwarden", "validate-config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -36,13 +36,13 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import clock as clocks
-from daemon import redaction
-from daemon.policy import errorbody, forbidden
-from daemon.policy import tokens as token_policy
-from daemon.policy.labels import Outcome
-from daemon.remote import client as remote_client
-from daemon.remote import errors, gate, oauth, transport
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.policy import errorbody, forbidden
+from grantwarden.policy import tokens as token_policy
+from grantwarden.policy.labels import Outcome
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, gate, oauth, transport
 
 pytestmark = pytest.mark.e2e
 

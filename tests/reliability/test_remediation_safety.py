@@ -31,14 +31,16 @@ from aiohttp import web
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from daemon import clock as clocks
-from daemon import redaction, remediating, tokens_box
-from daemon.policy import labels, planning
-from daemon.policy.permissions import Requirement
-from daemon.policy.planning import RoleDivision, RolePlan
-from daemon.remote import client as remote_client
-from daemon.remote import gate, oauth, transport
-from daemon.simulator import control, testing
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.policy import labels, planning
+from grantwarden.policy.permissions import Requirement
+from grantwarden.policy.planning import RoleDivision, RolePlan
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import gate, oauth, transport
+from grantwarden.simulator import control, testing
+from grantwarden.worker import remediating
+from grantwarden.worker import tokenbox as tokens_box
 from tests.e2e import support
 from tests.policy.roles import HOME, ORG_ROLES, OTHER
 

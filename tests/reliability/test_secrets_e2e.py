@@ -33,10 +33,14 @@ import pytest
 import structlog
 from aiohttp import web
 
-from daemon import configfile, health, logs, redaction, runtime, server
-from daemon.clock import ManualClock
-from daemon.policy import labels
-from daemon.simulator import control, emitting, faults, model, testing
+from grantwarden.app import runtime
+from grantwarden.base import logs, redaction
+from grantwarden.base.clock import ManualClock
+from grantwarden.config import loading as configfile
+from grantwarden.policy import labels
+from grantwarden.simulator import control, emitting, faults, model, testing
+from grantwarden.surface import server
+from grantwarden.worker import status as health
 from tests.e2e import support
 
 pytestmark = pytest.mark.e2e

@@ -17,11 +17,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from daemon import clock as clocks
-from daemon import redaction
-from daemon.remote import client as remote_client
-from daemon.remote import gate as remote_gate
-from daemon.remote import transport
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import gate as remote_gate
+from grantwarden.remote import transport
 
 CLIENT_ID = "0b8e7c2a-1111-4c44-9a55-6f7e8d9c0b1a"
 CLIENT_SECRET = "cs-Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa-secret"

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from daemon import redaction
-from daemon.remote import client as remote_client
-from daemon.remote import errors, transport
-from daemon.remote import gate as remote_gate
+from grantwarden.base import redaction
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, transport
+from grantwarden.remote import gate as remote_gate
 from tests.remote.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ORG_ID, Canned, FakePlatform, Seen
 
 ORG = "/api/v2/organizations/me"

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from daemon import redaction
-from daemon.remote import errors
+from grantwarden.base import redaction
+from grantwarden.remote import errors
 
 SECRET = "cs-Zq9Xw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0FeDcBa-secret"
 

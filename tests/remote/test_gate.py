@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from daemon import clock as clocks
-from daemon.remote import gate as remote_gate
+from grantwarden.base import clock as clocks
+from grantwarden.remote import gate as remote_gate
 
 
 async def test_an_open_gate_does_not_sleep() -> None:

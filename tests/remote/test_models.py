@@ -10,7 +10,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from daemon.remote import models
+from grantwarden.remote import models
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,11 @@ import base64
 
 import pytest
 
-from daemon import clock as clocks
-from daemon import redaction
-from daemon.remote import client as remote_client
-from daemon.remote import errors, transport
-from daemon.remote import gate as remote_gate
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, transport
+from grantwarden.remote import gate as remote_gate
 from tests.remote.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, Canned, FakePlatform
 
 TOKEN = "/oauth/token"

@@ -17,11 +17,11 @@ import pytest
 from aiohttp.client_reqrep import ConnectionKey
 from aioresponses import aioresponses
 
-from daemon import clock as clocks
-from daemon import redaction
-from daemon.remote import client as remote_client
-from daemon.remote import errors, transport
-from daemon.remote import gate as remote_gate
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, transport
+from grantwarden.remote import gate as remote_gate
 from tests.remote.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, Canned, FakePlatform
 
 API = "https://api.example.test"

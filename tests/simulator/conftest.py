@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from daemon.clock import ManualClock
-from daemon.simulator import scenarios, testing
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import scenarios, testing
 
 DEMO = scenarios.DEMO_SCENARIO
 

@@ -33,7 +33,7 @@ PROBES = (
     "/api/v2/organizations/me",
     "/api/v2/tokens/me?preserveIdleTTL=true",
 )
-LAUNCH = "import sys; from daemon.simulator import serving; sys.exit(serving.main(sys.argv[1:]))"
+LAUNCH = "import sys; from grantwarden.simulator import serving; sys.exit(serving.main(sys.argv[1:]))"
 
 
 def start_simulator(tenants: int, emit: Path) -> tuple[subprocess.Popen[str], str]:

@@ -9,8 +9,8 @@ limit object, recovery) with a per-org override (acme-ca: 8 per minute); one org
 
 from __future__ import annotations
 
-from daemon.clock import ManualClock
-from daemon.simulator import control
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control
 
 from .conftest import Api
 

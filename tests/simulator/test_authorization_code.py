@@ -13,8 +13,8 @@ from __future__ import annotations
 import secrets
 import urllib.parse
 
-from daemon.clock import ManualClock
-from daemon.simulator import control, tokens
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control, tokens
 
 from .conftest import Api, Reply
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.simulator import control
+from grantwarden.simulator import control
 
 from .conftest import Api, Reply
 

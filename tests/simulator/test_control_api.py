@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.clock import ManualClock
-from daemon.simulator import requestlog
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import requestlog
 
 from .conftest import Api, Reply
 

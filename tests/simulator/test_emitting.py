@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from daemon.clock import ManualClock
-from daemon.simulator import emitting, scenarios, world
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import emitting, scenarios, world
 
 from .conftest import DEMO
 
@@ -72,7 +72,7 @@ def test_the_blueprint_allow_lists_the_demo_roles_and_scopes(tmp_path: Path) -> 
 
 
 def test_grantwardens_configuration_loader_accepts_the_emitted_file(tmp_path: Path) -> None:
-    from daemon import configfile  # the contract between simulator and daemon is the file format
+    from grantwarden.config import loading as configfile  # the contract between simulator and daemon is the file format
 
     _, env, _, _ = emitted(tmp_path)
     loaded = configfile.load(tmp_path / "gw.yaml", environ=env)

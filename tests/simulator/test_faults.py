@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from daemon.clock import ManualClock
-from daemon.simulator import control, faults
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control, faults
 
 from .conftest import Api
 

@@ -10,9 +10,9 @@ import collections
 
 import aiohttp
 
-from daemon.clock import ManualClock
-from daemon.simulator import generator, testing
-from daemon.simulator.generator import Problem
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import generator, testing
+from grantwarden.simulator.generator import Problem
 
 from .conftest import Api
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.simulator import catalog, model, permissions
-from daemon.simulator.permissions import Code, Kind, Requirement
+from grantwarden.simulator import catalog, model, permissions
+from grantwarden.simulator.permissions import Code, Kind, Requirement
 
 
 def role(name: str, *patterns: str) -> model.Role:

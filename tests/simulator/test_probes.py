@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from daemon.simulator import control, model
+from grantwarden.simulator import control, model
 
 from .conftest import Api
 

@@ -8,8 +8,8 @@ had); tokens/me shows the grants the token acts with; drift from the control API
 
 from __future__ import annotations
 
-from daemon.clock import ManualClock
-from daemon.simulator import control
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control
 
 from .conftest import Api
 

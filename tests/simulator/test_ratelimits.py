@@ -6,7 +6,7 @@ Covers: requests within the budget pass; the next one learns the whole seconds l
 
 from __future__ import annotations
 
-from daemon.simulator import ratelimits
+from grantwarden.simulator import ratelimits
 
 
 def test_requests_within_the_budget_pass_and_the_next_waits_for_the_window_to_end() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon.clock import ManualClock
-from daemon.simulator import model, scenarios, world
-from daemon.simulator.reading import ScenarioError
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import model, scenarios, world
+from grantwarden.simulator.reading import ScenarioError
 
 from .conftest import DEMO
 

@@ -22,7 +22,7 @@ import pytest
 import urllib3
 from PureCloudPlatformClientV2.rest import ApiException
 
-from daemon.simulator import control, testing
+from grantwarden.simulator import control, testing
 
 from .conftest import Api
 

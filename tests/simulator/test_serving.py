@@ -15,12 +15,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from daemon.clock import ManualClock
-from daemon.simulator import scenarios, serving
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import scenarios, serving
 
 from .conftest import DEMO
 
-LAUNCH = "import sys; from daemon.simulator import serving; sys.exit(serving.main(sys.argv[1:]))"
+LAUNCH = "import sys; from grantwarden.simulator import serving; sys.exit(serving.main(sys.argv[1:]))"
 
 
 async def test_start_serves_on_a_free_port_until_stopped() -> None:
@@ -40,7 +40,7 @@ async def test_start_serves_on_a_free_port_until_stopped() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        pytest.param(["--listen", "127.0.0.1:0"], "give --scenario FILE or --tenants N", id="no-source"),
+        pytest.param(["--listen", "127.0.0.1:0"], "give --scenario NAME|FILE or --tenants N", id="no-source"),
         pytest.param(["--scenario", "x.yaml", "--tenants", "3"], "not both", id="both-sources"),
         pytest.param(["--scenario", str(DEMO), "--listen", "nowhere"], "expected HOST:PORT", id="bad-listen"),
         pytest.param(["--frobnicate"], "unrecognized arguments", id="unknown-flag"),

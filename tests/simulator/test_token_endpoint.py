@@ -9,8 +9,8 @@ the per-client minting limit and the global per-second cap (429 + Retry-After, t
 
 from __future__ import annotations
 
-from daemon.clock import ManualClock
-from daemon.simulator import control, model, testing
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control, model, testing
 
 from .conftest import Api
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from daemon.clock import ManualClock
-from daemon.simulator import control, scenarios, testing
+from grantwarden.base.clock import ManualClock
+from grantwarden.simulator import control, scenarios, testing
 
 from .conftest import Api
 

@@ -1,7 +1,7 @@
 """The soak's daemon: ``grantwarden run`` exactly, plus a count of its asyncio tasks.
 
 ``python -m tests.soak.daemon --tasks FILE run --config CONFIG`` hands its arguments after
-``--tasks FILE`` to ``daemon.cli.main`` (the entry point of ``grantwarden``), and runs one more
+``--tasks FILE`` to ``grantwarden.cli.main`` (the entry point of ``grantwarden``), and runs one more
 task beside the daemon that writes ``len(asyncio.all_tasks())`` to FILE every second: the daemon
 exposes no task count (no metric, no endpoint), and a leak of tasks is what a long run must rule
 out. The sampler wraps ``runtime.run`` and stops with it, so exit codes, signals and logs are
@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon import cli, runtime
-from daemon.clock import LoopClock
+from grantwarden import cli
+from grantwarden.app import runtime
+from grantwarden.base.clock import LoopClock
 
 SAMPLE_EVERY_S = 1.0
 

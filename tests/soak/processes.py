@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from daemon.clock import LoopClock
+from grantwarden.base.clock import LoopClock
 
 CLOCK = LoopClock()
 

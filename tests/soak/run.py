@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from daemon import runtime
+from grantwarden.app import runtime
 from tests.soak import figures, processes, rolling
 from tests.soak.figures import Check
 from tests.soak.processes import CLOCK

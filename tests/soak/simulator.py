@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from daemon.clock import LoopClock
-from daemon.simulator import app, emitting, generator, requestlog, world
-from daemon.simulator.api_routes import Handler
+from grantwarden.base.clock import LoopClock
+from grantwarden.simulator import app, emitting, generator, requestlog, world
+from grantwarden.simulator.api_routes import Handler
 
 # The default region first: it is served at the root; faults rotate over the others.
 REGIONS = ("us-east-1", *sorted(world.REGIONS - {"us-east-1"}))

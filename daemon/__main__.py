@@ -1,5 +1,0 @@
-"""``python -m daemon`` is ``grantwarden``."""
-
-from daemon import cli
-
-cli.run()

@@ -1,0 +1,5 @@
+"""``python -m grantwarden`` is ``grantwarden``."""
+
+from grantwarden import cli
+
+cli.run()

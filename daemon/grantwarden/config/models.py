@@ -1,0 +1,297 @@
+"""The configuration models (design.md §2.2): what a grantwarden YAML file may say.
+
+These pydantic models are the single description of the file: the loader (``configfile``)
+validates YAML and ``GRANTWARDEN_`` environment overrides against them, and
+``grantwarden.schema.json`` (package data) is generated from them. Durations are plain seconds once
+parsed; secrets stay references until a token is minted. Tenant inheritance (``parent``) is
+resolved by the loader before a tenant is validated, so a ``Tenant`` here is complete.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pydantic
+import pydantic_settings
+
+from grantwarden.config.secretrefs import Secret
+from grantwarden.policy import catalog, labels, regions
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``500ms``, ``30s``, ``5m``, ``2h`` or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string such as 500ms, 30s, 5m, 2h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    else:
+        raise ValueError("a duration is a number of seconds or a string such as 500ms, 30s, 5m, 2h")
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
+    if seconds < 0:
+        raise ValueError("a duration must not be negative")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    pydantic.BeforeValidator(parse_duration),
+    pydantic.WithJsonSchema(
+        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}]}
+    ),
+]
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Model):
+    listen: str = pydantic.Field(default="0.0.0.0:9464", pattern=r"^[^\s:]*:\d{1,5}$")
+    """HOST:PORT of the one HTTP listener (health, readiness, status, metrics); port 0 picks one."""
+    admin_token: Secret | None = None
+    """Bearer token for POST endpoints; without it they answer 404."""
+
+
+class LoggingSettings(_Model):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "console"] = "json"
+
+
+class ShardingSettings(_Model):
+    index: int | None = pydantic.Field(default=None, ge=0)
+    """This replica's shard; unset: from GRANTWARDEN_SHARDING__INDEX or a StatefulSet pod ordinal."""
+    count: int = pydantic.Field(default=1, ge=1, le=1024)
+
+    @pydantic.model_validator(mode="after")
+    def _index_in_range(self) -> ShardingSettings:
+        if self.index is not None and self.index >= self.count:
+            raise ValueError(f"index {self.index} must be below count {self.count}")
+        return self
+
+
+class MintingSettings(_Model):
+    rate_per_second: float = pydantic.Field(default=20.0, gt=0)
+    """Token requests per second across all tenants of this replica (cold starts stay gentle)."""
+    burst: int = pydantic.Field(default=1, ge=1)
+    """Token requests that may go out at once after a quiet spell; 1 keeps every second at the rate."""
+
+
+class RefreshSettings(_Model):
+    at_fraction: float = pydantic.Field(default=0.75, gt=0, lt=1)
+    """Refresh at this fraction of the token's lifetime (expires_in at receipt)."""
+    jitter_fraction: float = pydantic.Field(default=0.1, ge=0, lt=1)
+    """Minus a random share of the lifetime up to this fraction, so tenants spread out."""
+    max_lead: Duration = pydantic.Field(default=300.0, gt=0)
+    """Seconds: refresh at most this long before expiry, plus a random share up to as much again
+    (a 24 h token: 5-10 minutes before expiry). Caps both fractions for long-lived tokens."""
+
+    @pydantic.model_validator(mode="after")
+    def _jitter_below_fraction(self) -> RefreshSettings:
+        if self.jitter_fraction >= self.at_fraction:
+            raise ValueError("jitter_fraction must be smaller than at_fraction")
+        return self
+
+
+class RegrantSettings(_Model):
+    mode: labels.RegrantMode = labels.RegrantMode.REMEDIATE
+    dry_run: bool = False
+    """Plan and log re-grants but change nothing."""
+    max_per_hour: int = pydantic.Field(default=4, ge=0, le=60)
+    settle_timeout: Duration = 300.0
+    """Seconds to wait for a re-grant to propagate before calling it failed (platform: minutes)."""
+
+
+class Defaults(_Model):
+    probe_interval: Duration = 60.0
+    probe_timeout: Duration = 10.0
+    probe_concurrency: int = pydantic.Field(default=4, ge=1, le=32)
+    refresh: RefreshSettings = RefreshSettings()
+    regrant: RegrantSettings = RegrantSettings()
+
+    @pydantic.field_validator("probe_interval")
+    @classmethod
+    def _interval_floor(cls, value: float) -> float:
+        if value < 1:
+            raise ValueError("probe_interval must be at least 1s")
+        return value
+
+
+class Requires(_Model):
+    all: list[str] | None = None
+    any: list[str] | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _one_kind(self) -> Requires:
+        if (self.all is None) == (self.any is None):
+            raise ValueError("requires is {all: [...]} or {any: [...]}")
+        return self
+
+
+class CustomProbe(_Model):
+    name: str = pydantic.Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    path: str = pydantic.Field(pattern=r"^/api/v2/\S*$")
+    method: Literal["GET"] = "GET"
+    requires: Requires | None = None
+    scopes: list[str] = []
+
+    def to_def(self) -> catalog.ProbeDef:
+        kind: catalog.Requirement = "any" if self.requires and self.requires.any is not None else "all"
+        perms = (self.requires.any if kind == "any" else self.requires.all) if self.requires else None
+        return catalog.ProbeDef(self.name, self.path, self.method, kind, tuple(perms or ()), tuple(self.scopes))
+
+
+class Grants(_Model):
+    roles: list[str] = []
+    """Role NAMES a re-grant may add, resolved per org: the allow-list."""
+    division: str = "home"
+    """home | "*" | a division id: where added roles apply."""
+    scopes: list[str] = []
+    """Scopes a re-grant may add to a user-grant client."""
+
+
+class Blueprint(_Model):
+    probes: list[str | CustomProbe] = list(catalog.DEFAULT_PROBES)
+    grants: Grants = Grants()
+
+    @pydantic.field_validator("probes")
+    @classmethod
+    def _known_unique(cls, probes: list[str | CustomProbe]) -> list[str | CustomProbe]:
+        seen: set[str] = set()
+        for probe in probes:
+            name = probe if isinstance(probe, str) else probe.name
+            if isinstance(probe, str) and name not in catalog.BUILTIN:
+                raise ValueError(f"unknown probe {name!r}; built-in probes: {', '.join(catalog.BUILTIN)}")
+            if isinstance(probe, CustomProbe) and name in catalog.BUILTIN:
+                raise ValueError(f"custom probe {name!r} has the name of a built-in probe")
+            if name in seen:
+                raise ValueError(f"probe {name!r} is listed twice")
+            seen.add(name)
+        return probes
+
+    def probe_defs(self) -> tuple[catalog.ProbeDef, ...]:
+        return tuple(catalog.BUILTIN[p] if isinstance(p, str) else p.to_def() for p in self.probes)
+
+
+class Credentials(_Model):
+    grant: labels.GrantType = labels.GrantType.CLIENT_CREDENTIALS
+    client_id: str = pydantic.Field(min_length=1, max_length=200)
+    client_secret: Secret
+    redirect_uri: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
+    """Authorization code only: the loopback redirect registered on the client."""
+    scopes: list[str] = []
+    """Authorization code only: the scopes requested at authorization."""
+
+    @pydantic.model_validator(mode="after")
+    def _code_grant_needs_redirect(self) -> Credentials:
+        if self.grant is labels.GrantType.AUTHORIZATION_CODE and not self.redirect_uri:
+            raise ValueError("grant authorization_code needs redirect_uri")
+        return self
+
+
+class AdminCredentials(_Model):
+    client_id: str = pydantic.Field(min_length=1, max_length=200)
+    client_secret: Secret
+
+
+TENANT_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class Tenant(_Model):
+    """One org, after inheritance: everything grantwarden needs to keep it authorised."""
+
+    name: str = pydantic.Field(pattern=TENANT_NAME)
+    parent: str | None = None
+    org_id: str = pydantic.Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    region: str | None = None
+    api_base_url: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
+    login_base_url: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
+    blueprint: str
+    credentials: Credentials
+    admin_credentials: AdminCredentials | None = None
+    probe_interval: Duration
+    probe_timeout: Duration
+    probe_concurrency: int = pydantic.Field(ge=1, le=32)
+    refresh: RefreshSettings
+    regrant: RegrantSettings
+
+    @pydantic.model_validator(mode="after")
+    def _hosts(self) -> Tenant:
+        if self.region is not None and self.region not in regions.API_HOSTS:
+            raise ValueError(f"unknown region {self.region!r}; known: {', '.join(regions.API_HOSTS)}")
+        if self.region is None and not (self.api_base_url and self.login_base_url):
+            raise ValueError("give region, or both api_base_url and login_base_url")
+        if self.probe_timeout >= self.probe_interval:
+            raise ValueError("probe_timeout must be shorter than probe_interval")
+        return self
+
+    @property
+    def api_url(self) -> str:
+        return (self.api_base_url or regions.api_base_url(self.region or "")).rstrip("/")
+
+    @property
+    def login_url(self) -> str:
+        return (self.login_base_url or regions.login_base_url(self.region or "")).rstrip("/")
+
+
+class Settings(pydantic_settings.BaseSettings):
+    """The whole file. Environment variables ``GRANTWARDEN_X__Y`` override ``x.y``."""
+
+    model_config = pydantic_settings.SettingsConfigDict(
+        env_prefix="GRANTWARDEN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    server: ServerSettings = ServerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    sharding: ShardingSettings = ShardingSettings()
+    minting: MintingSettings = MintingSettings()
+    defaults: Defaults = Defaults()
+    blueprints: dict[str, Blueprint] = {"default": Blueprint()}
+    tenants: list[Tenant] = []
+    state_dir: Path = Path("/var/lib/grantwarden")
+    """Per-tenant state (rotated refresh tokens), one 0600 file per tenant."""
+    _by_name: tuple[list[Tenant], dict[str, Tenant]] = pydantic.PrivateAttr(default=([], {}))
+    """``tenants`` by name, with the list it was built from (see ``tenant``)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[pydantic_settings.BaseSettings],
+        init_settings: pydantic_settings.PydanticBaseSettingsSource,
+        env_settings: pydantic_settings.PydanticBaseSettingsSource,
+        dotenv_settings: pydantic_settings.PydanticBaseSettingsSource,
+        file_secret_settings: pydantic_settings.PydanticBaseSettingsSource,
+    ) -> tuple[pydantic_settings.PydanticBaseSettingsSource, ...]:
+        # The loader merges the environment into the YAML itself, before tenant inheritance,
+        # so that GRANTWARDEN_DEFAULTS__* reaches every tenant; here only its result counts.
+        return (init_settings,)
+
+    @pydantic.model_validator(mode="after")
+    def _references(self) -> Settings:
+        names: set[str] = set()
+        for tenant in self.tenants:
+            if tenant.name in names:
+                raise ValueError(f"tenant name {tenant.name!r} is used twice")
+            names.add(tenant.name)
+            if tenant.blueprint not in self.blueprints:
+                raise ValueError(f"tenant {tenant.name!r} names unknown blueprint {tenant.blueprint!r}")
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._by_name = (self.tenants, {t.name: t for t in self.tenants})
+
+    def tenant(self, name: str) -> Tenant | None:
+        """The tenant called ``name``: one dict look-up, since start-up asks once per tenant (a scan
+        each time made 10,000 tenants cost 5 s). A ``model_copy`` with other tenants re-indexes."""
+        tenants, by_name = self._by_name
+        if tenants is not self.tenants:
+            self._by_name = tenants, by_name = self.tenants, {t.name: t for t in self.tenants}
+        return by_name.get(name)

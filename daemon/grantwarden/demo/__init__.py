@@ -1,0 +1,1 @@
+"""``grantwarden demo``: the simulator's demo world with the real daemon on it, told as a story."""

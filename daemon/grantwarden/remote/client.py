@@ -1,0 +1,254 @@
+"""The platform client: the token endpoint plus the API calls probes and re-grants need.
+
+One ``Client`` serves every tenant. It holds only the shared ``aiohttp.ClientSession``, the
+clock and the redactor; each call names the tenant's ``Endpoints``, token and ``Gate``, so a
+token provider (``grantwarden.worker.tokenbox``) can wrap any call, re-mint on 401 and retry once. Every
+call has an explicit timeout. Non-2xx answers raise ``remote.errors`` carrying a ``Reply``;
+answers of the wrong shape raise ``MalformedResponse``. Listings are read to their last page:
+a permission missing from page one may be on page two (reference addendum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Iterable, Mapping
+from typing import Any
+
+import aiohttp
+
+from grantwarden.base import clock as clocks
+from grantwarden.base import redaction
+from grantwarden.remote import errors, gate, models, oauth, transport
+
+DEFAULT_TIMEOUT_S = 10.0
+PAGE_SIZE = 100
+MAX_PAGES = 500  # a listing longer than this is a platform fault, not a reason to loop for ever
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ApiReply:
+    """A 2xx answer: status, parsed JSON (None for an empty body) and its printable snapshot."""
+
+    status: int
+    data: Any
+    reply: errors.Reply
+
+
+class Client:
+    """Every HTTP exchange with Genesys Cloud; keyword-only dependencies, no global state."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession,
+        clock: clocks.Clock,
+        redactor: redaction.Redactor,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._redactor = redactor
+        self._timeout_s = timeout_s
+        self._transport = transport.Transport(session=session, clock=clock, redactor=redactor)
+        tokens = oauth.TokenEndpoint(transport=self._transport, clock=clock, redactor=redactor, timeout_s=timeout_s)
+        # The token endpoint's calls, here so callers hold one object (oauth.TokenEndpoint).
+        self.mint_client_credentials = tokens.mint_client_credentials
+        self.exchange_code = tokens.exchange_code
+        self.refresh = tokens.refresh
+
+    async def get(
+        self,
+        endpoints: transport.Endpoints,
+        path: str,
+        token: str,
+        *,
+        gate: gate.Gate,
+        timeout_s: float,
+        params: Mapping[str, str] | None = None,
+        read: bool = True,
+    ) -> ApiReply:
+        """GET ``path`` with the bearer token: the generic call behind every probe.
+
+        ``read=False`` (a probe: only the status matters) skips parsing and copying the body;
+        the reply then keeps just the status and the correlation id, which is most of a probe's cost.
+        """
+        received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s, params=params)
+        if not read:
+            return ApiReply(received.status, None, self._transport.brief(received))
+        return ApiReply(received.status, self._transport.json(received), self._transport.snapshot(received))
+
+    async def head_token(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> errors.Reply:
+        """``HEAD /api/v2/tokens/me``: a cheap validity check, 2xx or ``Unauthorized`` (§3.1)."""
+        received = await self._send("HEAD", endpoints, "/api/v2/tokens/me", token, gate=gate, timeout_s=timeout_s)
+        return self._transport.snapshot(received)
+
+    async def tokens_me(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> models.TokenInfo:
+        """The org the token acts in; ``preserveIdleTTL`` so probing never keeps a token alive."""
+        params = {"preserveIdleTTL": "true"}
+        received = await self._send(
+            "GET", endpoints, "/api/v2/tokens/me", token, gate=gate, timeout_s=timeout_s, params=params
+        )
+        return self._transport.model(received, models.TokenInfo)
+
+    async def organization_me(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> models.Organization:
+        received = await self._send("GET", endpoints, "/api/v2/organizations/me", token, gate=gate, timeout_s=timeout_s)
+        return self._transport.model(received, models.Organization)
+
+    async def get_oauth_client(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        client_id: str,
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> tuple[models.OAuthClient, dict[str, Any]]:
+        """The client as a model and as the raw dict a re-grant must PUT back whole (§2.3)."""
+        path = f"/api/v2/oauth/clients/{client_id}"
+        received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s)
+        return self._oauth_client(received)
+
+    async def put_oauth_client(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        client_id: str,
+        body: Mapping[str, Any],
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> tuple[models.OAuthClient, errors.Reply]:
+        """Replace the client (PUT replaces: ``body`` is the full object); the Reply has the
+        correlation id for the audit trail (design.md §2.5)."""
+        path = f"/api/v2/oauth/clients/{client_id}"
+        received = await self._send("PUT", endpoints, path, token, gate=gate, timeout_s=timeout_s, body=body)
+        model, _ = self._oauth_client(received)
+        return model, self._transport.snapshot(received)
+
+    async def roles_by_name(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        names: Iterable[str],
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Raw ``DomainOrganizationRole`` dicts whose name is exactly one of ``names``.
+
+        Role ids differ per org, so allow-listed names are resolved in each org (addendum).
+        """
+        wanted, found = set(names), {}
+        for name in sorted(wanted):
+            pages = self._pages(endpoints, "/api/v2/authorization/roles", token, gate, timeout_s, {"name": name})
+            async for received, page in pages:
+                for raw in page.entities:
+                    role = self._transport.model(received, models.Role, raw)
+                    if role.name in wanted:
+                        found[role.id] = raw
+        return list(found.values())
+
+    async def all_roles(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> list[dict[str, Any]]:
+        """Every role of the org as raw ``DomainOrganizationRole`` dicts, from every page.
+
+        A re-grant plan needs the roles the client already holds as well as the allow-listed
+        ones, to tell "missing" from "granted but not yet propagated" (reference §2.4).
+        """
+        found: dict[str, dict[str, Any]] = {}
+        async for received, page in self._pages(endpoints, "/api/v2/authorization/roles", token, gate, timeout_s, {}):
+            for raw in page.entities:
+                found[self._transport.model(received, models.Role, raw).id] = raw
+        return list(found.values())
+
+    async def licensed_permissions(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> frozenset[str]:
+        """Every ``domain:entityType:action`` that exists in the org, from every page.
+
+        Needed before calling a 403 fixable: a permission absent here is unlicensed (§4.3).
+        """
+        found: set[str] = set()
+        pages = self._pages(endpoints, "/api/v2/authorization/permissions", token, gate, timeout_s, {})
+        async for received, page in pages:
+            for raw in page.entities:
+                collection = self._transport.model(received, models.PermissionCollection, raw)
+                for entity_type, items in collection.permission_map.items():
+                    found.update(item.name(collection.domain, entity_type) for item in items)
+        return frozenset(found)
+
+    async def home_division(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> dict[str, Any]:
+        """The raw ``AuthzDivision`` of the org's home division (a ``roleDivisions`` target)."""
+        path = "/api/v2/authorization/divisions/home"
+        received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s)
+        data = self._transport.json(received)
+        self._transport.model(received, models.Division, data)
+        return dict(data)
+
+    async def _pages(
+        self,
+        endpoints: transport.Endpoints,
+        path: str,
+        token: str,
+        gate: gate.Gate,
+        timeout_s: float | None,
+        params: Mapping[str, str],
+    ) -> AsyncIterator[tuple[transport.Received, models.Page]]:
+        """Each page of a listing, 1 to ``pageCount`` (or to the first short page)."""
+        number = 1
+        while True:
+            query = {**params, "pageSize": str(PAGE_SIZE), "pageNumber": str(number)}
+            received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s, params=query)
+            page = self._transport.model(received, models.Page)
+            yield received, page
+            if not _more_pages(page, number):
+                return
+            if number >= MAX_PAGES:
+                raise errors.MalformedResponse(self._transport.snapshot(received), f"more than {MAX_PAGES} pages")
+            number += 1
+
+    async def _send(
+        self,
+        method: str,
+        endpoints: transport.Endpoints,
+        path: str,
+        token: str,
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> transport.Received:
+        self._redactor.add(token)
+        return await self._transport.send(
+            method,
+            endpoints.api(path),
+            gate=gate,
+            timeout_s=self._timeout_s if timeout_s is None else timeout_s,
+            headers={"Authorization": f"Bearer {token}"},
+            params=params,
+            body=body,
+        )
+
+    def _oauth_client(self, received: transport.Received) -> tuple[models.OAuthClient, dict[str, Any]]:
+        data = self._transport.json(received)
+        if isinstance(data, dict) and isinstance(data.get("secret"), str):
+            self._redactor.add(data["secret"])  # GET stopped returning it in 2025 (§2.5); if it does, hide it
+        model = self._transport.model(received, models.OAuthClient, data)
+        return model, dict(data)
+
+
+def _more_pages(page: models.Page, number: int) -> bool:
+    """Whether page ``number`` is followed by another: by ``pageCount``, else by a full page."""
+    if not page.entities:
+        return False
+    if page.page_count is not None:
+        return number < page.page_count
+    return len(page.entities) >= (page.page_size or PAGE_SIZE)

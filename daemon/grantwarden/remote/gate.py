@@ -1,0 +1,51 @@
+"""The Retry-After floor of one tenant: no request of that tenant leaves before ``not_before``.
+
+design.md §3: ``Retry-After`` is a floor for every request of the tenant, token, probes and
+re-grants alike, because the platform's limits stack per token and per client (reference §5).
+The runtime creates one ``Gate`` per tenant and passes it to every client call; the transport
+waits on it before sending and raises it when a 429 carries Retry-After. It knows nothing of
+HTTP: backoff after failures without Retry-After is the callers' business (policy.backoff).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from grantwarden.base import clock as clocks
+
+
+class Gate:
+    """A floor on the send time of one tenant's requests; only ever raised, never lowered."""
+
+    __slots__ = ("_not_before", "closing")
+
+    def __init__(self) -> None:
+        self._not_before = 0.0
+        self.closing: asyncio.Event | None = None  # set when the tenant stops: waits end at once
+
+    @property
+    def not_before(self) -> float:
+        """Epoch seconds before which no request of this tenant is sent."""
+        return self._not_before
+
+    def hold(self, *, now: float, seconds: float) -> None:
+        """Keep requests back for ``seconds`` from ``now``; an earlier, longer hold stands.
+
+        ``now`` is when the 429 arrived: the platform counts from its answer, not our retry.
+        """
+        self._not_before = max(self._not_before, now + max(0.0, seconds))
+
+    async def wait(self, clock: clocks.Clock) -> None:
+        """Return once the floor has passed; re-checks because a hold may rise meanwhile.
+
+        now        not_before (may move right while we sleep)
+         |-----------|
+         sleep(delta) then look again
+        """
+        while (delay := self._not_before - clock.now()) > 0:
+            if await clock.sleep(delay, wakeup=(self.closing,) if self.closing is not None else ()):
+                raise GateClosedError("the tenant is stopping; the request was not sent")
+
+
+class GateClosedError(Exception):
+    """A request that waited at the gate while its tenant stopped; it was never sent."""

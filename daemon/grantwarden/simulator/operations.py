@@ -1,0 +1,67 @@
+"""What each simulated API operation requires: permissions (ALL/ANY), scopes, grant context.
+
+One ``Operation`` per endpoint, straight from the platform's declarations (reference §2.4, §3,
+§6): a client-credentials token needs ``requirement`` through its roles; a user-grant token
+needs one of ``scopes`` first and then the user's permissions. ``user_only`` operations answer a
+client-credentials token with 400 ``not.a.user`` (reference §4.2). Kept as data, so adding an
+endpoint is one entry here plus its handler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from grantwarden.simulator.permissions import Kind, Requirement
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    scopes: tuple[str, ...]
+    requirement: Requirement | None = None
+    user_only: bool = False
+
+
+def _all(*permissions: str) -> Requirement:
+    return Requirement(Kind.ALL, permissions)
+
+
+def _any(*permissions: str) -> Requirement:
+    return Requirement(Kind.ANY, permissions)
+
+
+_MESSAGING = ("messaging", "messaging:readonly")
+_WEBDEPLOYMENTS = ("webdeployments", "webdeployments:readonly")
+_ROUTING = ("routing", "routing:readonly")
+_AUTHORIZATION = ("authorization", "authorization:readonly")
+
+TOKENS_ME = Operation("tokens-me", ("user-basic-info",))
+ORGANIZATION_ME = Operation("organizations-me", ("organization", "organization:readonly"))
+USERS_ME = Operation("users-me", ("user-basic-info",), user_only=True)
+
+MESSAGING_INTEGRATIONS = Operation("messaging-integrations", _MESSAGING, _all("messaging:integration:view"))
+MESSAGING_SUPPORTED_CONTENT = Operation(
+    "messaging-supportedcontent", _MESSAGING, _all("messaging:supportedContent:view")
+)
+MESSAGING_SETTINGS = Operation("messaging-settings", _MESSAGING, _all("messaging:setting:view"))
+# The odd one (reference §6): a GET that needs an "add" permission.
+MESSAGING_FACEBOOK_APP = Operation("messaging-facebook-app", _MESSAGING, _all("messaging:integration:add"))
+WEBDEPLOYMENTS_DEPLOYMENTS = Operation(
+    "webdeployments-deployments", _WEBDEPLOYMENTS, _all("webDeployments:deployment:view")
+)
+WEBDEPLOYMENTS_CONFIGURATIONS = Operation(
+    "webdeployments-configurations", _WEBDEPLOYMENTS, _all("webDeployments:configuration:view")
+)
+# Queues are divisioned: the listing filters by division, a single queue checks its division.
+ROUTING_QUEUES = Operation("routing-queues", _ROUTING, _any("routing:queue:view"))
+ROUTING_QUEUE = Operation("routing-queue", _ROUTING, _any("routing:queue:view"))
+# The other odd one (reference §6): a GET that needs "manage".
+ROUTING_MESSAGE_RECIPIENTS = Operation("routing-message-recipients", _ROUTING, _all("routing:message:manage"))
+
+OAUTH_CLIENTS = Operation("oauth-clients", ("oauth", "oauth:readonly"), _any("oauth:client:view"))
+OAUTH_CLIENT = Operation("oauth-client", ("oauth", "oauth:readonly"), _any("oauth:client:view"))
+OAUTH_CLIENT_PUT = Operation("oauth-client-put", ("oauth",), _any("oauth:client:edit"))
+OAUTH_CLIENT_SECRET = Operation("oauth-client-secret", ("oauth",), _any("oauth:client:edit"))
+AUTHORIZATION_ROLES = Operation("authorization-roles", _AUTHORIZATION, _any("authorization:role:view"))
+AUTHORIZATION_PERMISSIONS = Operation("authorization-permissions", _AUTHORIZATION)
+AUTHORIZATION_HOME_DIVISION = Operation("authorization-home-division", _AUTHORIZATION)

@@ -1,0 +1,155 @@
+"""The org facts a re-grant plan needs, fetched only when a probe fails for a plannable reason.
+
+A bare 403 cannot say whether grantwarden may fix it. The answer needs four facts of the org:
+which permissions it is licensed for (``GET /api/v2/authorization/permissions``, read with the
+tenant's own token: it needs no permission, reference §2.4), its roles and what they grant, the
+client's current ``roleDivisions`` (or scopes), and which roles the admin identity holds (a
+client may only be given roles its editor holds, reference §2.4). The last three are read with
+the tenant's ``admin_credentials``. Licensed permissions are cached for an hour; the rest is read
+fresh for each plan, since a person may have changed them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.config import models as settings
+from grantwarden.policy import forbidden, labels, permissions, planning
+from grantwarden.policy.forbidden import Verdict
+from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, gate, transport
+from grantwarden.worker import tokenbox as tokens_box
+
+LICENSED_TTL_S = 3600.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    roles: tuple[permissions.RoleFacts, ...]
+    client_role_divisions: tuple[RoleDivision, ...]
+    client_scopes: tuple[str, ...]
+    home_division_id: str
+    admin_role_ids: frozenset[str]
+
+    def role_names(self) -> dict[str, str]:
+        return {role.id: role.name for role in self.roles}
+
+
+class Planner:
+    def __init__(
+        self,
+        *,
+        grant_type: labels.GrantType,
+        client_id: str,
+        grants: settings.Grants,
+        box: tokens_box.TokenBox,
+        admin_box: tokens_box.TokenBox | None,
+        client: remote_client.Client,
+        endpoints: transport.Endpoints,
+        gate: gate.Gate,
+        clock: clock_mod.Clock,
+        timeout_s: float,
+    ) -> None:
+        self._grant_type = grant_type
+        self._client_id = client_id
+        self._grants = grants
+        self._box = box
+        self._admin_box = admin_box
+        self._client = client
+        self._endpoints = endpoints
+        self._gate = gate
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._licensed: frozenset[str] | None = None
+        self._licensed_at = float("-inf")
+        self.facts: Facts | None = None
+
+    async def licensed(self) -> frozenset[str] | None:
+        """The org's licensed permissions (cached an hour); None when they cannot be read."""
+        if self._licensed is not None and self._clock.now() - self._licensed_at < LICENSED_TTL_S:
+            return self._licensed
+
+        async def request(token: str) -> frozenset[str]:
+            return await self._client.licensed_permissions(
+                self._endpoints, token, gate=self._gate, timeout_s=self._timeout_s
+            )
+
+        try:
+            self._licensed = await tokens_box.call(self._box, request)
+        except (errors.RemoteError, tokens_box.TokenUnavailableError):
+            return self._licensed  # the last known list, if any; unknown otherwise
+        self._licensed_at = self._clock.now()
+        return self._licensed
+
+    async def refine(self, verdicts: dict[str, Verdict]) -> None:
+        """Missing permissions the org is not licensed for become ``unlicensed`` (reference §4.3)."""
+        missing = [n for n, v in verdicts.items() if planning.plannable(v.outcome, grant_type=self._grant_type)]
+        if not missing or self._grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
+            return
+        licensed = await self.licensed()
+        for name in missing:
+            verdicts[name] = forbidden.refine_licensed(verdicts[name], licensed)
+
+    async def plans(self, verdicts: dict[str, Verdict]) -> dict[str, Plan]:
+        """A plan (or refusal) for every failing probe a re-grant could concern."""
+        plans: dict[str, Plan] = {}
+        wanted: list[str] = []
+        for name, verdict in verdicts.items():
+            refusal = planning.refuse_for(verdict.outcome, grant_type=self._grant_type)
+            if refusal is not None:
+                plans[name] = refusal
+            elif planning.plannable(verdict.outcome, grant_type=self._grant_type):
+                wanted.append(name)
+        if not wanted:
+            return plans
+        facts = await self._facts()
+        for name in wanted:
+            plans[name] = facts if isinstance(facts, Refusal) else self._plan(verdicts[name], facts)
+        return plans
+
+    def _plan(self, verdict: Verdict, facts: Facts) -> Plan:
+        if self._grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
+            return planning.plan_scopes(
+                acceptable=verdict.scopes, allow_scopes=self._grants.scopes, client_scopes=facts.client_scopes
+            )
+        return planning.plan_roles(
+            missing=frozenset(verdict.permissions),
+            requirement=verdict.requirement or permissions.Requirement.ALL,
+            allow_roles=self._grants.roles,
+            division=self._grants.division,
+            home_division_id=facts.home_division_id,
+            org_roles=facts.roles,
+            client_role_divisions=facts.client_role_divisions,
+            licensed=self._licensed,
+            admin_role_ids=facts.admin_role_ids,
+            divisions=verdict.divisions,
+        )
+
+    async def _facts(self) -> Facts | Refusal:
+        if self._admin_box is None:
+            detail = "the tenant has no admin_credentials to read the org's roles and change its OAuth client with"
+            return Refusal(RefusalReason.NO_ADMIN_CREDENTIALS, detail)
+        try:
+            self.facts = await tokens_box.call(self._admin_box, self._read)
+        except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
+            detail = f"the admin identity could not read the org's roles and OAuth client: {exc}"
+            return Refusal(RefusalReason.NO_ADMIN_CREDENTIALS, detail)
+        return self.facts
+
+    async def _read(self, token: str) -> Facts:
+        api, where, limit, timeout = self._client, self._endpoints, self._gate, self._timeout_s
+        roles = await api.all_roles(where, token, gate=limit, timeout_s=timeout)
+        model, _ = await api.get_oauth_client(where, token, self._client_id, gate=limit, timeout_s=timeout)
+        home = await api.home_division(where, token, gate=limit, timeout_s=timeout)
+        admin = await api.tokens_me(where, token, gate=limit, timeout_s=timeout)
+        held = admin.oauth_client.role_divisions if admin.oauth_client is not None else ()
+        facts_roles = (permissions.role_from_json(item) for item in roles)
+        return Facts(
+            roles=tuple(role for role in facts_roles if role is not None),
+            client_role_divisions=tuple(RoleDivision(e.role_id, e.division_id) for e in model.role_divisions),
+            client_scopes=model.scope,
+            home_division_id=str(home.get("id", "")),
+            admin_role_ids=frozenset(entry.role_id for entry in held),
+        )

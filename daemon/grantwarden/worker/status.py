@@ -1,0 +1,159 @@
+"""What the daemon knows about each tenant, as ``/status``, the status page and ``check`` show it.
+
+A ``TenantStatus`` is owned by the tenant's supervised unit and survives worker restarts; the
+worker writes into it, the HTTP layer and the CLI read it through ``tenant_json``. It holds no
+token and no secret, only their timing and the platform's refusals, so everything here is safe to
+render. The JSON shape is documented in the README ("Status API") and covered by a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+from typing import Any
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.policy import labels
+
+MAX_REGRANT_RECORDS = 10
+
+
+def iso(timestamp: float | None) -> str | None:
+    if timestamp is None or timestamp != timestamp or timestamp in (float("inf"), float("-inf")):
+        return None
+    moment = datetime.datetime.fromtimestamp(timestamp, tz=datetime.UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProbeRecord:
+    probe: str
+    outcome: labels.Outcome
+    http_status: int | None
+    code: str | None
+    message: str | None
+    duration_s: float
+    at: float
+    correlation_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FindingRecord:
+    probe: str | None
+    outcome: str
+    missing: tuple[str, ...]
+    fixable: bool
+    summary: str
+    fix: str
+    command: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RegrantRecord:
+    at: float
+    result: labels.RegrantResult
+    detail: str
+    added: tuple[str, ...] = ()
+    correlation_id: str | None = None
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class TenantStatus:
+    tenant: str
+    org_id: str
+    client_id: str
+    grant: labels.GrantType
+    state: labels.State = labels.State.STARTING
+    state_since: float | None = None
+    token_expires_at: float | None = None
+    token_refresh_at: float | None = None
+    token_last_error: str | None = None
+    identity_org_id: str | None = None
+    probes: dict[str, ProbeRecord] = dataclasses.field(default_factory=dict)
+    findings: tuple[FindingRecord, ...] = ()
+    regrants: tuple[RegrantRecord, ...] = ()  # the last MAX_REGRANT_RECORDS (a deque costs 600 B)
+    rate_limited: int = 0  # 429 answers received, token endpoint and API alike
+    rate_limited_at: float | None = None
+    rate_limited_probe: str | None = None  # "token" for the token endpoint
+    rate_limited_retry_after: float | None = None
+    regrant_attempts: list[float] = dataclasses.field(default_factory=list)  # for max_per_hour
+    regrant_failures: int = 0  # consecutive unverified re-grants; 3 holds re-grants (design.md §3)
+    cycles: int = 0
+    last_cycle_at: float | None = None
+    next_cycle_at: float | None = None
+    reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+    first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+
+    def add_regrant(self, record: RegrantRecord) -> None:
+        self.regrants = (*self.regrants, record)[-MAX_REGRANT_RECORDS:]
+
+    def saw_rate_limit(self, now: float, probe: str, retry_after: float | None) -> None:
+        self.rate_limited += 1
+        self.rate_limited_at, self.rate_limited_probe, self.rate_limited_retry_after = now, probe, retry_after
+
+    def crash_loop(self, now: float, crashes: int) -> None:
+        self.state, self.state_since = labels.State.NEEDS_ATTENTION, now
+        self.findings = (
+            FindingRecord(
+                probe=None,
+                outcome="crash_loop",
+                missing=(),
+                fixable=False,
+                summary=f"The worker of tenant {self.tenant} crashed {crashes} times within a minute.",
+                fix="Read the worker_crashed log lines, then POST /tenants/{name}/reconcile or fix the config.".replace(
+                    "{name}", self.tenant
+                ),
+            ),
+        )
+        self.first_cycle_done.set()
+
+
+def tenant_json(status: TenantStatus) -> dict[str, Any]:
+    return {
+        "tenant": status.tenant,
+        "org_id": status.org_id,
+        "client_id": status.client_id,
+        "grant": str(status.grant),
+        "state": str(status.state),
+        "state_since": iso(status.state_since),
+        "token": {
+            "expires_at": iso(status.token_expires_at),
+            "refresh_at": iso(status.token_refresh_at),
+            "last_error": status.token_last_error,
+        },
+        "identity_org_id": status.identity_org_id,
+        "probes": [
+            {
+                "probe": record.probe,
+                "outcome": str(record.outcome),
+                "http_status": record.http_status,
+                "code": record.code,
+                "message": record.message,
+                "duration": round(record.duration_s, 4),
+                "at": iso(record.at),
+                "correlation_id": record.correlation_id,
+            }
+            for record in status.probes.values()
+        ],
+        "findings": [dataclasses.asdict(finding) | {"missing": list(finding.missing)} for finding in status.findings],
+        "regrants": [
+            {
+                "at": iso(record.at),
+                "result": str(record.result),
+                "detail": record.detail,
+                "added": list(record.added),
+                "correlation_id": record.correlation_id,
+            }
+            for record in reversed(status.regrants)
+        ],
+        "rate_limited": {
+            "count": status.rate_limited,
+            "last_at": iso(status.rate_limited_at),
+            "last_probe": status.rate_limited_probe,
+            "retry_after": status.rate_limited_retry_after,
+        },
+        "cycles": status.cycles,
+        "last_cycle_at": iso(status.last_cycle_at),
+        "next_cycle_at": iso(status.next_cycle_at),
+    }

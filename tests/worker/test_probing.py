@@ -1,0 +1,81 @@
+"""probing: a tenant's probes run at most ``probe_concurrency`` at a time, every one of them.
+
+Covers: with five endpoint probes and a concurrency of 2 (then 4, then 8), the identity check
+runs first and alone, no more than the concurrency are ever in flight, the next starts as soon
+as one finishes, and every probe gets its record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.policy import catalog
+from grantwarden.remote import client as remote_client
+from grantwarden.remote import errors, gate, models, oauth, transport
+from grantwarden.simulator import tenancy
+from grantwarden.worker import probing
+from grantwarden.worker import tokenbox as tokens_box
+
+ORG = "org-1"
+
+
+class SlowPlatform:
+    """Answers probes when told to; records how many were in flight at most."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.most = 0
+        self.started: list[str] = []
+        self.release = asyncio.Queue[None]()
+
+    async def tokens_me(self, endpoints: Any, token: str, **_: Any) -> models.TokenInfo:
+        assert self.in_flight == 0, "the identity check runs before any other probe"
+        return models.TokenInfo.model_validate({"organization": {"id": ORG}})
+
+    async def get(self, endpoints: Any, path: str, token: str, **_: Any) -> remote_client.ApiReply:
+        self.started.append(path)
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        await self.release.get()
+        self.in_flight -= 1
+        return remote_client.ApiReply(200, None, errors.Reply(method="GET", path=path, status=200))
+
+
+async def mint() -> oauth.TokenGrant:
+    return oauth.TokenGrant(access_token="t", token_type="bearer", expires_in=3600, received_at=0.0)
+
+
+@pytest.mark.parametrize("concurrency", [2, 4, 8])
+async def test_probes_run_at_most_the_concurrency_at_once_and_all_of_them(concurrency: int) -> None:
+    clock = clock_mod.ManualClock()
+    platform = SlowPlatform()
+    box = tokens_box.TokenBox(
+        tenant="t", mint=mint, clock=clock, rng=random.Random(1), at_fraction=0.75, jitter_fraction=0.1, metrics=None
+    )
+    probes = tuple(catalog.BUILTIN[name] for name in tenancy.DEFAULT_PROBES)
+    prober = probing.Prober(
+        org_id=ORG,
+        probes=probes,
+        box=box,
+        client=platform,  # type: ignore[arg-type]  # the two calls a prober makes
+        endpoints=transport.Endpoints("http://api", "http://login"),
+        gate=gate.Gate(),
+        clock=clock,
+        timeout_s=5.0,
+        concurrency=concurrency,
+    )
+    endpoint_probes = len(probes) - 1
+    running = asyncio.ensure_future(prober.run())
+    for answered in range(endpoint_probes):
+        await clock.settle()
+        assert platform.in_flight == min(concurrency, endpoint_probes - answered)
+        platform.release.put_nowait(None)
+    observed = await running
+    assert platform.most == min(concurrency, endpoint_probes)
+    assert len(platform.started) == endpoint_probes
+    assert set(observed.records) == {p.name for p in probes}

@@ -1,0 +1,358 @@
+"""Token keeping for one tenant, on ManualClock with a scripted token endpoint.
+
+Covers: 50 concurrent callers cause one token request; a 401 causes exactly one re-mint and one
+retry; refresh lands 5–10 minutes before a 24 h token expires; failures back off
+exponentially and never past the old token's expiry; a failing credential is not tried again
+before its backoff; a 429 with Retry-After 7 holds the next mint at least 7 s; the global mint
+limiter caps the rate; metrics and logs say what happened; no token value reaches a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Callable
+
+import prometheus_client
+import pytest
+from structlog.testing import capture_logs
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.policy import errorbody
+from grantwarden.remote import errors, oauth
+from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import refreshing
+from grantwarden.worker import tokenbox as tokens_box
+
+
+class ScriptedEndpoint:
+    """Answers mint requests from a script of results; counts what it was asked."""
+
+    def __init__(self, clock: clock_mod.ManualClock, lifetime: int = 86400) -> None:
+        self.clock = clock
+        self.lifetime = lifetime
+        self.calls = 0
+        self.failures: list[Callable[[], errors.RemoteError]] = []
+        self.gate: asyncio.Event | None = None
+
+    async def mint(self) -> oauth.TokenGrant:
+        self.calls += 1
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures:
+            raise self.failures.pop(0)()
+        return oauth.TokenGrant(
+            access_token=f"tok-{self.calls}-s3cr3t",
+            token_type="bearer",
+            expires_in=self.lifetime,
+            received_at=self.clock.now(),
+        )
+
+
+def reply(status: int, body: bytes = b"{}", retry_after: float | None = None) -> errors.Reply:
+    return errors.Reply(
+        method="POST", path="/oauth/token", status=status, retry_after=retry_after, facts=errorbody.parse(body)
+    )
+
+
+def invalid_client() -> errors.RemoteError:
+    return errors.InvalidClient(reply(401, b'{"error":"invalid_client","error_description":"authentication failed"}'))
+
+
+def make_box(
+    clock: clock_mod.ManualClock,
+    endpoint: ScriptedEndpoint,
+    registry: prometheus_client.CollectorRegistry,
+    seed: int = 1,
+) -> tokens_box.TokenBox:
+    return tokens_box.TokenBox(
+        tenant="acme",
+        mint=endpoint.mint,
+        clock=clock,
+        rng=random.Random(seed),
+        at_fraction=0.75,
+        jitter_fraction=0.1,
+        metrics=metrics_mod.Metrics(registry=registry),
+    )
+
+
+@pytest.fixture
+def registry() -> prometheus_client.CollectorRegistry:
+    return prometheus_client.CollectorRegistry()
+
+
+async def test_fifty_concurrent_callers_share_one_token_request(registry: prometheus_client.CollectorRegistry) -> None:
+    clock = clock_mod.ManualClock()
+    endpoint = ScriptedEndpoint(clock)
+    endpoint.gate = asyncio.Event()
+    box = make_box(clock, endpoint, registry)
+    waiters = [asyncio.create_task(box.get()) for _ in range(50)]
+    await clock.settle()
+    endpoint.gate.set()
+    tokens = await asyncio.gather(*waiters)
+    assert endpoint.calls == 1
+    assert {t.value for t in tokens} == {"tok-1-s3cr3t"}
+    assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "ok"}) == 1
+
+
+async def test_concurrent_callers_all_see_the_same_failure_and_only_one_request(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock()
+    endpoint = ScriptedEndpoint(clock)
+    endpoint.failures = [invalid_client]
+    endpoint.gate = asyncio.Event()
+    box = make_box(clock, endpoint, registry)
+    waiters = [asyncio.create_task(box.get()) for _ in range(10)]
+    await clock.settle()
+    endpoint.gate.set()
+    results = await asyncio.gather(*waiters, return_exceptions=True)
+    assert endpoint.calls == 1
+    assert all(isinstance(r, tokens_box.TokenUnavailableError) for r in results)
+    assert (
+        registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "invalid_client"})
+        == 1
+    )
+
+
+async def test_a_401_causes_exactly_one_remint_and_one_retry(registry: prometheus_client.CollectorRegistry) -> None:
+    clock = clock_mod.ManualClock()
+    endpoint = ScriptedEndpoint(clock)
+    box = make_box(clock, endpoint, registry)
+    seen: list[str] = []
+
+    async def request(token: str) -> str:
+        seen.append(token)
+        if len(seen) == 1:
+            raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
+        return "payload"
+
+    assert await tokens_box.call(box, request) == "payload"
+    assert seen == ["tok-1-s3cr3t", "tok-2-s3cr3t"]
+    assert endpoint.calls == 2
+
+
+async def test_a_second_401_is_returned_to_the_caller_without_a_third_attempt(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock()
+    endpoint = ScriptedEndpoint(clock)
+    box = make_box(clock, endpoint, registry)
+    attempts = 0
+
+    async def request(token: str) -> str:
+        nonlocal attempts
+        attempts += 1
+        raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
+
+    with pytest.raises(errors.Unauthorized):
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls) == (2, 2)
+
+
+@pytest.mark.parametrize("seed", range(20))
+async def test_a_day_long_token_is_refreshed_five_to_ten_minutes_before_it_expires(
+    seed: int, registry: prometheus_client.CollectorRegistry
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock, lifetime=86400)
+    box = make_box(clock, endpoint, registry, seed=seed)
+    stop = asyncio.Event()
+    loop = asyncio.create_task(refreshing.Refresher(box=box, clock=clock).run(stop))
+    await clock.advance(0)
+    assert endpoint.calls == 1
+    await clock.advance(86400 - 600 - 1)
+    assert endpoint.calls == 1
+    await clock.advance(300 + 2)
+    assert endpoint.calls == 2
+    stop.set()
+    await loop
+
+
+async def test_a_credential_whose_fresh_tokens_are_refused_backs_off_until_a_request_succeeds(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    box = make_box(clock, endpoint, registry)
+    attempts = 0
+    refuse = True
+
+    async def request(token: str) -> str:
+        nonlocal attempts
+        attempts += 1
+        if refuse:
+            raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
+        return "payload"
+
+    with pytest.raises(errors.Unauthorized):
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls, box.refusals) == (2, 2, 1)
+    first_retry = box.retry_at
+    assert first_retry is not None
+    with pytest.raises(tokens_box.TokenUnavailableError) as backing_off:  # within the backoff: nothing sent
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls) == (2, 2)
+    assert backing_off.value.refused, "the API refused the credential's tokens, not the token endpoint"
+
+    await clock.advance(first_retry - clock.now())
+    with pytest.raises(errors.Unauthorized):  # one token, refused at once: the next refusal
+        await tokens_box.call(box, request)
+    assert (attempts, endpoint.calls, box.refusals) == (3, 3, 2)
+    assert box.retry_at is not None
+    assert 0.5 <= first_retry <= 1.0  # the first backoff: 1 s with equal jitter
+    assert 1.0 <= box.retry_at - clock.now() <= 2.0  # the second: 2 s with equal jitter
+
+    refuse = False
+    await clock.advance(box.retry_at - clock.now())
+    assert await tokens_box.call(box, request) == "payload"
+    assert (endpoint.calls, box.refusals) == (4, 0)
+
+
+async def test_failures_back_off_exponentially_and_never_past_the_old_tokens_expiry(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock, lifetime=3600)
+    box = make_box(clock, endpoint, registry)
+    await box.get()
+    expires_at = box.token.expires_at if box.token else 0.0
+    endpoint.failures = [invalid_client] * 100
+    stop = asyncio.Event()
+    loop = asyncio.create_task(refreshing.Refresher(box=box, clock=clock).run(stop))
+    attempt_times: list[float] = []
+    previous = endpoint.calls
+    await clock.settle()
+    for _ in range(4000):
+        deadline = clock.next_deadline()
+        if deadline is None or deadline > 2 * 3600:
+            break
+        await clock.advance(deadline - clock.now())
+        if endpoint.calls != previous:
+            attempt_times.append(clock.now())
+            previous = endpoint.calls
+    stop.set()
+    await loop
+    gaps = [b - a for a, b in itertools.pairwise(attempt_times)]
+    before_expiry = [t for t in attempt_times if t < expires_at]
+    assert len(before_expiry) >= 5
+    assert any(t >= expires_at - 31 for t in before_expiry), "a retry must land just before the old token expires"
+    after = [g for t, g in zip(attempt_times[1:], gaps, strict=False) if t > expires_at + 600]
+    assert max(after) <= 300.0
+    assert max(gaps) >= 150.0, "the backoff must grow towards its 5-minute cap"
+
+
+async def test_a_failing_credential_is_not_asked_again_before_its_backoff(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    endpoint.failures = [invalid_client, invalid_client]
+    box = make_box(clock, endpoint, registry)
+    with pytest.raises(tokens_box.TokenUnavailableError):
+        await box.get()
+    for _ in range(5):
+        with pytest.raises(tokens_box.TokenUnavailableError):
+            await box.get()
+    assert endpoint.calls == 1
+    assert box.retry_at is not None
+    await clock.advance(box.retry_at - clock.now())
+    with pytest.raises(tokens_box.TokenUnavailableError):
+        await box.get()
+    assert endpoint.calls == 2
+
+
+async def test_a_rate_limited_mint_waits_at_least_its_retry_after(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    body = b'{"code":"too.many.requests.retry.after","status":429}'
+    endpoint.failures = [lambda: errors.RateLimited(reply(429, body, retry_after=7.0))]
+    box = make_box(clock, endpoint, registry)
+    with pytest.raises(tokens_box.TokenUnavailableError):
+        await box.get()
+    assert box.retry_at is not None
+    assert box.retry_at >= 7.0
+    assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "rate_limited"})
+
+
+async def test_the_mint_limiter_caps_token_requests_per_second() -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    limiter = tokens_box.MintLimiter(rate_per_second=20, burst=20, clock=clock)
+    done: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        done.append(clock.now())
+
+    tasks = [asyncio.create_task(one()) for _ in range(100)]
+    await clock.advance(10)
+    await asyncio.gather(*tasks)
+    assert len(done) == 100
+    for second in range(5):
+        assert sum(1 for t in done if second <= t < second + 1) <= 20 + (20 if second == 0 else 0)
+    assert max(done) == pytest.approx(4.0)
+
+
+async def test_token_values_never_reach_log_lines(registry: prometheus_client.CollectorRegistry) -> None:
+    clock = clock_mod.ManualClock()
+    endpoint = ScriptedEndpoint(clock)
+    endpoint.failures = [invalid_client]
+    box = make_box(clock, endpoint, registry)
+    with capture_logs() as logs:
+        with pytest.raises(tokens_box.TokenUnavailableError):
+            await box.get()
+        await clock.advance(box.retry_at or 0)
+        await box.get()
+    events = [entry["event"] for entry in logs]
+    assert events == ["token_refresh_failed", "token_acquired"]
+    assert "s3cr3t" not in repr(logs)
+    assert "s3cr3t" not in repr(box.token)
+
+
+async def test_the_refresh_loop_mints_the_first_token_itself_on_a_real_clock(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.LoopClock()
+    endpoint = ScriptedEndpoint(clock)  # type: ignore[arg-type]  # only now() is used
+    box = tokens_box.TokenBox(
+        tenant="acme",
+        mint=endpoint.mint,
+        clock=clock,
+        rng=random.Random(1),
+        at_fraction=0.75,
+        jitter_fraction=0.1,
+        metrics=metrics_mod.Metrics(registry=registry),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.create_task(refreshing.Refresher(box=box, clock=clock).run(stop))
+    await box.changed.wait()  # set by the first token; a refresher that never mints hangs here
+    stop.set()
+    await loop
+    assert endpoint.calls == 1
+    assert box.token is not None
+
+
+@pytest.mark.parametrize(("sent", "counted"), [(False, None), (True, 1.0)], ids=["never-sent", "sent"])
+async def test_only_token_requests_that_went_out_are_counted(
+    sent: bool, counted: float | None, registry: prometheus_client.CollectorRegistry
+) -> None:
+    async def mint() -> oauth.TokenGrant:
+        raise tokens_box.MintFailedError("the secret reference cannot be resolved", sent=sent)
+
+    box = tokens_box.TokenBox(
+        tenant="acme",
+        mint=mint,
+        clock=clock_mod.ManualClock(),
+        rng=random.Random(1),
+        at_fraction=0.75,
+        jitter_fraction=0.1,
+        metrics=metrics_mod.Metrics(registry=registry),
+    )
+    with pytest.raises(tokens_box.TokenUnavailableError):
+        await box.get()
+    assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "error"}) == (
+        counted
+    )
