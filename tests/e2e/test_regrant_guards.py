@@ -134,7 +134,7 @@ async def test_an_admin_identity_without_the_role_is_refused_once_and_needs_atte
 ) -> None:
     """No PUT at all: the planner reads the admin identity's own roles (GET /api/v2/tokens/me)
     before it plans, sees that it does not hold 'Messaging Viewer' (a client may only be given
-    roles its editor holds, reference §2.4) and refuses; the platform's 400 bad.client.role is
+    roles its editor holds, platform.md §2.4) and refuses; the platform's 400 bad.client.role is
     never provoked."""
     clock = ManualClock()
     async with testing.running(support.DEMO, clock=clock) as sim:

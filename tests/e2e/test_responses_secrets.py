@@ -1,6 +1,6 @@
 """No secret in any answer or log line: the whole daemon, its HTTP surface and its logs, scanned.
 
-Covers design.md §2.3 and §2.5: the daemon runs the demo world on a ManualClock through failures
+Covers design.md §2.3 and platform.md §2.5: the daemon runs the demo world on a ManualClock through failures
 (wrong org, unlicensed, rate limits, a user grant without consent, an invalid client secret, a
 5xx, revoked tokens and the 401 re-mint) and a verified re-grant; then every endpoint answers
 (``/``, ``/status``, ``/status/{tenant}`` for each tenant and an unknown one, ``/metrics``,

@@ -1,6 +1,6 @@
 """forbidden: every reply, or the lack of one, becomes exactly one Verdict.
 
-Covers: every code of reference §4.2 (401, 403 generic set, 400 grant-type mismatch, 429), the
+Covers: every code of platform.md §4.2 (401, 403 generic set, 400 grant-type mismatch, 429), the
 observed division-message variants, parsing from messageParams, Retry-After from the header or
 the message, 5xx and HTML pages, timeouts, connection errors, malformed 2xx bodies, empty and
 non-JSON bodies, unknown codes; ``refine_licensed`` for ALL and ANY; never raising.
@@ -33,7 +33,7 @@ ROWS = [
     pytest.param(200, b'{"id": "x"}', None, None, {"outcome": Outcome.OK}, id="200-ok"),
     pytest.param(204, b"", None, None, {"outcome": Outcome.OK}, id="204-empty-ok"),
     pytest.param(200, b"<html>", None, Failure.MALFORMED, {"outcome": Outcome.UNEXPECTED_STATUS}, id="200-malformed"),
-    # 401 (reference §4.2)
+    # 401 (platform.md §4.2)
     pytest.param(
         401,
         body("bad.credentials", "Invalid login credentials.", 401),
@@ -59,7 +59,7 @@ ROWS = [
         id="401-ip-not-authorized",
     ),
     pytest.param(401, b"", None, None, {"outcome": Outcome.UNAUTHORIZED, "code": None}, id="401-empty-body"),
-    # 403 generic set (reference §4.2)
+    # 403 generic set (platform.md §4.2)
     pytest.param(
         403,
         body(
@@ -247,7 +247,7 @@ ROWS = [
         id="403-html-body",
     ),
     pytest.param(403, b"", None, None, {"outcome": Outcome.FORBIDDEN, "code": None}, id="403-empty-body"),
-    # 400 (reference §4.2: grant-type mismatch is 400, not 403)
+    # 400 (platform.md §4.2: grant-type mismatch is 400, not 403)
     pytest.param(
         400,
         body("not.a.user", "This request requires a user context.", 400),
@@ -272,7 +272,7 @@ ROWS = [
         {"outcome": Outcome.UNEXPECTED_STATUS},
         id="400-other",
     ),
-    # 429 (reference §4.2, §5)
+    # 429 (platform.md §4.2, §5)
     pytest.param(
         429,
         body(

@@ -54,7 +54,7 @@ Responder = Callable[[Seen], Canned]
 
 
 def error_body(status: int, code: str, message: str, **extra: Any) -> dict[str, Any]:
-    """An ``ErrorBody`` as the platform sends it (reference §4.1, §4.3)."""
+    """An ``ErrorBody`` as the platform sends it (platform.md §4.1, §4.3)."""
     return {"message": message, "code": code, "status": status, "contextId": f"ctx-{code}", **extra}
 
 

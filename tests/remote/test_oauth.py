@@ -1,4 +1,4 @@
-"""The token endpoint client (reference §1.2–§1.3).
+"""The token endpoint client (platform.md §1.2–§1.3).
 
 Covers: the client-credentials request (form, Basic auth, no scope), the grant it returns and
 its expiry arithmetic, the authorization-code and refresh grants (confidential and PKCE

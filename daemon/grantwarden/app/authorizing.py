@@ -1,9 +1,10 @@
 """``grantwarden authorize``: a person signs in once, and a user-grant tenant gets its refresh token.
 
 The daemon can refresh a user grant but never start one: the first refresh token needs a person's
-consent (design.md §2.1). Reference §1.2: code grant with PKCE S256 (the verifier never leaves this
-process), redeemed with Basic auth since refreshing needs a confidential client anyway (§1.4); §1.3:
-the response carries the refresh token; §3.1: ``GET /api/v2/tokens/me`` names the org and client.
+consent (design.md §2.1). The code grant uses PKCE S256 (platform.md §1.2; the verifier never
+leaves this process) and is redeemed with Basic auth, since refreshing needs a confidential
+client anyway (platform.md §1.4); the response carries the refresh token (platform.md §1.3), and
+``GET /api/v2/tokens/me`` names the org and client (platform.md §3.1).
 Flow: URL → print (and open a browser) → ONE redirect on the loopback ``redirect_uri``, or a pasted
 one → check ``state`` → exchange → ask who it is → store (``statefile``) → tell the person. Never
 prints a token, code, verifier or secret; the listener keeps no access log (its URLs carry the
@@ -185,14 +186,14 @@ class Flow:
         except errors.InvalidClient:
             raise ConsentError(
                 f"{self.tenant.login_url} refuses OAuth client {client_id} (invalid_client): a wrong secret, or not "
-                f"the client's region, the only one that knows it (reference §1.1); {NOTHING}"
+                f"the client's region, the only one that knows it (platform.md §1.1); {NOTHING}"
             ) from None
         except errors.RemoteError as exc:
             raise ConsentError(f"the code exchange failed: {exc}; {NOTHING}") from None
         if not grant.refresh_token:
             raise ConsentError(
                 f"the token response has no refresh_token: OAuth client {client_id} must be a confidential "
-                f"Code Authorization client (reference §1.3, §1.4); {NOTHING}"
+                f"Code Authorization client (platform.md §1.3, §1.4); {NOTHING}"
             )
         return grant
 
@@ -203,7 +204,7 @@ class Flow:
         except errors.RemoteError as exc:
             return str(exc), {}
         facts: dict[str, Any] = {"org_id": info.organization.id, "scopes": info.authorized_scope}
-        with contextlib.suppress(errors.RemoteError):  # users/me needs user-basic-info too (reference §6)
+        with contextlib.suppress(errors.RemoteError):  # users/me needs user-basic-info too (platform.md §6)
             reply = await self.client.get(
                 self.endpoints, "/api/v2/users/me", token, gate=self.gate, timeout_s=remote_client.DEFAULT_TIMEOUT_S
             )

@@ -44,7 +44,7 @@ def token_retry_at(
                              old expiry - margin     old expiry
     While the old token is valid the retry moves up to ``old_expires_at - EXPIRY_MARGIN_S``
     (never sooner than ``now + MIN_RETRY_S``); once it has expired, plain backoff applies.
-    ``not_before`` (a Retry-After floor, reference §5) wins over everything: the platform said so.
+    ``not_before`` (a Retry-After floor, platform.md §5) wins over everything: the platform said so.
     """
     at = now + delay(attempt, rng=rng)
     if old_expires_at is not None and now < old_expires_at:

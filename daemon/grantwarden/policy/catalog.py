@@ -1,8 +1,8 @@
 """The probe catalog: what each built-in probe requests and what it needs (design.md §2.6).
 
 A probe is one read-only GET that the integration needs to succeed. ``requires`` is what a
-client-credentials client needs (permissions, ALL or ANY, reference §6); ``scopes`` is what a
-user-grant client needs (any one of them, reference §2.2). The ``token`` probe is special: it
+client-credentials client needs (permissions, ALL or ANY, platform.md §6); ``scopes`` is what a
+user-grant client needs (any one of them, platform.md §2.2). The ``token`` probe is special: it
 reads ``GET /api/v2/tokens/me`` and checks the org the token acts in, before any other probe runs.
 Blueprints add custom probes of the same shape.
 """
@@ -27,7 +27,7 @@ class ProbeDef:
     scopes: tuple[str, ...] = ()
 
 
-# reference §3.1, §3.2, §6: permissions and scopes of the probe endpoints.
+# platform.md §3.1, §3.2, §6: permissions and scopes of the probe endpoints.
 BUILTIN: dict[str, ProbeDef] = {
     probe.name: probe
     for probe in (

@@ -142,7 +142,7 @@ def _forbidden(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
     return f"org {s.org_id} refuses OAuth client {s.client_id} with {code}", Text(fix), v.permissions
 
 
-# reference §4.2: not.a.user needs a user context, not.a.client a non-user one.
+# platform.md §4.2: not.a.user needs a user context, not.a.client a non-user one.
 _GRANTS = {
     "user": ("a user token", "client-credentials token", "a user-grant client"),
     "client": ("a client-credentials token", "user token", "a client-credentials client"),

@@ -32,13 +32,13 @@ _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 class ErrorFacts:
     """What a body says. Every field is optional because every body is suspect."""
 
-    code: str | None = None  # ErrorBody.code, e.g. "missing.permissions" (reference §4.1)
+    code: str | None = None  # ErrorBody.code, e.g. "missing.permissions" (platform.md §4.1)
     message: str | None = None  # ErrorBody.message (truncated)
     # ErrorBody.messageParams, values as strings; read-only, left out of the hash
     message_params: Mapping[str, str] = dataclasses.field(default_factory=lambda: _EMPTY, hash=False)
     context_id: str | None = None  # ErrorBody.contextId
     status: int | None = None  # ErrorBody.status (the HTTP status the platform meant)
-    token_error: str | None = None  # token endpoint "error", e.g. "invalid_client" (reference §1.3)
+    token_error: str | None = None  # token endpoint "error", e.g. "invalid_client" (platform.md §1.3)
     token_error_description: str | None = None  # "error_description", else "description"
     is_json: bool = False
     is_html: bool = False
@@ -78,7 +78,7 @@ def parse(body: bytes) -> ErrorFacts:
 def parse_retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header; None when absent or unreadable.
 
-    The platform sends integer seconds (reference §5); floats are tolerated, negatives become 0,
+    The platform sends integer seconds (platform.md §5); floats are tolerated, negatives become 0,
     HTTP-dates and garbage give None (the caller then falls back to its own backoff).
     """
     if value is None:

@@ -4,9 +4,9 @@
 org and the OAuth client and says who acts next: grantwarden itself (``fixable``) or a person
 (and then exactly where, with the command to run when there is one). This module holds the
 Finding record, the sentence helpers, and the findings about the token itself: token-endpoint
-failures (an ``invalid_client`` may be the wrong region, reference §1.1), a client secret whose
+failures (an ``invalid_client`` may be the wrong region, platform.md §1.1), a client secret whose
 reference cannot be resolved (no request was sent), and credentials that act in another org
-(reference §7). Fixes for missing permissions and scopes live in ``fixes``;
+(platform.md §7). Fixes for missing permissions and scopes live in ``fixes``;
 ``diagnosis`` assembles both and decides the state.
 """
 
@@ -114,12 +114,12 @@ _TOKEN: dict[TokenProblem, tuple[Outcome, str, str]] = {  # outcome, summary, fi
         Outcome.UNAUTHORIZED,
         "the token endpoint rejects {who} as invalid_client",
         "Re-create the client secret of {who} and update tenant {tenant}'s credentials, or check the region: "
-        "a client is only known to its own region's login host",  # reference §1.1
+        "a client is only known to its own region's login host",  # platform.md §1.1
     ),
     TokenProblem.INVALID_GRANT: (
         Outcome.UNAUTHORIZED,
         "the token endpoint rejects the refresh token of {who} (invalid_grant)",
-        "Sign in again for {who}: run `{authorize}`",  # reference §1.4: refresh tokens may be revoked
+        "Sign in again for {who}: run `{authorize}`",  # platform.md §1.4: refresh tokens may be revoked
     ),
     TokenProblem.UNAUTHORIZED_CLIENT: (
         Outcome.WRONG_GRANT_TYPE,
@@ -156,7 +156,7 @@ def token_finding(s: Subject, problem: TokenProblem) -> Finding:
 
 def identity_finding(s: Subject, other_org: str) -> Finding:
     """The finding for credentials whose token acts in ``other_org``."""
-    # reference §7: a token acts in exactly one org, the one its client belongs to.
+    # platform.md §7: a token acts in exactly one org, the one its client belongs to.
     summary = (
         f"Tenant {s.tenant}: the token of OAuth client {s.client_id} acts in org {other_org}, not in org {s.org_id}."
     )

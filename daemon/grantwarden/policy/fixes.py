@@ -5,8 +5,8 @@ grantwarden adds an allow-listed role itself only in remediate mode, without ``r
 and while re-grants are not held, and only then does a sentence say "grantwarden will"; a dry
 run says what it would do and how to let it (design.md §2.2 regrant). Otherwise each refusal
 reason names the exact next step: allow-list a role, give the admin identity the role it must
-hold to grant it (reference §2.4), ask for a licence (reference §4.3), or, for scopes, approve
-the app in the org and re-consent (reference §2.1).
+hold to grant it (platform.md §2.4), ask for a licence (platform.md §4.3), or, for scopes, approve
+the app in the org and re-consent (platform.md §2.1).
 Only ``diagnosis`` calls this, through ``missing_text`` and ``scope_text``.
 """
 

@@ -1,11 +1,11 @@
 """What a reply means: one Verdict per probe response, the heart of precise 403 diagnosis.
 
-Genesys Cloud distinguishes its refusals by status plus ``code`` (reference §4.2), and names what
+Genesys Cloud distinguishes its refusals by status plus ``code`` (platform.md §4.2), and names what
 is missing only inside the human message ("… permission(s): [a:b:c, d:e:f]"). ``classify`` maps
 every reply, or the lack of one, to an ``Outcome`` label and pulls the permission, division and
 scope lists out of the message, tolerating the observed variants (empty lists, a division glued
 to the permission). It never raises: a probe must always end in a verdict. ``refine_licensed``
-turns a missing permission the org does not even have into ``unlicensed`` (reference §4.3, §9).
+turns a missing permission the org does not even have into ``unlicensed`` (platform.md §4.3, §9).
 Callers: the probing loop (then metrics, logs, status) and ``diagnosis``/``planning``.
 """
 
@@ -51,7 +51,7 @@ class Verdict:
     context_id: str | None = None  # ErrorBody.contextId, for support tickets
 
 
-# reference §4.2: the generic 403 codes; anything else under 403 is plain "forbidden".
+# platform.md §4.2: the generic 403 codes; anything else under 403 is plain "forbidden".
 _FORBIDDEN_CODES: dict[str, tuple[Outcome, Requirement | None]] = {
     "missing.permissions": (Outcome.MISSING_PERMISSION, Requirement.ALL),
     "missing.any.permissions": (Outcome.MISSING_PERMISSION, Requirement.ANY),
@@ -61,7 +61,7 @@ _FORBIDDEN_CODES: dict[str, tuple[Outcome, Requirement | None]] = {
     "authz.policy.denied": (Outcome.POLICY_DENIED, None),
     "not.authorized": (Outcome.FORBIDDEN, None),
 }
-_WRONG_GRANT_CODES = frozenset({"not.a.user", "not.a.client"})  # reference §4.2: 400, not 403
+_WRONG_GRANT_CODES = frozenset({"not.a.user", "not.a.client"})  # platform.md §4.2: 400, not 403
 
 
 def classify(
@@ -88,7 +88,7 @@ def classify(
 
 
 def refine_licensed(verdict: Verdict, licensed: frozenset[str] | None) -> Verdict:
-    """A missing permission the org is not licensed for becomes ``unlicensed`` (reference §4.3).
+    """A missing permission the org is not licensed for becomes ``unlicensed`` (platform.md §4.3).
 
     ALL: one unlicensed permission is enough; ANY: only when every listed one is unlicensed.
     ``licensed`` None (unknown) or an empty permission list leaves the verdict as it was.
@@ -122,18 +122,18 @@ def _first_line(text: str) -> str | None:
 
 
 def _unauthorized(status: int, facts: errorbody.ErrorFacts, retry_after: float | None) -> Verdict:
-    # reference §4.2: bad.credentials, authentication.required, ip.not.authorized all mean 401.
+    # platform.md §4.2: bad.credentials, authentication.required, ip.not.authorized all mean 401.
     return _base(Outcome.UNAUTHORIZED, status, facts)
 
 
 def _bad_request(status: int, facts: errorbody.ErrorFacts, retry_after: float | None) -> Verdict:
-    # reference §4.2: a grant-type mismatch is 400 not.a.user / not.a.client, not a 403.
+    # platform.md §4.2: a grant-type mismatch is 400 not.a.user / not.a.client, not a 403.
     wrong_grant = facts.code in _WRONG_GRANT_CODES
     return _base(Outcome.WRONG_GRANT_TYPE if wrong_grant else Outcome.UNEXPECTED_STATUS, status, facts)
 
 
 def _rate_limited(status: int, facts: errorbody.ErrorFacts, retry_after: float | None) -> Verdict:
-    # reference §4.2/§5: header wins; else "Retry the request in [22] seconds"; else caller's backoff.
+    # platform.md §4.2/§5: header wins; else "Retry the request in [22] seconds"; else caller's backoff.
     seconds = retry_after if retry_after is not None else _message_seconds(facts.message)
     return dataclasses.replace(_base(Outcome.RATE_LIMITED, status, facts), retry_after=seconds)
 

@@ -77,7 +77,7 @@ class RegrantMode(enum.StrEnum):
 
 
 class GrantType(enum.StrEnum):
-    """``credentials.grant``: how a tenant's token is obtained (reference §1.2)."""
+    """``credentials.grant``: how a tenant's token is obtained (platform.md §1.2)."""
 
     CLIENT_CREDENTIALS = "client_credentials"
     AUTHORIZATION_CODE = "authorization_code"

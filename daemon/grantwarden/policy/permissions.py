@@ -1,7 +1,7 @@
 """Roles as facts, and the one rule that says whether a role grants a permission.
 
 A role's rights live mostly in ``permissionPolicies`` whose ``entityName`` and ``actionSet`` may
-hold ``"*"``; plain ``permissions`` holds the general ones (reference addendum). Planning a
+hold ``"*"``; plain ``permissions`` holds the general ones (platform.md §10). Planning a
 re-grant asks "which roles grant what is missing" many times, so the platform's JSON is read once
 into small frozen facts here, tolerating missing or mistyped fields instead of failing a tenant.
 Conditional policies (``allowConditions``) are treated as granting: the platform's own 403 says
@@ -18,7 +18,7 @@ from typing import Any
 
 
 class Requirement(enum.StrEnum):
-    """How an operation's permission list is checked (reference §4.2, PYDOCS "ANY"/"ALL")."""
+    """How an operation's permission list is checked (platform.md §4.2, PYDOCS "ANY"/"ALL")."""
 
     ALL = "all"
     ANY = "any"
@@ -44,7 +44,7 @@ class RoleFacts:
 
 
 def grants(role: RoleFacts, permission: str) -> bool:
-    """Whether ``role`` grants ``permission`` ("domain:entity:action", reference addendum)."""
+    """Whether ``role`` grants ``permission`` ("domain:entity:action", platform.md §10)."""
     if permission in role.permissions:
         return True
     parts = permission.split(":")
@@ -91,7 +91,7 @@ def licensed_from_listing(data: Mapping[str, Any]) -> frozenset[str]:
     """Permissions named by one page of ``GET /api/v2/authorization/permissions``.
 
     Each entity is a ``DomainPermissionCollection`` whose ``permissionMap`` maps an entity type
-    to ``DomainPermission{domain, entityType, action}`` items (reference addendum). The listing
+    to ``DomainPermission{domain, entityType, action}`` items (platform.md §10). The listing
     is paged: the caller unions every page before judging a permission unlicensed.
     """
     entities = data.get("entities")

@@ -26,11 +26,11 @@ class RefusalReason(enum.StrEnum):
     NOT_ALLOW_LISTED = "not_allow_listed"  # a role (or scope) would do, but is not allow-listed
     DIVISION_NOT_ALLOW_LISTED = "division_not_allow_listed"  # refusal is about another division
     NO_ROLE_GRANTS = "no_role_grants"  # no role in the org grants it
-    UNLICENSED = "unlicensed"  # the org does not have the permission at all (reference §4.3)
-    WRONG_ORG = "wrong_org"  # the credentials act in another org (reference §7)
+    UNLICENSED = "unlicensed"  # the org does not have the permission at all (platform.md §4.3)
+    WRONG_ORG = "wrong_org"  # the credentials act in another org (platform.md §7)
     MISSING_SCOPE = "missing_scope"  # needs an org admin's approval / a person's re-consent
-    POLICY_DENIED = "policy_denied"  # the org's security policy (reference §4.2)
-    ADMIN_LACKS_ROLE = "admin_lacks_role"  # the admin identity does not hold the role (reference §2.4)
+    POLICY_DENIED = "policy_denied"  # the org's security policy (platform.md §4.2)
+    ADMIN_LACKS_ROLE = "admin_lacks_role"  # the admin identity does not hold the role (platform.md §2.4)
     ALREADY_GRANTED = "already_granted"  # the client holds a covering role: propagation or a re-mint
     NO_ADMIN_CREDENTIALS = "no_admin_credentials"  # the tenant has no admin identity to act with
     NOTHING_NAMED = "nothing_named"  # the platform's refusal named no permission or scope
@@ -39,7 +39,7 @@ class RefusalReason(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RoleDivision:
-    """One ``roleDivisions`` entry of an OAuth client (reference §2.1); division may be "*"."""
+    """One ``roleDivisions`` entry of an OAuth client (platform.md §2.1); division may be "*"."""
 
     role_id: str
     division_id: str
@@ -89,10 +89,10 @@ def refuse_for(outcome: Outcome, *, grant_type: GrantType = GrantType.CLIENT_CRE
         return Refusal(reason, detail)
     user_grant = grant_type is not GrantType.CLIENT_CREDENTIALS
     if outcome is Outcome.MISSING_SCOPE and not user_grant:
-        # reference §2.1: scopes only apply to clients not using the client_credentials grant.
+        # platform.md §2.1: scopes only apply to clients not using the client_credentials grant.
         return Refusal(RefusalReason.MISSING_SCOPE, "scopes do not apply to a client-credentials client")
     if outcome in _MISSING and user_grant:
-        # reference §2.1: a user token's rights are the user's role permissions within the scopes.
+        # platform.md §2.1: a user token's rights are the user's role permissions within the scopes.
         return Refusal(RefusalReason.USER_LACKS_PERMISSION, "the signed-in user's roles lack the permission")
     return None
 
@@ -121,7 +121,7 @@ def plan_roles(
 
     ``division`` is the blueprint's "home", "*" or a division id; ``divisions`` are the ids a
     division refusal named (empty otherwise). With admin roles known, a cover the admin can
-    grant is preferred over a smaller one it cannot (reference §2.4 "Who may re-grant").
+    grant is preferred over a smaller one it cannot (platform.md §2.4 "Who may re-grant").
     """
     if not missing:
         return Refusal(RefusalReason.NOTHING_NAMED, "the platform's refusal named no permission")
@@ -152,7 +152,7 @@ def plan_scopes(
         return Refusal(RefusalReason.NOTHING_NAMED, "the platform's refusal named no scope")
     listed = tuple(acceptable)
     if present := [s for s in acceptable if s in client_scopes]:
-        # reference §2.1: the client has the scope, so the org has not approved it for the app.
+        # platform.md §2.1: the client has the scope, so the org has not approved it for the app.
         detail = f"the client already has scope {present[0]}: the org must approve it and a person re-consent"
         return Refusal(RefusalReason.MISSING_SCOPE, detail, missing=listed)
     allowed = [s for s in acceptable if s in allow_scopes]

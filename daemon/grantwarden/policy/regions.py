@@ -1,14 +1,14 @@
-"""Genesys Cloud regions and their official hosts (reference §1.1).
+"""Genesys Cloud regions and their official hosts (platform.md §1.1).
 
 An org lives in exactly one region and a client or token from one region is unknown to the
 others, so a tenant's region decides which login and API hosts it talks to. The login host is
-the API host with ``api.`` replaced by ``login.`` (reference §1.1, SDK ``get_conf_url``).
+the API host with ``api.`` replaced by ``login.`` (platform.md §1.1, SDK ``get_conf_url``).
 A tenant may instead name ``api_base_url``/``login_base_url`` (the simulator, a proxy).
 """
 
 from __future__ import annotations
 
-# region key -> API base URL (reference §1.1, SDK purecloud_region_hosts.py)
+# region key -> API base URL (platform.md §1.1, SDK purecloud_region_hosts.py)
 API_HOSTS: dict[str, str] = {
     "us-east-1": "https://api.mypurecloud.com",
     "eu-west-1": "https://api.mypurecloud.ie",

@@ -1,6 +1,6 @@
 """Whether to act now, and the exact PUT body when acting: additive edits of a fresh client.
 
-``PUT /api/v2/oauth/clients/{id}`` replaces the whole client (reference §2.4), so a re-grant
+``PUT /api/v2/oauth/clients/{id}`` replaces the whole client (platform.md §2.4), so a re-grant
 sends back the JSON it just fetched with only the planned roleDivisions or scopes appended;
 every other field, and every existing entry, stays exactly as it was: nothing is ever removed,
 and a secret is never regenerated. ``decide`` guards the act itself: the mode, dry runs, a cap

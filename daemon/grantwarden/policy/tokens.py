@@ -3,9 +3,9 @@
 Thousands of tenants minted in the same second must not all refresh in the same second, and a
 refresh must land before expiry with room for retries, yet not so early that tokens are thrown
 away. ``refresh_at`` therefore works from ``expires_in`` as received (never from a clock inside
-the opaque token, reference §1.3) with a random share taken off ``at_fraction``, and caps how
+the opaque token, platform.md §1.3) with a random share taken off ``at_fraction``, and caps how
 long before expiry that is (``max_lead``). ``classify_failure`` reads the token endpoint's own error shape
-(``{error, error_description}``, reference §1.3), which is not the API's ErrorBody, into a
+(``{error, error_description}``, platform.md §1.3), which is not the API's ErrorBody, into a
 ``TokenProblem`` the refresh loop, metrics and ``diagnosis`` share. Pure: ``rng`` is injected.
 """
 
@@ -19,15 +19,15 @@ from grantwarden.policy import errorbody
 from grantwarden.policy.forbidden import Failure
 from grantwarden.policy.labels import TokenResult
 
-MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, reference §1.6)
+MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, platform.md §1.6)
 DEFAULT_MAX_LEAD_S = 300.0  # refresh at most this (plus as much again of jitter) before expiry
 
 
 class TokenProblem(enum.StrEnum):
     """Why the token endpoint gave no token."""
 
-    INVALID_CLIENT = "invalid_client"  # bad id/secret, deleted client, or the wrong region (reference §1.1)
-    INVALID_GRANT = "invalid_grant"  # refresh token revoked or expired: re-authorize (reference §1.4)
+    INVALID_CLIENT = "invalid_client"  # bad id/secret, deleted client, or the wrong region (platform.md §1.1)
+    INVALID_GRANT = "invalid_grant"  # refresh token revoked or expired: re-authorize (platform.md §1.4)
     UNAUTHORIZED_CLIENT = "unauthorized_client"  # the client may not use this grant type
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
@@ -68,7 +68,7 @@ def refresh_at(
     a 5-minute token keeps the fractions (refresh in 65-75 % of its life), a 24-hour token is
     refreshed 5-10 minutes before expiry instead of 6-8.4 hours: the fractions alone would
     mint 43 % more tokens than one per lifetime for a margin that retries never need (nine
-    attempts fit in five minutes of backoff; the Go SDK keeps 60 s, reference §1.6). The result
+    attempts fit in five minutes of backoff; the Go SDK keeps 60 s, platform.md §1.6). The result
     is clamped into [received_at, expiry - margin], margin = min(60 s, 10 % of the lifetime).
     """
     if not math.isfinite(expires_in) or expires_in <= 0:

@@ -5,7 +5,7 @@ clock and the redactor; each call names the tenant's ``Endpoints``, token and ``
 token provider (``grantwarden.worker.tokenbox``) can wrap any call, re-mint on 401 and retry once. Every
 call has an explicit timeout. Non-2xx answers raise ``remote.errors`` carrying a ``Reply``;
 answers of the wrong shape raise ``MalformedResponse``. Listings are read to their last page:
-a permission missing from page one may be on page two (reference addendum).
+a permission missing from page one may be on page two (platform.md §10).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Client:
     async def head_token(
         self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
     ) -> errors.Reply:
-        """``HEAD /api/v2/tokens/me``: a cheap validity check, 2xx or ``Unauthorized`` (§3.1)."""
+        """``HEAD /api/v2/tokens/me``: a cheap validity check, 2xx or ``Unauthorized`` (platform.md §3.1)."""
         received = await self._send("HEAD", endpoints, "/api/v2/tokens/me", token, gate=gate, timeout_s=timeout_s)
         return self._transport.snapshot(received)
 
@@ -107,7 +107,7 @@ class Client:
         gate: gate.Gate,
         timeout_s: float | None = None,
     ) -> tuple[models.OAuthClient, dict[str, Any]]:
-        """The client as a model and as the raw dict a re-grant must PUT back whole (§2.3)."""
+        """The client as a model and as the raw dict a re-grant must PUT back whole (platform.md §2.3)."""
         path = f"/api/v2/oauth/clients/{client_id}"
         received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s)
         return self._oauth_client(received)
@@ -158,7 +158,7 @@ class Client:
         """Every role of the org as raw ``DomainOrganizationRole`` dicts, from every page.
 
         A re-grant plan needs the roles the client already holds as well as the allow-listed
-        ones, to tell "missing" from "granted but not yet propagated" (reference §2.4).
+        ones, to tell "missing" from "granted but not yet propagated" (platform.md §2.4).
         """
         found: dict[str, dict[str, Any]] = {}
         async for received, page in self._pages(endpoints, "/api/v2/authorization/roles", token, gate, timeout_s, {}):
@@ -171,7 +171,7 @@ class Client:
     ) -> frozenset[str]:
         """Every ``domain:entityType:action`` that exists in the org, from every page.
 
-        Needed before calling a 403 fixable: a permission absent here is unlicensed (§4.3).
+        Needed before calling a 403 fixable: a permission absent here is unlicensed (platform.md §4.3).
         """
         found: set[str] = set()
         pages = self._pages(endpoints, "/api/v2/authorization/permissions", token, gate, timeout_s, {})
@@ -240,7 +240,8 @@ class Client:
     def _oauth_client(self, received: transport.Received) -> tuple[models.OAuthClient, dict[str, Any]]:
         data = self._transport.json(received)
         if isinstance(data, dict) and isinstance(data.get("secret"), str):
-            self._redactor.add(data["secret"])  # GET stopped returning it in 2025 (§2.5); if it does, hide it
+            # GET stopped returning the secret in 2025 (platform.md §2.5); if it does, hide it
+            self._redactor.add(data["secret"])
         model = self._transport.model(received, models.OAuthClient, data)
         return model, dict(data)
 

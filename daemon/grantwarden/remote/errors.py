@@ -9,16 +9,16 @@ aiohttp's exceptions (none leaks past ``remote``) and never by parsing messages:
     │   ├── ConnectionFailed       DNS failure, refused, reset, TLS, invalid URL
     │   └── NotSent                waited at the tenant's gate while the tenant stopped
     ├── HttpError                  a response with a non-2xx status (``reply`` always set)
-    │   ├── BadRequest             400 (``not.a.user`` / ``not.a.client`` live here, reference §4.2)
+    │   ├── BadRequest             400 (``not.a.user`` / ``not.a.client`` live here, platform.md §4.2)
     │   ├── Unauthorized           401 (``bad.credentials``: expired, revoked, foreign token)
     │   ├── Forbidden              403 (``missing.permissions`` and friends: ``forbidden.classify``)
     │   ├── NotFound               404
     │   ├── Conflict               409
-    │   ├── RateLimited            429; ``retry_after`` seconds (reference §5)
+    │   ├── RateLimited            429; ``retry_after`` seconds (platform.md §5)
     │   ├── ServerError            5xx
     │   ├── UnexpectedStatus       anything else (3xx included: redirects are not followed)
     │   └── TokenEndpointError     /oauth/token refused with ``{error, error_description}``
-    │       ├── InvalidClient      ``invalid_client``: wrong secret, or wrong region (reference §1.1)
+    │       ├── InvalidClient      ``invalid_client``: wrong secret, or wrong region (platform.md §1.1)
     │       └── InvalidGrant       ``invalid_grant``: refresh token or authorization code refused
     └── MalformedResponse          2xx, but the body is not the JSON shape we need
 
@@ -38,7 +38,7 @@ from grantwarden.base import redaction
 from grantwarden.policy import errorbody
 
 BODY_LIMIT = errorbody.TEXT_LIMIT  # characters of body kept in a Reply (2 KiB)
-CORRELATION_HEADER = "ININ-Correlation-Id"  # on every platform response (reference §4.1)
+CORRELATION_HEADER = "ININ-Correlation-Id"  # on every platform response (platform.md §4.1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -194,7 +194,7 @@ class UnexpectedStatus(HttpError):
 
 
 class TokenEndpointError(HttpError):
-    """The token endpoint refused the grant with an OAuth error (reference §1.3)."""
+    """The token endpoint refused the grant with an OAuth error (platform.md §1.3)."""
 
     @property
     def error(self) -> str | None:

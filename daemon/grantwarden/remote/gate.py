@@ -1,7 +1,7 @@
 """The Retry-After floor of one tenant: no request of that tenant leaves before ``not_before``.
 
 design.md §3: ``Retry-After`` is a floor for every request of the tenant, token, probes and
-re-grants alike, because the platform's limits stack per token and per client (reference §5).
+re-grants alike, because the platform's limits stack per token and per client (platform.md §5).
 The runtime creates one ``Gate`` per tenant and passes it to every client call; the transport
 waits on it before sending and raises it when a 429 carries Retry-After. It knows nothing of
 HTTP: backoff after failures without Retry-After is the callers' business (policy.backoff).

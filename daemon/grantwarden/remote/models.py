@@ -1,6 +1,6 @@
 """Pydantic models of the platform payloads the daemon reads, under the platform's field names.
 
-Aliases are the platform's JSON names (reference §1.3, §2.3, §3, addendum); attributes are
+Aliases are the platform's JSON names (platform.md §1.3, §2.3, §3, §10); attributes are
 snake_case. Unknown fields are ignored, so a platform that adds fields breaks nothing, while a
 missing field we rely on fails validation, which the client turns into ``MalformedResponse``.
 Models are frozen facts; where a payload must be sent back verbatim (the OAuth client for a
@@ -19,7 +19,7 @@ class _Payload(BaseModel):
 
 
 class TokenResponse(_Payload):
-    """``POST /oauth/token`` success (reference §1.3); ``refresh_token`` only for code grants."""
+    """``POST /oauth/token`` success (platform.md §1.3); ``refresh_token`` only for code grants."""
 
     access_token: str = Field(min_length=1)
     token_type: str = "bearer"
@@ -52,7 +52,7 @@ class OrgOAuthClient(_Payload):
 
 
 class TokenInfo(_Payload):
-    """``GET /api/v2/tokens/me`` (reference §3.1): the one org this token acts in."""
+    """``GET /api/v2/tokens/me`` (platform.md §3.1): the one org this token acts in."""
 
     organization: NamedEntity
     home_organization: NamedEntity | None = Field(default=None, alias="homeOrganization")
@@ -62,7 +62,7 @@ class TokenInfo(_Payload):
 
 
 class Organization(_Payload):
-    """``GET /api/v2/organizations/me`` (reference §3.2)."""
+    """``GET /api/v2/organizations/me`` (platform.md §3.2)."""
 
     id: str = Field(min_length=1)
     name: str | None = None
@@ -72,7 +72,7 @@ class Organization(_Payload):
 
 
 class OAuthClient(_Payload):
-    """``GET/PUT /api/v2/oauth/clients/{id}`` (reference §2.3). Never carries a secret since 2025."""
+    """``GET/PUT /api/v2/oauth/clients/{id}`` (platform.md §2.3). Never carries a secret since 2025."""
 
     id: str = Field(min_length=1)
     name: str
@@ -103,7 +103,7 @@ class Role(_Payload):
 
 
 class DomainPermission(_Payload):
-    """One licensed permission, ``domain:entityType:action`` (reference addendum)."""
+    """One licensed permission, ``domain:entityType:action`` (platform.md §10)."""
 
     domain: str | None = None
     entity_type: str | None = Field(default=None, alias="entityType")

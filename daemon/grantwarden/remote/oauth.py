@@ -1,6 +1,6 @@
 """The token endpoint: client credentials, authorization code (with PKCE) and refresh grants.
 
-Reference §1.2: ``POST {login}/oauth/token``, form-urlencoded, client authenticated with
+platform.md §1.2: ``POST {login}/oauth/token``, form-urlencoded, client authenticated with
 ``Authorization: Basic base64(id:secret)``; a public PKCE client (no secret) sends its
 ``client_id`` in the form instead. Every secret sent or received is registered with the
 redactor before anything can print it, and a success body that cannot be used is reported

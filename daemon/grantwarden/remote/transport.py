@@ -43,7 +43,7 @@ _Model = TypeVar("_Model", bound=pydantic.BaseModel)
 class Endpoints:
     """Where one org lives: its API host and its login host (both may be the same URL).
 
-    The region table that maps ``us-east-1`` to hosts belongs to settings (reference §1.1).
+    The region table that maps ``us-east-1`` to hosts belongs to settings (platform.md §1.1).
     """
 
     api_base_url: str

@@ -1,6 +1,6 @@
 """Administration routes: OAuth clients (the re-grant API) and the authorization directory.
 
-``GET/PUT /api/v2/oauth/clients[/{id}]`` and ``POST …/secret`` (reference §2.3-§2.5): the
+``GET/PUT /api/v2/oauth/clients[/{id}]`` and ``POST …/secret`` (platform.md §2.3-§2.5): the
 secret is returned only by the regeneration, never by GET or PUT; a PUT's new grants take effect
 after the org's propagation delay while the client object shows them at once.
 ``/api/v2/authorization/roles`` (name filter, paging; rights as ``permissionPolicies`` with
@@ -151,7 +151,7 @@ class AdminRoutes:
                 "The request could not be understood by the server due to malformed syntax."
             ) from None
         # Optimistic concurrency (an assumption: the platform declares 409 request.conflict on this
-        # operation, reference §2.4, without saying when): a PUT carrying a dateModified older than
+        # operation, platform.md §2.4, without saying when): a PUT carrying a dateModified older than
         # the client's, i.e. built from a stale read, would undo someone else's change.
         stamp = body.get("dateModified") if isinstance(body, dict) else None
         if isinstance(stamp, str) and stamp != model.iso(client.date_modified):

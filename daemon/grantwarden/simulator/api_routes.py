@@ -1,4 +1,4 @@
-"""API routes of introspection and of the probe endpoints (design.md §2.6, reference §3, §6).
+"""API routes of introspection and of the probe endpoints (design.md §2.6, platform.md §3, §6).
 
 ``/api/v2/tokens/me`` (GET/HEAD/DELETE) and ``/organizations/me`` always describe the token's
 own org: the platform derives the org from the token, never from the path. The probe listings

@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 REGION_PREFIX = "/regions/"
 CONTROL_PREFIX = "/__sim/"
 CORRELATION_HEADER = "ININ-Correlation-Id"
-MAX_REQUEST_BYTES = 512_000  # request.bytes.max (reference §5)
+MAX_REQUEST_BYTES = 512_000  # request.bytes.max (platform.md §5)
 
 
 def _http_refusal(status: int, reason: str) -> errors.PlatformError:

@@ -4,7 +4,7 @@ An org's licensed permissions are this catalogue minus what the scenario leaves 
 ``GET /api/v2/authorization/permissions`` pages through it by domain. There are more than 25
 domains on purpose: ``webDeployments`` sorts onto the second page at the default page size, so a
 client that reads only page one mistakes a licensed permission for an unlicensed one (reference
-addendum: "It is paged"). Scope names are the platform's (reference §2.2); PUT of a client with
+addendum: "It is paged"). Scope names are the platform's (platform.md §2.2); PUT of a client with
 any other scope answers ``auth.invalid.scope``.
 """
 
@@ -101,7 +101,7 @@ PERMISSIONS: dict[str, PermissionDef] = _build()
 ALL_PERMISSIONS: frozenset[str] = frozenset(PERMISSIONS)
 DOMAINS: tuple[str, ...] = tuple(sorted(_CATALOGUE))
 
-# reference §2.2: every domain scope has a ":readonly" form, except where noted.
+# platform.md §2.2: every domain scope has a ":readonly" form, except where noted.
 _SCOPE_WORDS = """
 ai-studio alerting analytics architect assistants audits authorization billing business-rules
 case-management coaching content-management conversations data-privacy devices dialog

@@ -1,6 +1,6 @@
 """Validation of ``PUT /api/v2/oauth/clients/{id}``: a full replace, with the platform's refusals.
 
-PUT replaces the whole client (reference §2.3, §2.4, §9 item 9): what the body omits falls back
+PUT replaces the whole client (platform.md §2.3, §2.4, §17.10): what the body omits falls back
 to the defaults (no description, no redirect URIs, 86400 s, state active, no roles, no scope).
 Refusals, all 400: ``constraint.validation`` (name), ``grant.type.required``, ``bad.grant.type``
 (unknown, or a different type than the client has), ``bad.client.state``, ``missing.client.roles``

@@ -1,4 +1,4 @@
-"""The platform's refusals, with its exact codes and message templates (reference §4).
+"""The platform's refusals, with its exact codes and message templates (platform.md §4).
 
 API errors are an ``ErrorBody`` (message, code, status, messageParams, contextId, details,
 errors; ``limit`` on some 429s); login-host errors are ``{error, description,
@@ -60,7 +60,7 @@ class PlatformError(Exception):
 
 
 class OAuthError(Exception):
-    """A login-host refusal (reference §1.3): ``{"error", "description", "error_description"}``."""
+    """A login-host refusal (platform.md §1.3): ``{"error", "description", "error_description"}``."""
 
     def __init__(self, status: int, error: str, description: str, *, headers: Mapping[str, str] | None = None):
         super().__init__(f"{status} {error}: {description}")
@@ -102,7 +102,7 @@ def refusal(refused: permissions.Refusal) -> PlatformError:
 
 
 def scope_not_authorized(acceptable: Sequence[str]) -> PlatformError:
-    # Real capture: "App not authorized to use scope [telephony:readonly, telephony]" (reference §4.3).
+    # Real capture: "App not authorized to use scope [telephony:readonly, telephony]" (platform.md §4.3).
     return PlatformError(403, "app.not.authorized.for.scope", f"App not authorized to use scope {bracket(acceptable)}")
 
 
@@ -167,7 +167,7 @@ def server_error(status: int) -> PlatformError:
 
 
 def invalid_client() -> OAuthError:
-    # Real capture for a client unknown on this login host (wrong region; reference §1.1).
+    # Real capture for a client unknown on this login host (wrong region; platform.md §1.1).
     return OAuthError(401, "invalid_client", "authentication failed")
 
 

@@ -1,6 +1,6 @@
 """Eventual consistency of grants: each change to a client takes effect after a delay.
 
-"Permission changes can take a few minutes to take effect" (reference §2.4), and whether an
+"Permission changes can take a few minutes to take effect" (platform.md §2.4), and whether an
 already-issued token picks up a new grant is unknown, so both behaviours are modelled. A change
 appends a ``ClientGrants`` version effective at ``now + delay``:
 

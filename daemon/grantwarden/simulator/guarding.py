@@ -1,6 +1,6 @@
 """The gate every API request passes: token, region, expiry, budget, grant type, scope, policy, permission.
 
-The order is the platform's as far as it is observable (reference §4, "What a faithful
+The order is the platform's as far as it is observable (platform.md §4, §17.10: "What a faithful
 simulator must reproduce" 1, 5, 7, 11, 12, 13):
 
     no bearer → 401 authentication.required    unknown/expired/revoked/idle/foreign region → 401 bad.credentials
@@ -55,7 +55,7 @@ def authenticate(sim: world.World, request: web.Request, *, preserve_idle: bool 
     request[requestlog.CLIENT_ID] = token.client_id
     request[requestlog.ORG_ID] = token.org_id
     if token.region != request[REGION]:
-        raise errors.bad_credentials()  # a token is unknown outside its region (reference §7)
+        raise errors.bad_credentials()  # a token is unknown outside its region (platform.md §7)
     now = sim.clock.now()
     org = sim.orgs[token.org_id]
     client = sim.clients.get(token.client_id)
@@ -79,7 +79,7 @@ def authenticate(sim: world.World, request: web.Request, *, preserve_idle: bool 
 
 
 def approved_scopes(org: model.Org, token: model.Token) -> tuple[str, ...]:
-    """A user token's scopes as the org lets the app use them (reference §2.1)."""
+    """A user token's scopes as the org lets the app use them (platform.md §2.1)."""
     if not org.enforce_app_authorization:
         return token.scopes
     approval = org.app_authorizations.get(token.client_id)

@@ -2,7 +2,7 @@
 
 Records only, no rules: who may do what lives in ``permissions``, how grants change over time in
 ``grants``, how tokens come and go in ``tokens``. Field names follow the platform's JSON where
-one exists (reference §2.3, §3), so the routes that render them stay short. Times are epoch
+one exists (platform.md §2.3, §3), so the routes that render them stay short. Times are epoch
 seconds from the world's injected clock.
 """
 
@@ -16,16 +16,16 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from grantwarden.simulator import permissions
 
-# OAuthClient.authorizedGrantType (reference §1.2, SDK models/o_auth_client.py).
+# OAuthClient.authorizedGrantType (platform.md §1.2, SDK models/o_auth_client.py).
 CLIENT_CREDENTIALS = "CLIENT-CREDENTIALS"
 CODE = "CODE"
 GRANT_TYPES = frozenset({CODE, "TOKEN", "SAML2-BEARER", "PASSWORD", CLIENT_CREDENTIALS})
 CLIENT_STATES = ("active", "disabled", "inactive")
-# accessTokenValiditySeconds (reference §1.4).
+# accessTokenValiditySeconds (platform.md §1.4).
 DEFAULT_VALIDITY_SECONDS = 86400
 MIN_VALIDITY_SECONDS = 300
 MAX_VALIDITY_SECONDS = 172800
-# OAuthAuthorization.state (reference §2.1).
+# OAuthAuthorization.state (platform.md §2.1).
 APP_AUTHORIZATION_STATES = ("Authorized", "Requested", "Revoked", "Unauthorized")
 ALL_DIVISIONS = "*"
 
@@ -60,7 +60,7 @@ class Division:
 
 @dataclasses.dataclass(slots=True)
 class Role:
-    """A role of one org; its rights are permission policies with wildcards (reference addendum)."""
+    """A role of one org; its rights are permission policies with wildcards (platform.md §10)."""
 
     id: str
     name: str
@@ -121,7 +121,7 @@ class User:
 
 @dataclasses.dataclass(slots=True)
 class AppAuthorization:
-    """An org's approval of an external app (reference §2.1): only an org admin changes it."""
+    """An org's approval of an external app (platform.md §2.1): only an org admin changes it."""
 
     state: str
     scopes: tuple[str, ...]

@@ -1,4 +1,4 @@
-"""The login host: ``POST /oauth/token`` and ``GET /oauth/authorize`` (reference §1.1-§1.5).
+"""The login host: ``POST /oauth/token`` and ``GET /oauth/authorize`` (platform.md §1.1-§1.5).
 
 Token requests are form-urlencoded only, authenticated by Basic or ``client_secret_post``
 (PKCE redemptions may send only ``client_id``). A client is known only on its own region's
@@ -142,7 +142,7 @@ class OAuthRoutes:
         return self.issue(client, user_id=code.user_id, scopes=code.scopes)
 
     def refresh_token(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
-        client = self.authenticated(request, form)  # refresh needs a confidential client (reference §1.4)
+        client = self.authenticated(request, form)  # refresh needs a confidential client (platform.md §1.4)
         self.charge_mint(client)  # before rotating: a 429 must not destroy the refresh token
         old = self.sim.tokens.rotate(
             form.get("refresh_token", ""),
@@ -188,7 +188,7 @@ class OAuthRoutes:
         if client.grant_type != model.CODE or client.state != "active":
             return "unauthorized_client"
         if "code_challenge" in query and query.get("code_challenge_method", "plain") != "S256":
-            return "invalid_request"  # S256 only (reference §1.1, code_challenge_methods_supported)
+            return "invalid_request"  # S256 only (platform.md §1.1, code_challenge_methods_supported)
         org = self.sim.orgs[client.org_id]
         if self.sim.settings.deny_consent or org.test_user_id not in org.users:
             return "access_denied"

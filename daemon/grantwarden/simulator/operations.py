@@ -1,9 +1,9 @@
 """What each simulated API operation requires: permissions (ALL/ANY), scopes, grant context.
 
-One ``Operation`` per endpoint, straight from the platform's declarations (reference §2.4, §3,
+One ``Operation`` per endpoint, straight from the platform's declarations (platform.md §2.4, §3,
 §6): a client-credentials token needs ``requirement`` through its roles; a user-grant token
 needs one of ``scopes`` first and then the user's permissions. ``user_only`` operations answer a
-client-credentials token with 400 ``not.a.user`` (reference §4.2). Kept as data, so adding an
+client-credentials token with 400 ``not.a.user`` (platform.md §4.2). Kept as data, so adding an
 endpoint is one entry here plus its handler.
 """
 
@@ -44,7 +44,7 @@ MESSAGING_SUPPORTED_CONTENT = Operation(
     "messaging-supportedcontent", _MESSAGING, _all("messaging:supportedContent:view")
 )
 MESSAGING_SETTINGS = Operation("messaging-settings", _MESSAGING, _all("messaging:setting:view"))
-# The odd one (reference §6): a GET that needs an "add" permission.
+# The odd one (platform.md §6): a GET that needs an "add" permission.
 MESSAGING_FACEBOOK_APP = Operation("messaging-facebook-app", _MESSAGING, _all("messaging:integration:add"))
 WEBDEPLOYMENTS_DEPLOYMENTS = Operation(
     "webdeployments-deployments", _WEBDEPLOYMENTS, _all("webDeployments:deployment:view")
@@ -55,7 +55,7 @@ WEBDEPLOYMENTS_CONFIGURATIONS = Operation(
 # Queues are divisioned: the listing filters by division, a single queue checks its division.
 ROUTING_QUEUES = Operation("routing-queues", _ROUTING, _any("routing:queue:view"))
 ROUTING_QUEUE = Operation("routing-queue", _ROUTING, _any("routing:queue:view"))
-# The other odd one (reference §6): a GET that needs "manage".
+# The other odd one (platform.md §6): a GET that needs "manage".
 ROUTING_MESSAGE_RECIPIENTS = Operation("routing-message-recipients", _ROUTING, _all("routing:message:manage"))
 
 OAUTH_CLIENTS = Operation("oauth-clients", ("oauth", "oauth:readonly"), _any("oauth:client:view"))

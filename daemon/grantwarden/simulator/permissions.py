@@ -1,10 +1,10 @@
 """Permission evaluation: wildcard policies, divisions, licences, ALL/ANY requirements.
 
 A role grants ``domain:entity:action`` through permission policies whose ``entityName`` and
-``actionSet`` may be ``"*"`` (reference addendum). A subject (a client's roleDivisions, a user's
+``actionSet`` may be ``"*"`` (platform.md §10). A subject (a client's roleDivisions, a user's
 roles) holds a permission in the divisions paired with the roles that grant it, and only if the
 org is licensed for it: an unlicensed permission is simply never held, so its 403 is exactly
-that of any missing permission (reference §4.3). ``check*`` return a ``Refusal`` that
+that of any missing permission (platform.md §4.3). ``check*`` return a ``Refusal`` that
 ``errors`` turns into the platform's 403 body. Pure: no I/O, no clock.
 """
 
@@ -118,7 +118,7 @@ class Refusal:
 def check(holdings: Holdings, requirement: Requirement) -> Refusal | None:
     """An operation on objects without divisions: held anywhere is enough.
 
-    The message lists the operation's full requirement, as the platform's does (reference §4.2).
+    The message lists the operation's full requirement, as the platform's does (platform.md §4.2).
     """
     perms = requirement.permissions
     held = [p for p in perms if holdings.holds(p)]

@@ -1,7 +1,7 @@
 """Fixed-window request budgets: per token, per client's minting, and a global minting cap.
 
 The platform limits requests per token per minute (``token.rate.per.minute`` = 300) and limits
-minting too (reference §5); a 429 carries an integer ``Retry-After``. A fixed window per key is
+minting too (platform.md §5); a 429 carries an integer ``Retry-After``. A fixed window per key is
 enough to reproduce that and stays exact under a ``ManualClock``:
 
     window opens at the first request ─┬─ budget requests pass ─┬─ 429, Retry-After = seconds

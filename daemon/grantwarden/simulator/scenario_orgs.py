@@ -1,7 +1,7 @@
 """One org of a scenario file: divisions, licences, roles, users, clients, queues, org knobs.
 
 Role templates (the scenario's top-level ``roles``) are created in every org with ids of that
-org, because role ids differ per org and only names travel (reference addendum). A role is a
+org, because role ids differ per org and only names travel (platform.md §10). A role is a
 list of ``domain:entity:action`` patterns, wildcards allowed, each matching the catalogue. A
 role reference is a name (home division) or ``{role: NAME, division: home | "*" | NAME}``.
 Client secrets default to a value derived from the seed, so a scenario reproduces exactly.

@@ -1,4 +1,4 @@
-"""Opaque tokens, authorization codes and rotating refresh tokens (reference §1.2-§1.5).
+"""Opaque tokens, authorization codes and rotating refresh tokens (platform.md §1.2-§1.5).
 
 Access tokens are random strings looked up in a dict: the platform's are opaque and inspected
 only through ``GET /api/v2/tokens/me``. Codes live 60 s and work once; PKCE (S256 only) is

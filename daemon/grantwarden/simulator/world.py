@@ -15,7 +15,7 @@ import random
 from grantwarden.base.clock import Clock
 from grantwarden.simulator import faults, listings, model, ratelimits, requestlog, tenancy, tokens
 
-# Region keys the platform knows (reference §1.1); orgs live in exactly one of them.
+# Region keys the platform knows (platform.md §1.1); orgs live in exactly one of them.
 _REGION_KEYS = """
 us-east-1 eu-west-1 ap-southeast-2 ap-northeast-1 eu-central-1 us-west-2 ca-central-1 ap-northeast-2
 eu-west-2 ap-south-1 us-east-2 sa-east-1 me-central-1 ap-northeast-3 eu-central-2 mx-central-1

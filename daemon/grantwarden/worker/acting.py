@@ -3,7 +3,7 @@
 design.md §3 in order: a re-grant adds only what the planner chose (``remediating``), then waits
 for propagation with backoff up to ``settle_timeout``, re-probing only the probes that failed
 and re-minting the token every other attempt (whether an issued token sees new grants is
-unknown, reference §2.4), and calls the re-grant verified only when those probes pass. The
+unknown, platform.md §2.4), and calls the re-grant verified only when those probes pass. The
 guard rails that span cycles live here: at most ``max_per_hour`` attempts, a hold after three
 unverified attempts (until the configuration changes or a person asks for a reconcile), and a
 refusal by the platform (``bad.client.role``) remembered so the same plan is never retried in a
@@ -28,7 +28,7 @@ from grantwarden.worker import tokenbox as tokens_box
 if TYPE_CHECKING:
     from grantwarden.worker import tenant as tenant_mod
 
-SETTLE_BASE_S, SETTLE_CAP_S = 2.0, 30.0  # propagation takes "a few minutes" (reference §2.4)
+SETTLE_BASE_S, SETTLE_CAP_S = 2.0, 30.0  # propagation takes "a few minutes" (platform.md §2.4)
 Action = remediation.Action
 Result = labels.RegrantResult
 

@@ -1,6 +1,6 @@
 """How a tenant's token is obtained, hidden behind one callable for the token box.
 
-Client credentials (reference §1.2): ``POST /oauth/token`` with the client's id and secret,
+Client credentials (platform.md §1.2): ``POST /oauth/token`` with the client's id and secret,
 the secret read from its reference at every mint, so a rotated secret file is picked up without
 a restart; a reference that cannot be resolved fails the mint before any request, as
 ``secret_unavailable`` naming the config path and the variable or file (never a value).

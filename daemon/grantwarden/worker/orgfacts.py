@@ -2,9 +2,9 @@
 
 A bare 403 cannot say whether grantwarden may fix it. The answer needs four facts of the org:
 which permissions it is licensed for (``GET /api/v2/authorization/permissions``, read with the
-tenant's own token: it needs no permission, reference §2.4), its roles and what they grant, the
+tenant's own token: it needs no permission, platform.md §2.4), its roles and what they grant, the
 client's current ``roleDivisions`` (or scopes), and which roles the admin identity holds (a
-client may only be given roles its editor holds, reference §2.4). The last three are read with
+client may only be given roles its editor holds, platform.md §2.4). The last three are read with
 the tenant's ``admin_credentials``. Licensed permissions are cached for an hour; the rest is read
 fresh for each plan, since a person may have changed them.
 """
@@ -84,7 +84,7 @@ class Planner:
         return self._licensed
 
     async def refine(self, verdicts: dict[str, Verdict]) -> None:
-        """Missing permissions the org is not licensed for become ``unlicensed`` (reference §4.3)."""
+        """Missing permissions the org is not licensed for become ``unlicensed`` (platform.md §4.3)."""
         missing = [n for n, v in verdicts.items() if planning.plannable(v.outcome, grant_type=self._grant_type)]
         if not missing or self._grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
             return

@@ -1,7 +1,7 @@
 """One probe pass for one tenant: token, identity, then the blueprint's endpoints.
 
 The pass proves what design.md §2.6 asks: the token can be had, it acts in the tenant's org
-(``GET /api/v2/tokens/me`` → ``organization.id``, reference §3.1; another org is ``wrong_org``
+(``GET /api/v2/tokens/me`` → ``organization.id``, platform.md §3.1; another org is ``wrong_org``
 and nothing else is probed, since every answer would be about the wrong org), and each endpoint
 the integration needs answers 2xx. Endpoint probes run concurrently, at most
 ``probe_concurrency`` at once, each bounded by ``probe_timeout``; a 401 re-mints once
@@ -185,7 +185,7 @@ class Prober:
     async def _call(self, name: str, request: Callable[[str], Awaitable[_T]]) -> _T:
         """``tokens_box.call`` (401: re-mint once), and after a 429 one more try past its floor.
 
-        The tenant's gate holds the Retry-After for every request (reference §5), so the retry
+        The tenant's gate holds the Retry-After for every request (platform.md §5), so the retry
         waits it out and gives this cycle a real answer, unless the wait is longer than a probe
         may reasonably take. Every 429 is reported at once (``on_rate_limited``): the metrics, the log, the status.
         """

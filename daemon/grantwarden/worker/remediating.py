@@ -1,6 +1,6 @@
 """Carrying out a re-grant plan: fresh GET, add-only PUT, an audit line, nothing else.
 
-Guard rails live here as much as in the planner (design.md §3, reference §2.4):
+Guard rails live here as much as in the planner (design.md §3, platform.md §2.4):
 - the PUT body is always computed from a GET made just before it (``policy.remediation``
   appends; it never removes), so a change a person made a moment ago is kept, and a second actor
   cannot make grantwarden undo anything;
@@ -129,7 +129,7 @@ class Executor:
     def _refused(self, added: tuple[str, ...], exc: errors.HttpError) -> Result:
         reply = exc.reply
         code = reply.facts.code or "bad request"
-        # reference §2.4: 400 bad.client.role — the caller does not hold every role it assigns.
+        # platform.md §2.4: 400 bad.client.role — the caller does not hold every role it assigns.
         detail = f"the platform refused the change ({code}: {reply.facts.message or 'no message'})"
         self._log.error(
             "regrant_refused", reason=code, detail=detail, added=list(added), correlation_id=reply.correlation_id

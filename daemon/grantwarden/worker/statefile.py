@@ -1,6 +1,6 @@
 """Per-tenant state on disk: the rotating refresh token of an authorization-code tenant.
 
-Refresh tokens rotate at every use (reference §1.4: each refresh returns a new one), so the token
+Refresh tokens rotate at every use (platform.md §1.4: each refresh returns a new one), so the token
 that works tomorrow exists only after today's refresh: it must survive restarts, and a crash must
 never leave half a file. Each write therefore goes to a temporary file in the same directory
 (created exclusively, 0600), is flushed and fsynced, renamed over ``<tenant>.json``, and the

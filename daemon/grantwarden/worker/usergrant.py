@@ -1,6 +1,6 @@
 """Authorization-code tenants: access tokens from the stored, rotating refresh token.
 
-Reference §1.4: a refresh (``grant_type=refresh_token``, Basic with the client secret: confidential
+platform.md §1.4: a refresh (``grant_type=refresh_token``, Basic with the client secret: confidential
 clients only) returns a new refresh token every time, and refresh tokens "may be revoked without
 notice". So every mint reads the tenant's state file afresh (``grantwarden authorize`` or a ``check``
 run may have written a newer token), refreshes, and stores the new refresh token BEFORE the access
@@ -8,7 +8,7 @@ token is handed out: a token never used before it is on disk cannot be lost by a
 
     file {B, prev A}     refresh(B) ──► C      save {C, prev B}      return access token
                                           ▲ killed here: the file still says B; the platform's
-                                            grace for a superseded token (unknown, §1.4) covers it
+                                            grace for a superseded token (unknown, platform.md §1.4) covers it
 
 The previous token stays until its successor has worked once, and is tried once when the current
 one is refused. A token refused with ``invalid_grant`` is remembered by its hash and never sent
@@ -59,7 +59,8 @@ def reconsent_command(config_path: str, tenant_name: str) -> str:
 
 
 def pkce_pair() -> tuple[str, str]:
-    """A fresh PKCE verifier (86 chars of [A-Za-z0-9_-], within 43–128) and its S256 challenge (§1.1, §1.2)."""
+    """A fresh PKCE verifier (86 chars of [A-Za-z0-9_-], within 43–128) and its S256 challenge
+    (platform.md §1.1, §1.2)."""
     verifier = secrets.token_urlsafe(64)
     digest = hashlib.sha256(verifier.encode("ascii")).digest()
     return verifier, base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
@@ -79,7 +80,8 @@ def consenting_tenant(tenants: Sequence[settings.Tenant], name: str) -> settings
 
 
 def authorize_url(tenant: settings.Tenant, scopes: Sequence[str], state: str, code_challenge: str) -> str:
-    """``/oauth/authorize`` on the tenant's login host (§1.1); without scopes, all of the client's are asked."""
+    """``/oauth/authorize`` on the tenant's login host (platform.md §1.1); without scopes, all of
+    the client's are asked."""
     redirect_uri = tenant.credentials.redirect_uri
     if redirect_uri is None:
         raise ValueError(f"tenant {tenant.name} has no redirect_uri: not an authorization_code tenant")
