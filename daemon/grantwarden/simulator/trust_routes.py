@@ -33,9 +33,9 @@ BASE = "/api/v2/orgauthorization"
 
 
 def org_user(sim: world.World, org_id: str, user_id: str) -> dict[str, Any]:
-    """An ``OrgUser`` reference: id and name (the org's built-in administrator when unknown)."""
+    """An ``OrgUser`` (no ``selfUri`` in that model): id and name (the org's administrator when unknown)."""
     person = sim.orgs[org_id].users.get(user_id)
-    return {"id": user_id, "name": person.name if person else world.ADMIN_NAME, "selfUri": f"/api/v2/users/{user_id}"}
+    return {"id": user_id, "name": person.name if person else world.ADMIN_NAME}
 
 
 def trustee_json(sim: world.World, entry: trust.Trust) -> dict[str, Any]:
@@ -69,7 +69,11 @@ def member_json(sim: world.World, entry: trust.Trust, member: trust.Member) -> d
     details = {"dateCreated": model.iso(member.date_created), **_creator(sim, entry)}
     if member.kind == "user":
         person = home.users.get(member.id)
-        return None if person is None else {**identity_routes.user(home, person), "trustUserDetails": details}
+        if person is None:
+            return None
+        found = identity_routes.user(home, person)
+        del found["selfUri"]  # TrustUser has none
+        return {**found, "trustUserDetails": details}
     group = home.groups.get(member.id)
     if group is None:
         return None
