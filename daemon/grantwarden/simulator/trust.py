@@ -89,11 +89,6 @@ def active(trust: Trust, now: float) -> bool:
     return trust.enabled and (trust.date_expired is None or now < trust.date_expired)
 
 
-def all_divisions(role_ids: list[str]) -> tuple[model.RoleDivision, ...]:
-    """``TrustMemberCreate.roleIds``: "Roles will be granted in all divisions"."""
-    return tuple(dict.fromkeys(model.RoleDivision(role_id, model.ALL_DIVISIONS) for role_id in role_ids))
-
-
 def new_member(member_id: str, kind: MemberKind, role_divisions: tuple[model.RoleDivision, ...], now: float) -> Member:
     return Member(member_id, kind, grants.initial(role_divisions, ()), date_created=now)
 
@@ -109,11 +104,6 @@ def memberships(trust: Trust, home: model.Org, user_id: str) -> list[Member]:
             if group is not None and user_id in group.member_ids:
                 found.append(member)
     return found
-
-
-def role_divisions(trust: Trust, home: model.Org, user_id: str, now: float) -> tuple[model.RoleDivision, ...]:
-    versions = [grants.effective(m, now) for m in memberships(trust, home, user_id)]
-    return tuple(dict.fromkeys(rd for version in versions for rd in version.role_divisions))
 
 
 def is_member(trust: Trust | None, home: model.Org, user_id: str, now: float) -> bool:

@@ -1,10 +1,11 @@
 """The simulated platform's whole state, and the one clock and RNG it runs on.
 
 A ``World`` is what the aiohttp routes, the control API and in-process tests share: orgs with
-their roles, divisions, users and clients; tokens; faults; rate windows; the request log; and
-the platform-wide knobs (``Settings``). It holds data and small lookups; the rules live in the
-modules that use it (``guarding``, ``oauth_routes``, ``client_updates``, ``control``). All time
-comes from the injected ``Clock`` so that one ``ManualClock`` drives daemon and platform alike.
+their roles, divisions, users, groups and clients; org trusts; tokens; the audit trail; faults;
+rate windows; the request log; and the platform-wide knobs (``Settings``). It holds data and
+small lookups; the rules live in the modules that use it (``guarding``, ``oauth_routes``,
+``client_updates``, ``trust``, ``audit``, ``control``). All time comes from the injected
+``Clock`` so that one ``ManualClock`` drives daemon and platform alike.
 """
 
 from __future__ import annotations
