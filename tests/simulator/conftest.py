@@ -1,8 +1,8 @@
 """Fixtures of the simulator's own tests: the demo world on a ManualClock, served on loopback.
 
-``platform`` is the demo scenario served on 127.0.0.1 with a free port; ``api`` is a thin
-HTTP helper (mint tokens, call routes, read JSON) over one aiohttp session. Nothing here
-sleeps: time moves only through ``clock.advance``.
+``platform`` is the demo scenario served on 127.0.0.1 with a free port (``trust_platform`` the
+built-in trust world); ``api`` / ``trust_api`` are a thin HTTP helper (mint tokens, call routes,
+read JSON) over one aiohttp session. Nothing here sleeps: time moves only through ``clock.advance``.
 """
 
 from __future__ import annotations
@@ -86,18 +86,27 @@ class Api:
         assert reply.status == 200, reply.text
         return str(reply.json["access_token"])
 
-    async def user_token(self, client_id: str, redirect_uri: str, *, scope: str | None = None) -> str:
-        """A code-grant token of the client's org's test user (auto-consent at /oauth/authorize)."""
-        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri}
-        if scope is not None:
-            query["scope"] = scope
-        region = self.region_of(client_id)
-        consent = await self.call("GET", "/oauth/authorize", region=region, params=query)
-        code = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(consent.headers["Location"]).query))["code"]
+    async def authorize(self, client_id: str, redirect_uri: str, **extra: str) -> dict[str, str]:
+        """The parameters /oauth/authorize redirects with (``code`` and ``state``, or ``error``)."""
+        query = {"response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri, **extra}
+        consent = await self.call("GET", "/oauth/authorize", region=self.region_of(client_id), params=query)
+        assert consent.status == 302, consent.text
+        return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(consent.headers["Location"]).query))
+
+    async def code_grant(self, client_id: str, redirect_uri: str, **extra: str) -> dict[str, Any]:
+        """The token endpoint's answer to a code grant (``target=ORG`` to act in a trustor org)."""
+        code = (await self.authorize(client_id, redirect_uri, **extra))["code"]
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        region = self.region_of(client_id)
         reply = await self.token_request(form, client_id=client_id, secret=self.sim.secret(client_id), region=region)
         assert reply.status == 200, reply.text
-        return str(reply.json["access_token"])
+        return dict(reply.json)
+
+    async def user_token(self, client_id: str, redirect_uri: str, *, scope: str | None = None, **extra: str) -> str:
+        """A code-grant token of the client's org's test user (auto-consent at /oauth/authorize)."""
+        if scope is not None:
+            extra["scope"] = scope
+        return str((await self.code_grant(client_id, redirect_uri, **extra))["access_token"])
 
     def region_of(self, client_id: str) -> str:
         return self.sim.world.orgs[self.sim.world.clients[client_id].org_id].region
@@ -118,3 +127,15 @@ async def platform(clock: ManualClock) -> AsyncIterator[testing.Simulator]:
 async def api(platform: testing.Simulator) -> AsyncIterator[Api]:
     async with aiohttp.ClientSession() as session:
         yield Api(session, platform)
+
+
+@pytest.fixture
+async def trust_platform(clock: ManualClock) -> AsyncIterator[testing.Simulator]:
+    async with testing.running("trust", clock=clock) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def trust_api(trust_platform: testing.Simulator) -> AsyncIterator[Api]:
+    async with aiohttp.ClientSession() as session:
+        yield Api(session, trust_platform)

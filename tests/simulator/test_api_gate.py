@@ -134,7 +134,7 @@ async def test_a_token_over_its_budget_gets_429_with_retry_after_and_recovers(ap
     assert (limited.status, limited.headers["Retry-After"]) == (429, "40")
     assert limited.json["code"] == "too.many.requests.retry.after"
     assert limited.json["message"] == "Rate limit exceeded the maximum. Retry the request in [40] seconds"
-    assert limited.json["limit"] == {"key": "token.rate.per.minute", "namespace": "platform-api", "value": 3}
+    assert limited.json["limit"] == {"key": "token.rate.per.minute", "namespace": "platform.api", "value": 3}
     other = await api.mint(api.sim.tenant("acme").client_id)  # budgets are per token
     assert (await api.get(ME, other)).status == 200
     await clock.advance(40)

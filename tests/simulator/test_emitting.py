@@ -3,7 +3,8 @@
 Covers: one tenant per scenario tenant with api_base_url = login_base_url = the simulator (with
 /regions/{region} outside the default region); secrets only as {env: NAME} references, their
 values in FILE.env (mode 0600); the user-grant tenant's grant, redirect_uri and scopes; the
-blueprint and state_dir; and that grantwarden's own configuration loader accepts the result.
+blueprint and state_dir; a trust tenant's credentials.trust.home_org_id (only where the
+scenario asks for it); and that grantwarden's own configuration loader accepts the demo's result.
 """
 
 from __future__ import annotations
@@ -78,3 +79,17 @@ def test_grantwardens_configuration_loader_accepts_the_emitted_file(tmp_path: Pa
     loaded = configfile.load(tmp_path / "gw.yaml", environ=env)
     assert [t.name for t in loaded.settings.tenants][:2] == ["acme", "acme-eu"]
     assert loaded.settings.tenants[1].api_url == f"{BASE}/regions/eu-west-1"
+
+
+def test_only_a_trust_tenant_gets_credentials_trust(tmp_path: Path) -> None:
+    config, _, _, _ = emitted(tmp_path)
+    assert all("trust" not in t["credentials"] for t in config["tenants"])
+    sim = scenarios.load("trust", clock=ManualClock())
+    trusted, _ = emitting.render(sim, BASE, state_dir=str(tmp_path))
+    tenants = {t["name"]: t for t in trusted["tenants"]}
+    via = tenants["customer-via-partner"]
+    assert via["org_id"] == sim.tenants[1].org_id
+    assert via["credentials"]["grant"] == "authorization_code"
+    assert via["credentials"]["trust"] == {"home_org_id": sim.clients[via["credentials"]["client_id"]].org_id}
+    assert via["credentials"]["trust"]["home_org_id"] != via["org_id"]
+    assert "trust" not in tenants["customer"]["credentials"]

@@ -2,7 +2,7 @@
 
 Covers: Basic and client_secret_post; the response shape (bearer, expires_in = the client's
 validity, no refresh token, no-store); form-urlencoded only; missing and unsupported grant
-types (saml2-bearer, password); invalid_client for a wrong secret, an unknown client, the wrong
+types (password); invalid_client for a wrong secret, an unknown client, the wrong
 region's login path, disabled and inactive clients; unauthorized_client for a CODE client;
 the per-client minting limit and the global per-second cap (429 + Retry-After, then recovery).
 """
@@ -103,12 +103,11 @@ async def test_missing_grant_type_is_invalid_request(api: Api) -> None:
     assert (reply.status, reply.code) == (400, "invalid_request")
 
 
-async def test_saml2_bearer_and_password_grants_are_unsupported(api: Api) -> None:
+async def test_the_password_grant_is_unsupported(api: Api) -> None:
     acme = api.sim.tenant("acme")
     secret = api.sim.secret(acme.client_id)
-    for grant in ("urn:ietf:params:oauth:grant-type:saml2-bearer", "password"):
-        reply = await api.token_request({"grant_type": grant}, client_id=acme.client_id, secret=secret)
-        assert (reply.status, reply.code) == (400, "unsupported_grant_type"), grant
+    reply = await api.token_request({"grant_type": "password"}, client_id=acme.client_id, secret=secret)
+    assert (reply.status, reply.code) == (400, "unsupported_grant_type")
 
 
 async def test_minting_too_often_for_one_client_is_429_with_retry_after_until_the_minute_ends(

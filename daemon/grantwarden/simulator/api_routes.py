@@ -1,10 +1,10 @@
-"""API routes of introspection and of the probe endpoints (design.md §2.6, platform.md §3, §6).
+"""API routes of the probe endpoints (design.md §2.6, reference §6), and the shared route helpers.
 
-``/api/v2/tokens/me`` (GET/HEAD/DELETE) and ``/organizations/me`` always describe the token's
-own org: the platform derives the org from the token, never from the path. The probe listings
-are precomputed bytes per org and page; queues are divisioned, so the listing shows only the
-divisions where the caller holds ``routing:queue:view`` and a single queue elsewhere answers
-``missing.division.permission``.
+The probe listings are precomputed bytes per org and page; queues are divisioned, so the listing
+shows only the divisions where the caller holds ``routing:queue:view`` and a single queue
+elsewhere answers ``missing.division.permission``. ``POST /conversations/messages/agentless``
+is the platform's client-only operation: a user token gets 400 ``not.a.client`` (reference
+§4.2); a client-credentials token with ``conversation:message:create`` gets the queued message.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from grantwarden.simulator import errors, grants, guarding, listings, model, operations, permissions, world
+from grantwarden.simulator import errors, guarding, listings, model, operations, outbound, permissions, world
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Route = tuple[str, str, Handler]
@@ -41,70 +41,9 @@ def ok(body: bytes) -> web.Response:
     return web.Response(body=body, content_type=JSON)
 
 
-def named(entity_id: str, name: str) -> dict[str, str]:
-    return {"id": entity_id, "name": name}
-
-
-def token_info(sim: world.World, caller: guarding.Caller) -> dict[str, Any]:
-    token, org, client = caller.token, caller.org, caller.client
-    if token.kind == "client":
-        version = grants.for_client_token(client, token, now=sim.clock.now(), live=sim.tokens_see_grants(org))
-        role_divisions = [{"roleId": rd.role_id, "divisionId": rd.division_id} for rd in version.role_divisions]
-        scopes: list[str] = []
-    else:
-        role_divisions = []
-        scopes = list(guarding.approved_scopes(org, token))
-    info: dict[str, Any] = {
-        "organization": named(org.id, org.name),
-        "homeOrganization": named(org.id, org.name),
-        "authorizedScope": scopes,
-        "OAuthClient": {
-            "id": client.id,
-            "name": client.name,
-            "dateCreated": model.iso(client.date_created),
-            "dateModified": model.iso(client.date_modified),
-            "authorizedGrantType": client.grant_type,
-            "scope": list(client.configured.scope),
-            "roleDivisions": role_divisions,
-            "state": client.state,
-            "organization": named(org.id, org.name),
-        },
-    }
-    if org.idle_timeout_seconds is not None:
-        info["dateTokenIdles"] = model.iso(token.last_used + org.idle_timeout_seconds)
-    return info
-
-
-def organization(org: model.Org) -> dict[str, Any]:
-    return {
-        "id": org.id,
-        "name": org.name,
-        "defaultLanguage": "en-us",
-        "defaultCountryCode": "US",
-        "thirdPartyOrgName": org.third_party_org_name,
-        "domain": org.third_party_org_name,
-        "version": 3,
-        "state": "active",
-        "defaultSiteId": model.stable_id(org.id, "site"),
-        "voicemailEnabled": True,
-        "productPlatform": "GenesysCloud",
-        "features": {"purecloud": True, "webMessaging": True},
-        "selfUri": f"/api/v2/organizations/{org.id}",
-    }
-
-
-def user(org: model.Org, person: model.User) -> dict[str, Any]:
-    home = org.divisions[org.home_division_id]
-    return {
-        "id": person.id,
-        "name": person.name,
-        "email": person.email,
-        "username": person.email,
-        "state": "active",
-        "version": 1,
-        "division": {"id": home.id, "name": home.name, "selfUri": f"/api/v2/authorization/divisions/{home.id}"},
-        "selfUri": f"/api/v2/users/{person.id}",
-    }
+def listed(request: web.Request, name: str) -> list[str]:
+    """A list query parameter, repeated or comma-separated: ``?id=a,b&id=c``."""
+    return [item for value in request.query.getall(name, []) for item in value.split(",") if item]
 
 
 class ApiRoutes:
@@ -151,35 +90,13 @@ class ApiRoutes:
             ),
         ]
         routes: list[Route] = [
-            ("GET", "/api/v2/tokens/me", self.tokens_me),
-            ("DELETE", "/api/v2/tokens/me", self.delete_tokens_me),
-            ("GET", "/api/v2/organizations/me", self.organizations_me),
-            ("GET", "/api/v2/users/me", self.users_me),
             ("GET", "/api/v2/conversations/messaging/facebook/app", self.facebook_app),
+            ("POST", "/api/v2/conversations/messages/agentless", self.agentless),
             ("GET", "/api/v2/routing/queues", self.queues),
             ("GET", "/api/v2/routing/queues/{queue_id}", self.queue),
         ]
         routes += [("GET", path, self.listing(path, op, build, numbered)) for path, op, build, numbered in probes]
         return routes
-
-    async def tokens_me(self, request: web.Request) -> web.StreamResponse:
-        preserve = request.query.get("preserveIdleTTL", "").lower() == "true"
-        caller = guarding.admit(self.sim, request, operations.TOKENS_ME, preserve_idle=preserve)
-        return web.json_response(token_info(self.sim, caller))
-
-    async def delete_tokens_me(self, request: web.Request) -> web.StreamResponse:
-        caller = guarding.admit(self.sim, request, operations.TOKENS_ME)
-        self.sim.tokens.revoke(caller.token.value)
-        return web.Response(status=200)
-
-    async def organizations_me(self, request: web.Request) -> web.StreamResponse:
-        caller = guarding.admit(self.sim, request, operations.ORGANIZATION_ME)
-        return ok(self.sim.listings.get(("org", caller.org.id), lambda: organization(caller.org)))
-
-    async def users_me(self, request: web.Request) -> web.StreamResponse:
-        caller = guarding.admit(self.sim, request, operations.USERS_ME)
-        assert caller.user is not None  # user_only operations admit user tokens only
-        return web.json_response(user(caller.org, caller.user))
 
     async def facebook_app(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.MESSAGING_FACEBOOK_APP)
@@ -232,3 +149,11 @@ class ApiRoutes:
         if refused is not None:
             raise errors.refusal(refused)
         return web.json_response(listings.queue(caller.org, found))
+
+    async def agentless(self, request: web.Request) -> web.StreamResponse:
+        caller = guarding.admit(self.sim, request, operations.CONVERSATIONS_AGENTLESS)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise errors.malformed() from None
+        return web.json_response(outbound.send(caller.org, body, now=self.sim.clock.now()))

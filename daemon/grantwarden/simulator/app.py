@@ -19,12 +19,19 @@ from aiohttp.typedefs import Middleware
 from grantwarden.simulator import (
     admin_routes,
     api_routes,
+    audit_routes,
+    authorize,
+    client_routes,
+    control_org_routes,
     control_routes,
     errors,
     faults,
     guarding,
+    identity_routes,
+    ipallow,
     oauth_routes,
     requestlog,
+    trust_routes,
     world,
 )
 
@@ -110,20 +117,33 @@ def framing(sim: world.World) -> Middleware:
     return frame
 
 
+def route_table(sim: world.World) -> list[api_routes.Route]:
+    """Every route of the platform (login and API hosts), without the region prefix."""
+    return [
+        *identity_routes.IdentityRoutes(sim).table(),
+        *api_routes.ApiRoutes(sim).table(),
+        *client_routes.ClientRoutes(sim).table(),
+        *admin_routes.AdminRoutes(sim).table(),
+        *trust_routes.TrustRoutes(sim).table(),
+        *audit_routes.AuditRoutes(sim).table(),
+        *ipallow.SettingsRoutes(sim).table(),
+        *oauth_routes.OAuthRoutes(sim).table(),
+        *authorize.AuthorizeRoutes(sim).table(),
+    ]
+
+
 def build(sim: world.World) -> web.Application:
     """The application for ``sim``; run it with ``serving.start`` (or any aiohttp runner)."""
     app = web.Application(middlewares=[framing(sim)], client_max_size=MAX_REQUEST_BYTES)
-    platform = [
-        *api_routes.ApiRoutes(sim).table(),
-        *admin_routes.AdminRoutes(sim).table(),
-        *oauth_routes.OAuthRoutes(sim).table(),
-    ]
-    for method, path, handler in platform:
+    for method, path, handler in route_table(sim):
         for prefix in ("", REGION_PREFIX + "{region}"):
             if method == "GET":
                 app.router.add_get(prefix + path, handler)  # HEAD too: HEAD /api/v2/tokens/me
             else:
                 app.router.add_route(method, prefix + path, handler)
-    for method, path, handler in control_routes.ControlRoutes(sim).table():
+    for method, path, handler in [
+        *control_routes.ControlRoutes(sim).table(),
+        *control_org_routes.OrgControlRoutes(sim).table(),
+    ]:
         app.router.add_route(method, path, handler)
     return app

@@ -1,7 +1,8 @@
-"""Validation of ``PUT /api/v2/oauth/clients/{id}``: a full replace, with the platform's refusals.
+"""Validation of ``POST`` and ``PUT /api/v2/oauth/clients[/{id}]``, with the platform's refusals.
 
 PUT replaces the whole client (platform.md §2.3, §2.4, §17.10): what the body omits falls back
 to the defaults (no description, no redirect URIs, 86400 s, state active, no roles, no scope).
+POST validates the same body for a new client, which "can only have an active state".
 Refusals, all 400: ``constraint.validation`` (name), ``grant.type.required``, ``bad.grant.type``
 (unknown, or a different type than the client has), ``bad.client.state``, ``missing.client.roles``
 (client credentials without roles), ``missing.client.scope`` (user grants without scope),
@@ -62,18 +63,20 @@ def _role_divisions(org: model.Org, body: Mapping[str, Any]) -> tuple[model.Role
     return tuple(dict.fromkeys(found))
 
 
-def _basics(client: model.OAuthClient, body: Mapping[str, Any]) -> tuple[str, str, str, int]:
+def _basics(client: model.OAuthClient | None, body: Mapping[str, Any]) -> tuple[str, str, str, int]:
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise errors.bad_request("name is required", code="constraint.validation", field="name")
     grant_type = body.get("authorizedGrantType")
     if grant_type is None:
-        raise errors.bad_request("Authorized grant type is required.", code="grant.type.required")
-    if grant_type not in model.GRANT_TYPES or grant_type != client.grant_type:
-        raise errors.bad_request("Grant type is invalid.", code="bad.grant.type", field="authorizedGrantType")
+        raise errors.bad_request("Grant type is required.", code="grant.type.required")
+    if grant_type not in model.GRANT_TYPES or (client is not None and grant_type != client.grant_type):
+        raise errors.bad_request("Invalid grant type.", code="bad.grant.type", field="authorizedGrantType")
     state = body.get("state") or "active"
     if state not in model.CLIENT_STATES:
         raise errors.bad_request("Client state is invalid.", code="bad.client.state", field="state")
+    if client is None and state != "active":
+        raise errors.bad_request("New clients can only have an active state", code="bad.client.state", field="state")
     validity = body.get("accessTokenValiditySeconds", model.DEFAULT_VALIDITY_SECONDS)
     if (
         not isinstance(validity, int)
@@ -90,11 +93,11 @@ def _basics(client: model.OAuthClient, body: Mapping[str, Any]) -> tuple[str, st
 
 def _check_roles(
     org: model.Org,
-    client: model.OAuthClient,
+    client: model.OAuthClient | None,
     role_divisions: tuple[model.RoleDivision, ...],
     caller_roles: Set[str],
 ) -> None:
-    existing = {rd.role_id for rd in client.configured.role_divisions}
+    existing = {rd.role_id for rd in client.configured.role_divisions} if client is not None else set()
     for rd in role_divisions:
         role = org.roles.get(rd.role_id)
         if role is None:
@@ -109,7 +112,8 @@ def _check_roles(
                 raise _bad_role("Client role is invalid.", rd.role_id, role.name)
 
 
-def validate(org: model.Org, client: model.OAuthClient, body: object, *, caller_roles: Set[str]) -> Update:
+def validate(org: model.Org, client: model.OAuthClient | None, body: object, *, caller_roles: Set[str]) -> Update:
+    """A PUT of ``client``, or a POST (``client`` None) of a new one."""
     if not isinstance(body, dict):
         raise errors.bad_request("The request could not be understood by the server due to malformed syntax.")
     name, grant_type, state, validity = _basics(client, body)

@@ -4,8 +4,9 @@ Tests and the demo use them to make the platform misbehave the way real orgs do:
 client (a role removed, disabled, tokens revoked), inject faults, slow down propagation, shrink
 rate budgets, "restart" (every token forgotten), approve or revoke an app for an org, deny
 consent, add a security policy, set an idle timeout. None of this exists on the real platform's
-API: an org's app approval, for instance, is changed by a person (platform.md §2.1). Raises
-``ControlError`` for unknown ids or impossible values.
+API: an org's app approval, for instance, is changed by a person (reference §2.1); client
+changes are audited as that person's (``World.ui_actor``). Knobs on trusts, IP allow-lists and
+roles are in ``control_orgs``. Raises ``ControlError`` for unknown ids or impossible values.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from grantwarden.simulator import admin_routes, catalog, faults, grants, model, world
+from grantwarden.simulator import audit, catalog, client_routes, faults, grants, model, trust, world
 
 
 class ControlError(ValueError):
@@ -42,12 +43,25 @@ def _role(sim: world.World, target: model.OAuthClient, role: str) -> model.Role:
     return found
 
 
+def audit_client(sim: world.World, target: model.OAuthClient, changes: list[audit.Change]) -> None:
+    """A change to a client made "in the UI" by the org's UI person."""
+    if changes:
+        entity = (client_routes.OAUTH_CLIENT, target.id, target.name)
+        actor = sim.ui_actor(target.org_id)
+        sim.audits.record(
+            org_id=target.org_id, now=sim.clock.now(), actor=actor, action="Update", entity=entity, changes=changes
+        )
+        target.modified_by = {"id": actor.user_id or "", "selfUri": f"/api/v2/users/{actor.user_id}"}
+
+
 def _regrant(sim: world.World, target: model.OAuthClient, role_divisions: list[model.RoleDivision]) -> None:
     """Out-of-band drift takes effect at once: it happened before anyone looked."""
     now = sim.clock.now()
+    before = client_routes.pairs(target.configured.role_divisions)
     grants.record(target, role_divisions, target.configured.scope, effective_at=now)
     grants.prune(target, now)
     model.touch(target, now)
+    audit_client(sim, target, audit.diff("roleDivisions", before, client_routes.pairs(tuple(role_divisions))))
 
 
 def remove_role(sim: world.World, client_id: str, role: str) -> None:
@@ -76,8 +90,10 @@ def set_client_state(sim: world.World, client_id: str, state: str) -> None:
     target = client(sim, client_id)
     if state == "disabled":
         sim.tokens.revoke_client(target.id)
+    changes = audit.diff("state", [target.state], [state])
     target.state = state
     model.touch(target, sim.clock.now())
+    audit_client(sim, target, changes)
 
 
 def revoke_tokens(sim: world.World, client_id: str) -> int:
@@ -198,10 +214,14 @@ def snapshot(sim: world.World) -> dict[str, Any]:
                 "app_authorizations": {
                     c: {"state": a.state, "scopes": list(a.scopes)} for c, a in o.app_authorizations.items()
                 },
+                "ip_allowlist": list(o.ip_allowlist),
+                "groups": [{"id": g.id, "name": g.name, "member_ids": list(g.member_ids)} for g in o.groups.values()],
             }
             for o in sim.orgs.values()
         ],
-        "clients": [{**admin_routes.client_json(c), "org_id": c.org_id} for c in sim.clients.values()],
+        "clients": [{**client_routes.client_json(c), "org_id": c.org_id} for c in sim.clients.values()],
+        "trusts": trust.snapshot(sim.trusts),
+        "audits": len(sim.audits),
         "tokens": {
             "access": len(sim.tokens.access),
             "refresh": len(sim.tokens.refresh),

@@ -1,6 +1,7 @@
 """The ``/__sim/`` control API: JSON over HTTP onto the same functions as ``control``.
 
-For a simulator running in another process (``grantwarden simulate``, the demo, benchmarks).
+For a simulator running in another process (``grantwarden simulate``, the demo, benchmarks);
+the knobs on trusts, allow-lists and roles are served by ``control_org_routes``.
 Served at the root only, never under a region prefix, and never subject to faults. Answers
 ``{"ok": true, ...}``; a bad request is 400 and an unknown id 404, with ``{"error": "..."}``.
 The request log here lists what reached the platform; it never holds a token or a secret.
@@ -20,11 +21,11 @@ class ControlRequestError(Exception):
     """A malformed control request (400)."""
 
 
-def _ok(**extra: Any) -> web.Response:
+def ok(**extra: Any) -> web.Response:
     return web.json_response({"ok": True, **extra})
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
+async def json_body(request: web.Request) -> dict[str, Any]:
     if not request.can_read_body:
         return {}
     try:
@@ -36,7 +37,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
     return body
 
 
-def _refusing(handler: api_routes.Handler) -> api_routes.Handler:
+def refusing(handler: api_routes.Handler) -> api_routes.Handler:
     """Control refusals as ``{"error": ...}``: 404 for an unknown id, else 400."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -58,7 +59,7 @@ class ControlRoutes:
         self.sim = sim
 
     def table(self) -> list[api_routes.Route]:
-        return [(method, path, _refusing(handler)) for method, path, handler in self.routes()]
+        return [(method, path, refusing(handler)) for method, path, handler in self.routes()]
 
     def routes(self) -> list[api_routes.Route]:
         return [
@@ -84,7 +85,7 @@ class ControlRoutes:
         return web.json_response(control.snapshot(self.sim))
 
     async def drift(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_body(request)
         client_id, action = request.match_info["client_id"], body.get("action")
         if action == "remove_role":
             control.remove_role(self.sim, client_id, str(body["role"]))
@@ -94,52 +95,52 @@ class ControlRoutes:
             state = {"disable": "disabled", "enable": "active", "deactivate": "inactive"}[action]
             control.set_client_state(self.sim, client_id, state)
         elif action == "revoke_tokens":
-            return _ok(revoked=control.revoke_tokens(self.sim, client_id))
+            return ok(revoked=control.revoke_tokens(self.sim, client_id))
         else:
             raise ControlRequestError("action is remove_role, add_role, disable, enable, deactivate or revoke_tokens")
-        return _ok()
+        return ok()
 
     async def list_faults(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(control.snapshot(self.sim)["faults"])
 
     async def set_fault(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_body(request)
         action = body.pop("action", None)
         control.set_fault(self.sim, faults.Fault(action=faults.Action(action) if action else None, **body))
-        return _ok()
+        return ok()
 
     async def clear_faults(self, request: web.Request) -> web.StreamResponse:
         control.clear_faults(self.sim, request.query.get("prefix"))
-        return _ok()
+        return ok()
 
     async def propagation(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_body(request)
         control.set_propagation(
             self.sim,
             body.get("delay_seconds"),
             org_id=body.get("org_id"),
             existing_tokens_see_grants=body.get("existing_tokens_see_grants"),
         )
-        return _ok()
+        return ok()
 
     async def ratelimits(self, request: web.Request) -> web.StreamResponse:
-        control.set_rate_limits(self.sim, **await _body(request))
-        return _ok()
+        control.set_rate_limits(self.sim, **await json_body(request))
+        return ok()
 
     async def restart(self, request: web.Request) -> web.StreamResponse:
         control.restart(self.sim)
-        return _ok()
+        return ok()
 
     async def consent(self, request: web.Request) -> web.StreamResponse:
-        control.set_consent_denied(self.sim, bool((await _body(request)).get("deny", False)))
-        return _ok()
+        control.set_consent_denied(self.sim, bool((await json_body(request)).get("deny", False)))
+        return ok()
 
     async def refresh_grace(self, request: web.Request) -> web.StreamResponse:
-        control.set_refresh_grace(self.sim, float((await _body(request))["seconds"]))
-        return _ok()
+        control.set_refresh_grace(self.sim, float((await json_body(request))["seconds"]))
+        return ok()
 
     async def app_authorization(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_body(request)
         control.set_app_authorization(
             self.sim,
             request.match_info["org_id"],
@@ -148,21 +149,21 @@ class ControlRoutes:
             scopes=[str(s) for s in body.get("scopes", [])],
             enforce=body.get("enforce"),
         )
-        return _ok()
+        return ok()
 
     async def policy(self, request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
+        body = await json_body(request)
         control.set_policy(self.sim, request.match_info["org_id"], str(body["path_prefix"]), str(body["policy_id"]))
-        return _ok()
+        return ok()
 
     async def clear_policies(self, request: web.Request) -> web.StreamResponse:
         control.clear_policies(self.sim, request.match_info["org_id"])
-        return _ok()
+        return ok()
 
     async def idle_timeout(self, request: web.Request) -> web.StreamResponse:
-        seconds = (await _body(request)).get("seconds")
+        seconds = (await json_body(request)).get("seconds")
         control.set_idle_timeout(self.sim, request.match_info["org_id"], None if seconds is None else float(seconds))
-        return _ok()
+        return ok()
 
     async def requests(self, request: web.Request) -> web.StreamResponse:
         kind = request.query.get("kind")
@@ -172,4 +173,4 @@ class ControlRoutes:
 
     async def clear_requests(self, request: web.Request) -> web.StreamResponse:
         self.sim.requests.clear()
-        return _ok()
+        return ok()

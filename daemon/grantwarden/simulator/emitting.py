@@ -3,8 +3,10 @@
 Writes design.md §2.2 YAML: the world's blueprint, one tenant per ``TenantSpec`` with
 ``api_base_url`` = ``login_base_url`` = the simulator's base URL (plus ``/regions/{region}``
 outside the default region), secrets as ``{env: NAME}`` references, and for user-grant tenants
-``credentials.grant: authorization_code``, ``redirect_uri``, ``scopes`` and a ``state_dir``.
-The secrets themselves go to ``FILE.env`` (``NAME=value`` lines, mode 0600), never into the YAML.
+``credentials.grant: authorization_code``, ``redirect_uri``, ``scopes`` and a ``state_dir``; a
+tenant acting through an org trust (a scenario tenant with ``trust: true``) also gets
+``credentials.trust: {home_org_id: <trustee org>}``. The secrets themselves go to ``FILE.env``
+(``NAME=value`` lines, mode 0600), never into the YAML.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ def render(sim: world.World, base_url: str, *, state_dir: str) -> tuple[dict[str
                 "redirect_uri": spec.redirect_uri,
                 "scopes": list(spec.scopes),
             }
+            if spec.trust_home_org_id:
+                credentials["trust"] = {"home_org_id": spec.trust_home_org_id}
         entry: dict[str, Any] = {"name": spec.name}
         if spec.parent:
             entry["parent"] = spec.parent

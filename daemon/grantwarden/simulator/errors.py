@@ -122,6 +122,46 @@ def not_a_user() -> PlatformError:
     )
 
 
+def not_a_client() -> PlatformError:
+    return PlatformError(
+        400,
+        "not.a.client",
+        "This request requires a non-user context. User token cannot be used for requests to this resource.",
+    )
+
+
+def ip_not_authorized(address: str) -> PlatformError:
+    return PlatformError(
+        401, "ip.not.authorized", f"Requests originating from this IP address are not authorized: [{address}]"
+    )
+
+
+def missing_trustor_permissions() -> PlatformError:
+    return PlatformError(403, "missing.trustor.permissions", "Missing required permission(s)")
+
+
+def client_not_found() -> PlatformError:
+    return PlatformError(404, "client.not.found", "Client was not found.")
+
+
+def invalid_value(value: str, field: str, allowed: Sequence[str]) -> PlatformError:
+    return PlatformError(
+        400,
+        "invalid.value",
+        f"Value [{value}] is not valid for field type [{field}]. Allowable values are: {', '.join(allowed)}",
+    )
+
+
+def invalid_date() -> PlatformError:
+    return PlatformError(
+        400, "invalid.date", "Dates must be specified as ISO-8601 strings. For example: yyyy-MM-ddTHH:mm:ss.SSSZ"
+    )
+
+
+def malformed() -> PlatformError:
+    return bad_request("The request could not be understood by the server due to malformed syntax.")
+
+
 def rate_limited(retry_after: int, *, limit: Mapping[str, Any] | None = None) -> PlatformError:
     return PlatformError(
         429,

@@ -11,15 +11,27 @@ appends a ``ClientGrants`` version effective at ``now + delay``:
 
 The client object (GET) shows the newest version at once: config stores are immediate, the
 auth caches lag. Permission answers are memoised per version, so the hot path is dict lookups.
+A trust member's trustor roles are versioned the same way (``Versioned``): "up to five minutes"
+(reference Addendum E3).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from grantwarden.simulator import model, permissions
 
 ALWAYS = float("-inf")
+
+
+class Versioned(Protocol):
+    """Anything whose grants change over time: an OAuth client, a trust member."""
+
+    versions: list[model.ClientGrants]
+
+    @property
+    def configured(self) -> model.ClientGrants: ...
 
 
 def initial(role_divisions: Iterable[model.RoleDivision], scope: Iterable[str]) -> list[model.ClientGrants]:
@@ -28,7 +40,7 @@ def initial(role_divisions: Iterable[model.RoleDivision], scope: Iterable[str]) 
 
 
 def record(
-    client: model.OAuthClient,
+    client: Versioned,
     role_divisions: Iterable[model.RoleDivision],
     scope: Iterable[str],
     *,
@@ -39,7 +51,7 @@ def record(
     return version
 
 
-def effective(client: model.OAuthClient, at: float) -> model.ClientGrants:
+def effective(client: Versioned, at: float) -> model.ClientGrants:
     """The version in force at ``at``: the newest one whose moment has come."""
     versions = client.versions
     if len(versions) == 1:
@@ -51,7 +63,7 @@ def effective(client: model.OAuthClient, at: float) -> model.ClientGrants:
     return best
 
 
-def prune(client: model.OAuthClient, now: float) -> None:
+def prune(client: Versioned, now: float) -> None:
     """Drop versions superseded before ``now`` (tokens keep their own references)."""
     current = effective(client, now)
     client.versions = [v for v in client.versions if v.seq >= current.seq]

@@ -1,18 +1,22 @@
-"""The gate every API request passes: token, region, expiry, budget, grant type, scope, policy, permission.
+"""The gate every API request passes: token, region, expiry, address, budget, grant type, scope, policy, permission.
 
-The order is the platform's as far as it is observable (platform.md §4, §17.10: "What a faithful
-simulator must reproduce" 1, 5, 7, 11, 12, 13):
+The order is the platform's as far as it is observable (reference §4, "What a faithful
+simulator must reproduce" 1, 5, 7, 11, 12, 13; Addendum E3, E5):
 
     no bearer → 401 authentication.required    unknown/expired/revoked/idle/foreign region → 401 bad.credentials
+    the org's IP allow-list leaves out the caller's address → 401 ip.not.authorized
     over the token's budget → 429 + Retry-After
-    client credentials on a user-only operation → 400 not.a.user
+    client credentials on a user-only operation → 400 not.a.user; a user on a client-only one → 400 not.a.client
+    a trusted user whose trust is disabled, expired or gone → 401 bad.credentials (an assumption)
     user grant: token scopes (∩ the org's approval when enforced) lack every acceptable scope
         → 403 app.not.authorized.for.scope
     org security policy on the path → 403 authz.policy.denied
     permissions (ALL / ANY) → 403 missing.permissions / missing.any.permissions
 
-Division checks of single objects are left to the handler, which knows the object. This is the
-hot path: dict lookups and memoised permission answers only.
+A trusted user's token acts in the trustor org with the trust member's trustor roles; lacking
+one gives the generic 403s (reference Addendum E3: **L**, inferred). Division checks of single
+objects are left to the handler, which knows the object. This is the hot path: dict lookups and
+memoised permission answers only.
 """
 
 from __future__ import annotations
@@ -21,7 +25,18 @@ import dataclasses
 
 from aiohttp import web
 
-from grantwarden.simulator import errors, grants, model, operations, permissions, requestlog, world
+from grantwarden.simulator import (
+    audit,
+    errors,
+    grants,
+    ipallow,
+    model,
+    operations,
+    permissions,
+    requestlog,
+    trust,
+    world,
+)
 
 # Set by the application's middleware: the region served and the path without its region prefix.
 REGION = web.RequestKey("sim.region", str)
@@ -35,6 +50,20 @@ class Caller:
     client: model.OAuthClient
     holdings: permissions.Holdings
     user: model.User | None
+    home_org: model.Org  # the user's home org: the trustee org for a trusted user, else ``org``
+
+    def actor(self, remote_ip: str) -> audit.Actor:
+        """Who this caller is in the audit trail of a change it makes."""
+        user = self.user
+        if user is None:
+            return audit.Actor(self.org.id, None, None, self.client.id, remote_ip)
+        return audit.Actor(self.home_org.id, user.id, user.name, self.client.id, remote_ip)
+
+    def ref(self) -> dict[str, str]:
+        """A ``DomainEntityRef`` of the caller (``createdBy``/``modifiedBy``)."""
+        if self.user is not None:
+            return {"id": self.user.id, "selfUri": f"/api/v2/users/{self.user.id}"}
+        return {"id": self.client.id, "selfUri": f"/api/v2/oauth/clients/{self.client.id}"}
 
 
 def bearer(request: web.Request) -> str:
@@ -68,10 +97,15 @@ def authenticate(sim: world.World, request: web.Request, *, preserve_idle: bool 
     ):
         sim.tokens.revoke(value)
         raise errors.bad_credentials()
+    if org.ip_allowlist:
+        address = ipallow.address_of(sim, request)
+        if not ipallow.allows(org.ip_allowlist, address):
+            raise errors.ip_not_authorized(address)
     budget = sim.token_budget(org)
     retry_after = sim.token_windows.hit(value, budget, now)
     if retry_after is not None:
-        limit = {"key": "token.rate.per.minute", "namespace": "platform-api", "value": budget}
+        # the namespace is one of the SDK's Limit.namespace values (reference §5 calls it platform-api)
+        limit = {"key": "token.rate.per.minute", "namespace": "platform.api", "value": budget}
         raise errors.rate_limited(retry_after, limit=limit)
     if not preserve_idle:
         token.last_used = now
@@ -95,19 +129,19 @@ def admit(
     org = sim.orgs[token.org_id]
     client = sim.clients[token.client_id]
     user: model.User | None = None
+    home = org
     if token.kind == "client":
         if operation.user_only:
             raise errors.not_a_user()
         version = grants.for_client_token(client, token, now=sim.clock.now(), live=sim.tokens_see_grants(org))
         holdings = grants.holdings(org, version)
     else:
-        user = org.users.get(token.user_id or "")
-        if user is None:
-            raise errors.bad_credentials()
+        if operation.client_only:
+            raise errors.not_a_client()
+        home, user, holdings = user_holdings(sim, token, org)
         scopes = approved_scopes(org, token)
         if not any(scope in scopes for scope in operation.scopes):
             raise errors.scope_not_authorized(operation.scopes)
-        holdings = grants.user_holdings(org, user)
     if org.policies:
         path = request[PATH]
         denied = [rule.policy_id for rule in org.policies if path.startswith(rule.path_prefix)]
@@ -117,4 +151,20 @@ def admit(
         refused = permissions.check(holdings, operation.requirement)
         if refused is not None:
             raise errors.refusal(refused)
-    return Caller(token, org, client, holdings, user)
+    return Caller(token, org, client, holdings, user, home)
+
+
+def user_holdings(
+    sim: world.World, token: model.Token, org: model.Org
+) -> tuple[model.Org, model.User, permissions.Holdings]:
+    """A user token's home org, user and holdings in ``org`` (through a trust when elsewhere)."""
+    home = sim.orgs.get(token.home)
+    user = home.users.get(token.user_id or "") if home is not None else None
+    if home is None or user is None:
+        raise errors.bad_credentials()
+    if home is org:
+        return home, user, grants.user_holdings(org, user)
+    held = trust.holdings_for(org, sim.trusts.get(org.id, home.id), home, user, sim.clock.now())
+    if held is None:
+        raise errors.bad_credentials()
+    return home, user, held

@@ -217,7 +217,11 @@ def queue(org: model.Org, q: model.Queue) -> dict[str, Any]:
         "autoAnswerOnly": False,
         "enableTranscription": False,
         "enableManualAssignment": False,
-        **_stamps(org),
+        "dateCreated": model.iso(org.date_created),
+        "dateModified": model.iso(org.date_created),
+        # Queue.createdBy/modifiedBy are user ids (strings) in the SDK model, not references
+        "createdBy": model.stable_id(org.id, "user", "admin"),
+        "modifiedBy": model.stable_id(org.id, "user", "admin"),
         "selfUri": f"/api/v2/routing/queues/{q.id}",
     }
 

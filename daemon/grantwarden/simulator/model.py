@@ -99,7 +99,8 @@ class OAuthClient:
     state: str = "active"
     date_created: float = 0.0
     date_modified: float = 0.0
-    modified_by: str | None = None
+    created_by: dict[str, str] | None = None  # a DomainEntityRef of whoever created it
+    modified_by: dict[str, str] | None = None  # ... and of whoever changed it last
 
     @property
     def configured(self) -> ClientGrants:
@@ -117,6 +118,15 @@ class User:
     email: str
     role_divisions: tuple[RoleDivision, ...]
     holdings: permissions.Holdings | None = None
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Group:
+    """A group of one org; a trustee org's groups can be trust members (reference Addendum E3)."""
+
+    id: str
+    name: str
+    member_ids: tuple[str, ...]
 
 
 @dataclasses.dataclass(slots=True)
@@ -153,6 +163,7 @@ class Org:
     licensed: frozenset[str]
     roles: dict[str, Role]
     users: dict[str, User] = dataclasses.field(default_factory=dict)
+    groups: dict[str, Group] = dataclasses.field(default_factory=dict)
     test_user_id: str | None = None
     queues: tuple[Queue, ...] = ()
     token_requests_per_minute: int | None = None  # None: the world's default
@@ -162,6 +173,8 @@ class Org:
     enforce_app_authorization: bool = False
     app_authorizations: dict[str, AppAuthorization] = dataclasses.field(default_factory=dict)
     policies: list[PolicyRule] = dataclasses.field(default_factory=list)
+    ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty: every address may call (reference Addendum E5)
+    auth_settings: dict[str, object] = dataclasses.field(default_factory=dict)  # the rest of OrgAuthSettings
     date_created: float = 0.0
 
     def role_named(self, name: str) -> Role | None:
@@ -183,6 +196,11 @@ class Token:
     grants: ClientGrants | None  # client tokens: the grants in force when minted
     user_id: str | None = None
     scopes: tuple[str, ...] = ()
+    home_org_id: str | None = None  # a trusted user's home (trustee) org; None: the token's own org
+
+    @property
+    def home(self) -> str:
+        return self.home_org_id or self.org_id
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -195,6 +213,7 @@ class AuthCode:
     challenge: str | None
     expires_at: float
     used: bool = False
+    target_org_id: str | None = None  # /oauth/authorize?target=: a trustor org to act in
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -205,3 +224,4 @@ class RefreshToken:
     scopes: tuple[str, ...]
     superseded_at: float | None = None  # set when a refresh returned its successor
     revoked: bool = False
+    target_org_id: str | None = None  # the trustor org its access tokens act in

@@ -1,12 +1,14 @@
-"""The login host: ``POST /oauth/token`` and ``GET /oauth/authorize`` (platform.md §1.1-§1.5).
+"""The login host's ``POST /oauth/token`` (reference §1.1-§1.5, Addendum E2-E4).
 
 Token requests are form-urlencoded only, authenticated by Basic or ``client_secret_post``
 (PKCE redemptions may send only ``client_id``). A client is known only on its own region's
 login path; anywhere else, as with a wrong secret, the answer is the real capture
-``invalid_client`` / "authentication failed". Disabled and inactive clients cannot mint.
-Minting is rate limited per client per minute and globally per second. ``/oauth/authorize``
-auto-consents as the org's test user (or refuses with ``access_denied`` when consent denial is
-on) and redirects to the registered ``redirect_uri`` with ``code`` and ``state``.
+``invalid_client`` / "authentication failed" — and so for a disabled, inactive or deleted
+client (an assumption: that answer is unknown). Minting is rate limited per client per minute
+and globally per second. Grants: client credentials (no org parameter: never a trustor org),
+authorization code (+PKCE; a code from ``/oauth/authorize?target=`` yields a trustor-org token),
+refresh token (a trustor-org refresh needs the trust still to let the user in) and SAML2 bearer
+(``saml``). ``GET /oauth/authorize`` is ``authorize``.
 """
 
 from __future__ import annotations
@@ -14,17 +16,15 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from grantwarden.simulator import errors, grants, guarding, model, requestlog, world
+from grantwarden.simulator import authorize, errors, grants, model, requestlog, saml, trust, world
 from grantwarden.simulator.api_routes import Route
 
 FORM = "application/x-www-form-urlencoded"
-SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
@@ -47,16 +47,12 @@ class OAuthRoutes:
         self.sim = sim
 
     def table(self) -> list[Route]:
-        return [("POST", "/oauth/token", self.token), ("GET", "/oauth/authorize", self.authorize)]
+        return [("POST", "/oauth/token", self.token)]
 
     # -- helpers ------------------------------------------------------------------------------
 
     def client_here(self, request: web.Request, client_id: str) -> model.OAuthClient | None:
-        """The client, if it exists on this region's login host."""
-        client = self.sim.clients.get(client_id)
-        if client is None or self.sim.orgs[client.org_id].region != request[guarding.REGION]:
-            return None
-        return client
+        return authorize.client_here(self.sim, request, client_id)
 
     def authenticated(self, request: web.Request, form: Mapping[str, str]) -> model.OAuthClient:
         given = basic_credentials(request)
@@ -77,19 +73,30 @@ class OAuthRoutes:
             raise errors.rate_limited(retry)
 
     def issue(
-        self, client: model.OAuthClient, *, user_id: str | None = None, scopes: tuple[str, ...] = ()
+        self,
+        client: model.OAuthClient,
+        *,
+        user_id: str | None = None,
+        scopes: tuple[str, ...] = (),
+        target_org_id: str | None = None,
+        refresh: bool = True,
     ) -> web.Response:
-        org = self.sim.orgs[client.org_id]
+        """A token of ``client`` (for ``user_id`` acting in ``target_org_id``, or in its own org)."""
+        home = self.sim.orgs[client.org_id]
+        org = self.sim.orgs[target_org_id or home.id]
         now = self.sim.clock.now()
         version = grants.effective(client, now) if user_id is None else None
-        token = self.sim.tokens.mint(client, org, now=now, grants=version, user_id=user_id, scopes=scopes)
+        token = self.sim.tokens.mint(
+            client, org, now=now, grants=version, user_id=user_id, scopes=scopes, home_org_id=home.id
+        )
         body: dict[str, Any] = {
             "access_token": token.value,
             "token_type": "bearer",
             "expires_in": client.validity_seconds,
         }
-        if user_id is not None:
-            body["refresh_token"] = self.sim.tokens.issue_refresh(client.id, user_id, scopes).value
+        if user_id is not None and refresh:
+            issued = self.sim.tokens.issue_refresh(client.id, user_id, scopes, target_org_id=token.org_id)
+            body["refresh_token"] = issued.value
         return web.json_response(body, headers=_NO_STORE)
 
     # -- POST /oauth/token --------------------------------------------------------------------
@@ -111,6 +118,8 @@ class OAuthRoutes:
             return self.authorization_code(request, form)
         if grant_type == "refresh_token":
             return self.refresh_token(request, form)
+        if grant_type == saml.GRANT_TYPE:
+            return self.saml2_bearer(request, form)
         raise errors.OAuthError(400, "unsupported_grant_type", f"grant type {grant_type} is not supported")
 
     def client_credentials(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
@@ -139,7 +148,7 @@ class OAuthRoutes:
             verifier=form.get("code_verifier"),
             now=self.sim.clock.now(),
         )
-        return self.issue(client, user_id=code.user_id, scopes=code.scopes)
+        return self.issue(client, user_id=code.user_id, scopes=code.scopes, target_org_id=code.target_org_id)
 
     def refresh_token(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
         client = self.authenticated(request, form)  # refresh needs a confidential client (platform.md §1.4)
@@ -150,51 +159,21 @@ class OAuthRoutes:
             now=self.sim.clock.now(),
             grace=self.sim.settings.refresh_grace_seconds,
         )
-        return self.issue(client, user_id=old.user_id, scopes=old.scopes)
+        target = old.target_org_id
+        if target is not None and target != client.org_id:
+            home = self.sim.orgs[client.org_id]
+            found = self.sim.trusts.get(target, home.id)
+            if not trust.is_member(found, home, old.user_id, self.sim.clock.now()):
+                raise errors.invalid_grant("the organization no longer trusts this user")  # an assumption
+        return self.issue(client, user_id=old.user_id, scopes=old.scopes, target_org_id=target)
 
-    # -- GET /oauth/authorize -----------------------------------------------------------------
-
-    async def authorize(self, request: web.Request) -> web.StreamResponse:
-        query = request.query
-        client = self.client_here(request, query.get("client_id", ""))
-        if client is None:
-            raise errors.OAuthError(400, "invalid_client", "client not found")
-        request[requestlog.CLIENT_ID] = client.id
-        redirect_uri = query.get("redirect_uri", "")
-        if redirect_uri not in client.redirect_uris:  # never redirect to an unregistered URI
-            raise errors.invalid_request("redirect_uri is not registered for this client")
-        state = query.get("state")
-        problem = self.refusal(client, query)
-        if problem is not None:
-            raise web.HTTPFound(redirect(redirect_uri, {"error": problem, "state": state}))
-        org = self.sim.orgs[client.org_id]
-        allowed = grants.effective(client, self.sim.clock.now()).scope
-        requested = query.get("scope", "").replace(",", " ").split()
-        scopes = tuple(s for s in requested if s in allowed) if requested else allowed
-        code = self.sim.tokens.issue_code(
-            client,
-            user_id=org.test_user_id or "",
-            redirect_uri=redirect_uri,
-            scopes=scopes,
-            challenge=query.get("code_challenge"),
-            expires_at=self.sim.clock.now() + self.sim.settings.code_lifetime_seconds,
-        )
-        raise web.HTTPFound(redirect(redirect_uri, {"code": code.value, "state": state}))
-
-    def refusal(self, client: model.OAuthClient, query: Mapping[str, str]) -> str | None:
-        """Why authorization is refused (an ``error`` for the redirect), or None."""
-        if query.get("response_type") != "code":
-            return "unsupported_response_type"
-        if client.grant_type != model.CODE or client.state != "active":
-            return "unauthorized_client"
-        if "code_challenge" in query and query.get("code_challenge_method", "plain") != "S256":
-            return "invalid_request"  # S256 only (platform.md §1.1, code_challenge_methods_supported)
-        org = self.sim.orgs[client.org_id]
-        if self.sim.settings.deny_consent or org.test_user_id not in org.users:
-            return "access_denied"
-        return None
-
-
-def redirect(uri: str, params: Mapping[str, str | None]) -> str:
-    query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{uri}{'&' if '?' in uri else '?'}{query}"
+    def saml2_bearer(self, request: web.Request, form: Mapping[str, str]) -> web.StreamResponse:
+        """A user grant: the assertion's user, the client's scopes, no refresh token (assumption)."""
+        client = self.authenticated(request, form)
+        if client.grant_type != saml.CLIENT_TYPE:
+            raise errors.OAuthError(400, "unauthorized_client", "client is not authorized for this grant type")
+        org, now = self.sim.orgs[client.org_id], self.sim.clock.now()
+        person = saml.user_for(org, form.get("orgName", ""), form.get("assertion", ""), now=now)
+        self.charge_mint(client)
+        scopes = grants.effective(client, now).scope
+        return self.issue(client, user_id=person.id, scopes=scopes, refresh=False)

@@ -5,6 +5,7 @@ org, because role ids differ per org and only names travel (platform.md §10). A
 list of ``domain:entity:action`` patterns, wildcards allowed, each matching the catalogue. A
 role reference is a name (home division) or ``{role: NAME, division: home | "*" | NAME}``.
 Client secrets default to a value derived from the seed, so a scenario reproduces exactly.
+Groups, IP allow-lists, app approvals and trusts are read afterwards by ``scenario_access``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ CREATED = 1_700_000_000.0  # when every scenario entity "was created": fixed, so
 ORG_KEYS = (
     *("id", "name", "third_party_org_name", "region", "divisions", "unlicensed", "roles", "users", "clients"),
     *("queues", "token_requests_per_minute", "propagation_delay_seconds", "existing_tokens_see_grants"),
-    *("idle_timeout_seconds", "enforce_app_authorization", "app_authorizations", "policies"),
+    *("idle_timeout_seconds", "enforce_app_authorization", "app_authorizations", "policies", "groups"),
+    "ip_allowlist",
 )
 CLIENT_KEYS = (
     *("id", "secret", "name", "description", "grant", "roles", "scope", "redirect_uris", "validity_seconds"),
@@ -123,7 +125,10 @@ class OrgReader:
                 )
             )
 
-    def role_refs(self, org: model.Org, value: Any, path: str) -> tuple[model.RoleDivision, ...]:
+    def role_refs(
+        self, org: model.Org, value: Any, path: str, *, default_division: str = "home"
+    ) -> tuple[model.RoleDivision, ...]:
+        """Role references: a name (in ``default_division``) or ``{role, division}``."""
         r = self.reader
         found: list[model.RoleDivision] = []
         for i, raw in enumerate(r.seq(value, path)):
@@ -135,7 +140,7 @@ class OrgReader:
                     here,
                     f"unknown role {ref.get('role')!r}; org roles: {', '.join(x.name for x in org.roles.values())}",
                 )
-            division = r.text(ref.get("division"), join(here, "division"), "home")
+            division = r.text(ref.get("division"), join(here, "division"), default_division)
             if division == "home":
                 division_id = org.home_division_id
             elif division == model.ALL_DIVISIONS:
@@ -222,16 +227,3 @@ class OrgReader:
                 r.fail(join(here, "division"), f"unknown division {division!r}")
             found.append(model.Queue(model.stable_id(org.id, "queue", name), name, match[0]))
         org.queues = tuple(found)
-
-    def app_authorizations(self, org: model.Org, value: Any, path: str) -> None:
-        """After all orgs: approvals may name clients of any org (external apps)."""
-        r = self.reader
-        for key, raw in r.mapping(value, path).items():
-            here = join(path, key)
-            client = self.clients.get(key)
-            if client is None:
-                r.fail(here, f"unknown client {key!r}")
-            spec = r.mapping(raw, here, allowed=("state", "scopes"))
-            state = r.choice(spec.get("state"), join(here, "state"), model.APP_AUTHORIZATION_STATES, "Authorized")
-            scopes = tuple(r.strings(spec.get("scopes"), join(here, "scopes")))
-            org.app_authorizations[client.id] = model.AppAuthorization(state, scopes)

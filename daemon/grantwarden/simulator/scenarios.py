@@ -1,11 +1,13 @@
 """Scenario files: a world described in YAML (built-in ones in ``worlds/``, or any file).
 
 Top level: ``seed``, ``default_region``, ``platform`` (the ``world.Settings`` knobs), ``roles``
-(role templates created in every org), ``orgs`` (by key; see ``scenario_orgs``), ``blueprint``
-(what the emitted grantwarden config declares) and ``tenants`` (how grantwarden is meant to be
-configured against this world: which org each tenant expects, which client and admin client it
-uses). ``worlds/demo.yaml`` (``--scenario demo``) documents every key in its comments. Every problem is a
-``ScenarioError`` naming the file and the path inside it.
+(role templates created in every org), ``orgs`` (by key; see ``scenario_orgs``), ``trusts``
+(org trusts; see ``scenario_access``), ``blueprint`` (what the emitted grantwarden config
+declares) and ``tenants`` (how grantwarden is meant to be configured against this world: which
+org each tenant expects, which client and admin client it uses, and ``trust: true`` for a user
+acting in that org through a trust). ``worlds/demo.yaml`` (``--scenario demo``) documents every
+key in its comments, ``worlds/trust.yaml`` the trust keys. Every problem is a ``ScenarioError``
+naming the file and the path inside it.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import yaml
 from grantwarden.base.clock import Clock
 from grantwarden.simulator import model, tenancy, world
 from grantwarden.simulator.reading import Reader, ScenarioError, join
+from grantwarden.simulator.scenario_access import AccessReader
 from grantwarden.simulator.scenario_orgs import OrgReader, role_patterns
 
 # Built-in worlds ship inside the package (importlib.resources), so ``--scenario demo`` works
 # from any directory once grantwarden is installed, and in the container image.
 WORLDS = importlib.resources.files(__package__) / "worlds"
 DEMO_SCENARIO = WORLDS / "demo.yaml"
-TOP_KEYS = ("seed", "default_region", "platform", "roles", "orgs", "blueprint", "tenants")
-TENANT_KEYS = ("name", "org", "client", "admin", "region", "grant", "redirect_uri", "scopes", "parent", "note")
+TOP_KEYS = ("seed", "default_region", "platform", "roles", "orgs", "trusts", "blueprint", "tenants")
+TENANT_KEYS = ("name", "org", "client", "admin", "region", "grant", "redirect_uri", "scopes", "parent", "note", "trust")
 TENANT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -85,12 +88,12 @@ def build(raw: Any, *, source: str, clock: Clock) -> world.World:
     if not org_specs:
         r.fail("orgs", "a scenario needs at least one org")
     orgs = {key: orgs_reader.org(key, spec, join("orgs", key)) for key, spec in org_specs.items()}
+    access = AccessReader(orgs_reader, orgs)
     for key, spec in org_specs.items():
-        orgs_reader.app_authorizations(
-            orgs[key], spec.get("app_authorizations"), join(join("orgs", key), "app_authorizations")
-        )
+        access.org(key, spec, join("orgs", key))
+    access.trusts(top.get("trusts"))
     sim.blueprint = blueprint(r, top.get("blueprint"))
-    sim.tenants = tenants(r, top.get("tenants"), orgs, orgs_reader.clients)
+    sim.tenants = tenants(r, top.get("tenants"), orgs, orgs_reader.clients, sim)
     return sim
 
 
@@ -123,7 +126,7 @@ def blueprint(r: Reader, value: Any) -> tenancy.Blueprint:
 
 
 def tenants(
-    r: Reader, value: Any, orgs: dict[str, model.Org], clients: dict[str, model.OAuthClient]
+    r: Reader, value: Any, orgs: dict[str, model.Org], clients: dict[str, model.OAuthClient], sim: world.World
 ) -> list[tenancy.TenantSpec]:
     found: list[tenancy.TenantSpec] = []
     for i, raw in enumerate(r.seq(value, "tenants")):
@@ -148,6 +151,7 @@ def tenants(
         parent = spec.get("parent")
         if parent is not None and not any(t.name == parent for t in found):
             r.fail(join(path, "parent"), f"unknown parent {parent!r} (parents come first)")
+        home = trust_home(r, spec.get("trust"), join(path, "trust"), orgs[org_key], client, grant, sim)
         found.append(
             tenancy.TenantSpec(
                 name=name,
@@ -160,9 +164,23 @@ def tenants(
                 scopes=tuple(r.strings(spec.get("scopes"), join(path, "scopes")) or client.configured.scope),
                 parent=parent,
                 note=str(spec.get("note") or ""),
+                trust_home_org_id=home,
             )
         )
     return found
+
+
+def trust_home(
+    r: Reader, value: Any, path: str, org: model.Org, client: model.OAuthClient, grant: str, sim: world.World
+) -> str | None:
+    """``trust: true``: the tenant's user acts in ``org`` through a trust from the client's org."""
+    if not r.flag(value, path, False):
+        return None
+    if grant != tenancy.AUTHORIZATION_CODE or client.org_id == org.id:
+        r.fail(path, "a trust tenant logs in with an authorization_code client of the trustee org")
+    if sim.trusts.get(org.id, client.org_id) is None:
+        r.fail(path, f"org {org.name!r} does not trust the client's org (declare it under trusts)")
+    return client.org_id
 
 
 def _client(r: Reader, value: Any, path: str, clients: dict[str, model.OAuthClient]) -> model.OAuthClient:

@@ -44,3 +44,4 @@ class TenantSpec:
     scopes: tuple[str, ...] = ()
     parent: str | None = None
     note: str = ""  # what the tenant demonstrates
+    trust_home_org_id: str | None = None  # acts in org_id through a trust from this (trustee) org

@@ -40,7 +40,9 @@ class TokenStore:
         grants: model.ClientGrants | None,
         user_id: str | None = None,
         scopes: tuple[str, ...] = (),
+        home_org_id: str | None = None,
     ) -> model.Token:
+        """A token acting in ``org``; a trusted user's token names its home org too."""
         token = model.Token(
             value=new_value(),
             kind="client" if user_id is None else "user",
@@ -53,6 +55,7 @@ class TokenStore:
             grants=grants,
             user_id=user_id,
             scopes=scopes,
+            home_org_id=home_org_id if home_org_id != org.id else None,
         )
         self.access[token.value] = token
         return token
@@ -66,8 +69,11 @@ class TokenStore:
         scopes: tuple[str, ...],
         challenge: str | None,
         expires_at: float,
+        target_org_id: str | None = None,
     ) -> model.AuthCode:
-        code = model.AuthCode(new_value(), client.id, user_id, redirect_uri, scopes, challenge, expires_at)
+        code = model.AuthCode(
+            new_value(), client.id, user_id, redirect_uri, scopes, challenge, expires_at, target_org_id=target_org_id
+        )
         self.codes[code.value] = code
         return code
 
@@ -90,8 +96,10 @@ class TokenStore:
         code.used = True
         return code
 
-    def issue_refresh(self, client_id: str, user_id: str, scopes: tuple[str, ...]) -> model.RefreshToken:
-        refresh = model.RefreshToken(new_value(), client_id, user_id, scopes)
+    def issue_refresh(
+        self, client_id: str, user_id: str, scopes: tuple[str, ...], *, target_org_id: str | None = None
+    ) -> model.RefreshToken:
+        refresh = model.RefreshToken(new_value(), client_id, user_id, scopes, target_org_id=target_org_id)
         self.refresh[refresh.value] = refresh
         return refresh
 

@@ -1,10 +1,11 @@
 """The simulated platform's whole state, and the one clock and RNG it runs on.
 
 A ``World`` is what the aiohttp routes, the control API and in-process tests share: orgs with
-their roles, divisions, users and clients; tokens; faults; rate windows; the request log; and
-the platform-wide knobs (``Settings``). It holds data and small lookups; the rules live in the
-modules that use it (``guarding``, ``oauth_routes``, ``client_updates``, ``control``). All time
-comes from the injected ``Clock`` so that one ``ManualClock`` drives daemon and platform alike.
+their roles, divisions, users, groups and clients; org trusts; tokens; the audit trail; faults;
+rate windows; the request log; and the platform-wide knobs (``Settings``). It holds data and
+small lookups; the rules live in the modules that use it (``guarding``, ``oauth_routes``,
+``client_updates``, ``trust``, ``audit``, ``control``). All time comes from the injected
+``Clock`` so that one ``ManualClock`` drives daemon and platform alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import random
 
 from grantwarden.base.clock import Clock
-from grantwarden.simulator import faults, listings, model, ratelimits, requestlog, tenancy, tokens
+from grantwarden.simulator import audit, faults, listings, model, ratelimits, requestlog, tenancy, tokens, trust
 
 # Region keys the platform knows (platform.md §1.1); orgs live in exactly one of them.
 _REGION_KEYS = """
@@ -22,6 +23,14 @@ eu-west-2 ap-south-1 us-east-2 sa-east-1 me-central-1 ap-northeast-3 eu-central-
 ap-southeast-1 eusc-de-east-1
 """
 REGIONS: frozenset[str] = frozenset(_REGION_KEYS.split())
+
+
+ADMIN_NAME = "Organization Administrator"
+
+
+def admin_id(org: model.Org) -> str:
+    """The org's built-in administrator: creator of its estate, default UI person of the knobs."""
+    return model.stable_id(org.id, "user", "admin")
 
 
 @dataclasses.dataclass(slots=True)
@@ -67,6 +76,10 @@ class World:
         self.tenants: list[tenancy.TenantSpec] = []
         self.regions: set[str] = {default_region}  # served under /regions/{region}
         self.blueprint = tenancy.Blueprint()
+        self.trusts = trust.Registry()
+        self.audits = audit.Log()
+        self.ui_users: dict[str, str] = {}  # org id -> the user whose UI changes the knobs stand for
+        self.remote_address: str | None = None  # pretend every request comes from here (allow-list tests)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -99,6 +112,14 @@ class World:
     def tokens_see_grants(self, org: model.Org) -> bool:
         live = org.existing_tokens_see_grants
         return self.settings.existing_tokens_see_grants if live is None else live
+
+    def ui_actor(self, org_id: str) -> audit.Actor:
+        """The person in the UI behind a control knob's change in ``org_id`` (audit trail)."""
+        org = self.orgs[org_id]
+        person = org.users.get(self.ui_users.get(org_id) or admin_id(org))
+        if person is None:
+            return audit.Actor(org.id, admin_id(org), ADMIN_NAME, "", audit.UI_REMOTE_IP)
+        return audit.Actor(person.org_id, person.id, person.name, "", audit.UI_REMOTE_IP)
 
     def token_budget(self, org: model.Org) -> int:
         budget = org.token_requests_per_minute
