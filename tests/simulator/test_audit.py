@@ -1,4 +1,4 @@
-"""The audit trail and the realtime audit query (reference Addendum E1).
+"""The audit trail and the realtime audit query (platform.md §11).
 
 Covers: client PUT, create, delete and secret regeneration through the API recorded as
 AuditLogMessages of service PeoplePermissions with the caller's client, user, home org and

@@ -1,4 +1,4 @@
-"""OAuth client state and lifecycle (reference §1.5, Addendum E2): create, states, delete.
+"""OAuth client state and lifecycle (platform.md §1.5, platform.md §12): create, states, delete.
 
 Covers: POST /oauth/clients (oauth:client:add; the secret returned once; a new client only
 active: 400 bad.client.state; the caller must hold the roles it grants); state on every client;

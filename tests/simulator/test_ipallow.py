@@ -1,4 +1,4 @@
-"""The org IP allow-list (reference Addendum E5): the 401, the settings API and its rules.
+"""The org IP allow-list (platform.md §15): the 401, the settings API and its rules.
 
 Covers: with an org's list non-empty and the caller outside it, every API call acting in that org
 answers 401 ip.not.authorized "Requests originating from this IP address are not authorized:

@@ -1,4 +1,4 @@
-"""POST /api/v2/conversations/messages/agentless: the client-only operation (reference §4.2).
+"""POST /api/v2/conversations/messages/agentless: the client-only operation (platform.md §4.2).
 
 Covers: a user token gets 400 not.a.client with the platform's message (before its scopes or
 permissions are looked at); a client-credentials token without conversation:message:create gets

@@ -1,4 +1,4 @@
-"""The SAML2 bearer grant (reference §1.2, Addendum E4) and the simulator's assertion rule.
+"""The SAML2 bearer grant (platform.md §1.2, platform.md §14) and the simulator's assertion rule.
 
 Covers: Basic auth + orgName (thirdPartyOrgName) + assertion (base64 of XML naming a user by
 e-mail in NameID; URL-safe and unpadded accepted) yields a user token of that user with the

@@ -1,4 +1,4 @@
-"""Org trust: a trustee user's token acting in the trustor org (reference §7, Addendum E3).
+"""Org trust: a trustee user's token acting in the trustor org (platform.md §7, platform.md §13).
 
 Covers: /oauth/authorize?target=<trustor> with the trustee's own client yields a token whose
 tokens/me has organization = trustor, homeOrganization = trustee and OAuthClient.organization =

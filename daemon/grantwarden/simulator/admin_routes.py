@@ -3,7 +3,7 @@
 ``/api/v2/authorization/roles`` (name filter, paging; rights as ``permissionPolicies`` with
 ``unusedPermissions`` for unlicensed ones), ``/permissions`` (the org's licensed permissions,
 paged by domain) and ``/divisions/home`` are what a daemon reads before it decides to re-grant
-(reference §2.4 and the role addendum). The OAuth client API itself is ``client_routes``.
+(platform.md §2.4 and the role addendum). The OAuth client API itself is ``client_routes``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
-"""API routes of the probe endpoints (design.md §2.6, reference §6), and the shared route helpers.
+"""API routes of the probe endpoints (design.md §2.6, platform.md §6), and the shared route helpers.
 
 The probe listings are precomputed bytes per org and page; queues are divisioned, so the listing
 shows only the divisions where the caller holds ``routing:queue:view`` and a single queue
 elsewhere answers ``missing.division.permission``. ``POST /conversations/messages/agentless``
 is the platform's client-only operation: a user token gets 400 ``not.a.client`` (reference
-§4.2); a client-credentials token with ``conversation:message:create`` gets the queued message.
+platform.md §4.2); a client-credentials token with ``conversation:message:create`` gets the queued message.
 """
 
 from __future__ import annotations

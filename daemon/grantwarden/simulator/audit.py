@@ -1,7 +1,7 @@
 """The platform's own audit trail: who changed an OAuth client, a role or a trust, and how.
 
 Every change the simulator makes to a client (create, update, delete, secret regeneration), a
-role or a trust is recorded as an ``AuditLogMessage`` (reference Addendum E1.4) under service
+role or a trust is recorded as an ``AuditLogMessage`` (platform.md §11.4) under service
 ``PeoplePermissions``, whether it came through the API (the caller's client, user and address)
 or through a control knob ("a person in the UI": a configurable user, ``client.id`` empty, as
 in the real UI-made capture). ``select`` answers a realtime query: only the caller's org, the
@@ -19,7 +19,7 @@ from typing import Any
 from grantwarden.simulator import model
 
 SERVICE = "PeoplePermissions"
-LOOKBACK_SECONDS = 14 * 86400.0  # "only retrieve 14 days worth of audits" (reference Addendum E1.1)
+LOOKBACK_SECONDS = 14 * 86400.0  # "only retrieve 14 days worth of audits" (platform.md §11.1)
 UI_REMOTE_IP = "198.51.100.7"  # the UI person's browser (a documentation address)
 FILTER_PROPERTIES = ("UserId", "TrusteeOrganizationId", "ClientId", "Action", "EntityType", "EntityId")
 
@@ -113,7 +113,7 @@ def matches(entry: Entry, prop: str, value: str) -> bool:
     actor = entry.actor
     found = {
         "UserId": actor.user_id or "",
-        # a trustee user acting in this org: its home org is another (reference Addendum E1.4)
+        # a trustee user acting in this org: its home org is another (platform.md §11.4)
         "TrusteeOrganizationId": actor.home_org_id if actor.home_org_id != entry.org_id else "",
         "ClientId": actor.client_id,
         "Action": entry.action,

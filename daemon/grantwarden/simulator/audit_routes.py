@@ -1,4 +1,4 @@
-"""The realtime audit query API (reference Addendum E1.1-E1.2) over the simulator's own trail.
+"""The realtime audit query API (platform.md §11.1-E1.2) over the simulator's own trail.
 
 ``POST /api/v2/audits/query/realtime`` takes an ``AuditRealtimeQueryRequest``: ``interval``
 (required, ISO-8601 ``start/end``), ``serviceName``, ``filters`` (``UserId``,

@@ -1,4 +1,4 @@
-"""The login host's ``GET /oauth/authorize`` (reference §1.1, §1.2, Addendum E3).
+"""The login host's ``GET /oauth/authorize`` (platform.md §1.1, §1.2, platform.md §13).
 
 There is no browser: it auto-consents as the client's org's test user (or refuses with
 ``access_denied`` when consent denial is on) and redirects to the registered ``redirect_uri``
@@ -85,7 +85,7 @@ class AuthorizeRoutes:
         if client.grant_type != model.CODE or client.state != "active":
             return "unauthorized_client"
         if "code_challenge" in query and query.get("code_challenge_method", "plain") != "S256":
-            return "invalid_request"  # S256 only (reference §1.1, code_challenge_methods_supported)
+            return "invalid_request"  # S256 only (platform.md §1.1, code_challenge_methods_supported)
         org = self.sim.orgs[client.org_id]
         if self.sim.settings.deny_consent or org.test_user_id not in org.users:
             return "access_denied"

@@ -1,4 +1,4 @@
-"""The OAuth client API: list, read, create, replace, delete, regenerate the secret (reference §2.3-§2.5, E2).
+"""The OAuth client API: list, read, create, replace, delete, regenerate the secret (platform.md §2.3-§2.5, §12).
 
 The secret is returned only by creation and regeneration, never by GET or PUT. A PUT's new grants
 take effect after the org's propagation delay while the client object shows them at once; a
@@ -152,11 +152,11 @@ class ClientRoutes:
     async def put_client(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.OAUTH_CLIENT_PUT)
         client = self.own_client(caller, request)
-        if client.state == "disabled":  # declared on PUT (reference Addendum E2); "what support sets"
+        if client.state == "disabled":  # declared on PUT (platform.md §12); "what support sets"
             raise errors.bad_request("Client is disabled.", code="bad.client.state")
         body = await _json(request)
         # Optimistic concurrency (an assumption: the platform declares 409 request.conflict on this
-        # operation, reference §2.4, without saying when): a PUT carrying a dateModified older than
+        # operation, platform.md §2.4, without saying when): a PUT carrying a dateModified older than
         # the client's, i.e. built from a stale read, would undo someone else's change.
         stamp = body.get("dateModified") if isinstance(body, dict) else None
         if isinstance(stamp, str) and stamp != model.iso(client.date_modified):

@@ -4,7 +4,7 @@ Tests and the demo use them to make the platform misbehave the way real orgs do:
 client (a role removed, disabled, tokens revoked), inject faults, slow down propagation, shrink
 rate budgets, "restart" (every token forgotten), approve or revoke an app for an org, deny
 consent, add a security policy, set an idle timeout. None of this exists on the real platform's
-API: an org's app approval, for instance, is changed by a person (reference §2.1); client
+API: an org's app approval, for instance, is changed by a person (platform.md §2.1); client
 changes are audited as that person's (``World.ui_actor``). Knobs on trusts, IP allow-lists and
 roles are in ``control_orgs``. Raises ``ControlError`` for unknown ids or impossible values.
 """

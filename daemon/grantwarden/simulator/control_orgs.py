@@ -1,6 +1,6 @@
 """Knobs on orgs for tests: org trusts, the IP allow-list, the UI person, role edits.
 
-What an admin does in the UI (reference Addendum E3, E5), done at once and audited as the org's
+What an admin does in the UI (platform.md §13, E5), done at once and audited as the org's
 UI person (``World.ui_actor``; ``set_ui_user`` picks who that is): create, enable, disable,
 expire or delete a trust; give a trustee user or group trustor roles (names in all divisions,
 as ``roleIds``, or ``(role, division)`` pairs) or take one away; set an org's IP allow-list

@@ -12,7 +12,7 @@ appends a ``ClientGrants`` version effective at ``now + delay``:
 The client object (GET) shows the newest version at once: config stores are immediate, the
 auth caches lag. Permission answers are memoised per version, so the hot path is dict lookups.
 A trust member's trustor roles are versioned the same way (``Versioned``): "up to five minutes"
-(reference Addendum E3).
+(platform.md §13).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The gate every API request passes: token, region, expiry, address, budget, grant type, scope, policy, permission.
 
-The order is the platform's as far as it is observable (reference §4, "What a faithful
-simulator must reproduce" 1, 5, 7, 11, 12, 13; Addendum E3, E5):
+The order is the platform's as far as it is observable (platform.md §4, §17.10: "What a faithful
+simulator must reproduce" 1, 5, 7, 11, 12, 13; platform.md §13, §15):
 
     no bearer → 401 authentication.required    unknown/expired/revoked/idle/foreign region → 401 bad.credentials
     the org's IP allow-list leaves out the caller's address → 401 ip.not.authorized
@@ -14,7 +14,7 @@ simulator must reproduce" 1, 5, 7, 11, 12, 13; Addendum E3, E5):
     permissions (ALL / ANY) → 403 missing.permissions / missing.any.permissions
 
 A trusted user's token acts in the trustor org with the trust member's trustor roles; lacking
-one gives the generic 403s (reference Addendum E3: **L**, inferred). Division checks of single
+one gives the generic 403s (platform.md §13: **L**, inferred). Division checks of single
 objects are left to the handler, which knows the object. This is the hot path: dict lookups and
 memoised permission answers only.
 """
@@ -104,7 +104,7 @@ def authenticate(sim: world.World, request: web.Request, *, preserve_idle: bool 
     budget = sim.token_budget(org)
     retry_after = sim.token_windows.hit(value, budget, now)
     if retry_after is not None:
-        # the namespace is one of the SDK's Limit.namespace values (reference §5 calls it platform-api)
+        # the namespace is one of the SDK's Limit.namespace values (platform.md §5 calls it platform-api)
         limit = {"key": "token.rate.per.minute", "namespace": "platform.api", "value": budget}
         raise errors.rate_limited(retry_after, limit=limit)
     if not preserve_idle:

@@ -1,4 +1,4 @@
-"""Who am I: ``/api/v2/tokens/me``, ``/organizations/me`` and ``/users/me`` (reference §3, Addendum E3).
+"""Who am I: ``/api/v2/tokens/me``, ``/organizations/me`` and ``/users/me`` (platform.md §3, platform.md §13).
 
 They always describe the token's own org: the platform derives the org from the token, never
 from the path. A trusted user's token says so: ``organization`` is the trustor org it acts in,

@@ -1,4 +1,4 @@
-"""The org-wide IP allow-list (reference Addendum E5): its rule, and its settings API.
+"""The org-wide IP allow-list (platform.md §15): its rule, and its settings API.
 
 When an org's ``ipAddressAllowlist`` is non-empty, every API call acting in that org from an
 address outside it answers 401 ``ip.not.authorized`` "Requests originating from this IP address
@@ -19,7 +19,7 @@ from aiohttp import web
 
 from grantwarden.simulator import api_routes, errors, guarding, model, operations, world
 
-MAX_ENTRIES = 150  # "max 150 CIDRs" (help page, reference Addendum E5)
+MAX_ENTRIES = 150  # "max 150 CIDRs" (help page, platform.md §15)
 FIELD = "ipAddressAllowlist"
 _BOOLEANS = ("multifactorAuthenticationRequired", "domainAllowlistEnabled", "universalLogout")
 _LISTS = ("domainAllowlist", "inactivityTimeoutExclusions")
@@ -61,7 +61,7 @@ def validated(value: Any, editor: str) -> tuple[str, ...]:
             )
     chosen = tuple(dict.fromkeys(cidr.strip() for cidr in value))
     if chosen and not allows(chosen, editor):
-        # declared on the older PUT /organizations/ipaddressauthentication (reference Addendum E5)
+        # declared on the older PUT /organizations/ipaddressauthentication (platform.md §15)
         message = "IP address whitelisting cannot be configured from outside of the allowed ranges."
         raise errors.PlatformError(400, "invalid.ip.address", message)
     return chosen

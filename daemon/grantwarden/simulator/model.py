@@ -122,7 +122,7 @@ class User:
 
 @dataclasses.dataclass(slots=True, eq=False)
 class Group:
-    """A group of one org; a trustee org's groups can be trust members (reference Addendum E3)."""
+    """A group of one org; a trustee org's groups can be trust members (platform.md §13)."""
 
     id: str
     name: str
@@ -173,7 +173,7 @@ class Org:
     enforce_app_authorization: bool = False
     app_authorizations: dict[str, AppAuthorization] = dataclasses.field(default_factory=dict)
     policies: list[PolicyRule] = dataclasses.field(default_factory=list)
-    ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty: every address may call (reference Addendum E5)
+    ip_allowlist: tuple[str, ...] = ()  # CIDRs; empty: every address may call (platform.md §15)
     auth_settings: dict[str, object] = dataclasses.field(default_factory=dict)  # the rest of OrgAuthSettings
     date_created: float = 0.0
 

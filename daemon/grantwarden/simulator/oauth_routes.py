@@ -1,4 +1,4 @@
-"""The login host's ``POST /oauth/token`` (reference §1.1-§1.5, Addendum E2-E4).
+"""The login host's ``POST /oauth/token`` (platform.md §1.1-§1.5, platform.md §12-E4).
 
 Token requests are form-urlencoded only, authenticated by Basic or ``client_secret_post``
 (PKCE redemptions may send only ``client_id``). A client is known only on its own region's

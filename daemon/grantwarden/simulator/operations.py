@@ -4,7 +4,7 @@ One ``Operation`` per endpoint, straight from the platform's declarations (platf
 §6): a client-credentials token needs ``requirement`` through its roles; a user-grant token
 needs one of ``scopes`` first and then the user's permissions. ``user_only`` operations answer a
 client-credentials token with 400 ``not.a.user``, ``client_only`` ones a user token with 400
-``not.a.client`` (reference §4.2). Kept as data, so adding an endpoint is one entry here plus its
+``not.a.client`` (platform.md §4.2). Kept as data, so adding an endpoint is one entry here plus its
 handler.
 """
 
@@ -62,7 +62,7 @@ ROUTING_QUEUE = Operation("routing-queue", _ROUTING, _any("routing:queue:view"))
 # The other odd one (platform.md §6): a GET that needs "manage".
 ROUTING_MESSAGE_RECIPIENTS = Operation("routing-message-recipients", _ROUTING, _all("routing:message:manage"))
 
-# reference §4.2: "User token cannot be used"; ALL conversation:message:create, scope conversations (OAS).
+# platform.md §4.2: "User token cannot be used"; ALL conversation:message:create, scope conversations (OAS).
 CONVERSATIONS_AGENTLESS = Operation(
     "conversations-messages-agentless", ("conversations",), _all("conversation:message:create"), client_only=True
 )
@@ -77,7 +77,7 @@ AUTHORIZATION_ROLES = Operation("authorization-roles", _AUTHORIZATION, _any("aut
 AUTHORIZATION_PERMISSIONS = Operation("authorization-permissions", _AUTHORIZATION)
 AUTHORIZATION_HOME_DIVISION = Operation("authorization-home-division", _AUTHORIZATION)
 
-# Org trust (reference Addendum E3); the trustor-side lists check the trustor org's grants too.
+# Org trust (platform.md §13); the trustor-side lists check the trustor org's grants too.
 ORGAUTH_TRUSTEES = Operation("orgauthorization-trustees", _ORGAUTH, _any("authorization:orgTrustee:view"))
 ORGAUTH_TRUSTORS = Operation("orgauthorization-trustors", _ORGAUTH, _any("authorization:orgTrustor:view"))
 ORGAUTH_TRUSTEE_USERS = Operation("orgauthorization-trustee-users", _ORGAUTH, _any("authorization:orgTrusteeUser:view"))
@@ -85,13 +85,13 @@ ORGAUTH_TRUSTEE_GROUPS = Operation(
     "orgauthorization-trustee-groups", _ORGAUTH, _any("authorization:orgTrusteeGroup:view")
 )
 # /trustors/{trustorOrgId}/users|groups: the permission is needed in the trustor org, through the
-# caller's own trust (blog, reference Addendum E3); the handler checks it (missing.trustor.permissions).
+# caller's own trust (blog, platform.md §13); the handler checks it (missing.trustor.permissions).
 ORGAUTH_TRUSTOR_MEMBERS = Operation("orgauthorization-trustor-members", _ORGAUTH)
 
-# Audits (reference Addendum E1.1): ALL audits:audit:view, the one scope audits:readonly.
+# Audits (platform.md §11.1): ALL audits:audit:view, the one scope audits:readonly.
 AUDITS = Operation("audits-realtime", ("audits:readonly",), _all("audits:audit:view"))
 
-# The org IP allow-list (reference Addendum E5).
+# The org IP allow-list (platform.md §15).
 ORG_AUTH_SETTINGS = Operation(
     "organizations-authentication-settings",
     ("organization", "organization:readonly"),

@@ -1,4 +1,4 @@
-"""Agentless outbound messages: the platform's client-credentials-only operation (reference §4.2).
+"""Agentless outbound messages: the platform's client-credentials-only operation (platform.md §4.2).
 
 ``POST /api/v2/conversations/messages/agentless`` "requires a non-user context": a user token
 gets 400 ``not.a.client`` (the gate checks that). For a client-credentials token holding

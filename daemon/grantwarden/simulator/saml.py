@@ -1,4 +1,4 @@
-"""The SAML2 bearer grant's assertion rule (reference §1.2, Addendum E4).
+"""The SAML2 bearer grant's assertion rule (platform.md §1.2, platform.md §14).
 
 ``grant_type=urn:ietf:params:oauth:grant-type:saml2-bearer&orgName=…&assertion=…`` with Basic
 auth: a user grant of a ``SAML2-BEARER`` client that uses its scopes. How the platform checks an

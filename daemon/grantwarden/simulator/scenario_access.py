@@ -9,7 +9,7 @@ Read after every org exists, because these name users, groups and clients of oth
                                users: {USER_KEY: [ROLE, ...]}, groups: {GROUP_KEY: [ROLE, ...]}}]
 
 A trust member's role is a trustor-org role name, granted in all divisions as ``roleIds`` is
-(reference Addendum E3), or ``{role, division}`` for one division. Every problem is a
+(platform.md §13), or ``{role, division}`` for one division. Every problem is a
 ``ScenarioError`` naming the path.
 """
 

@@ -1,7 +1,7 @@
 """Organization Authorization (org trust): trustor ↔ trustee pairings and their members.
 
-A trustor org lets a trustee org's users and groups act in it with trustor roles (reference §7,
-Addendum E3). Members are users and groups only, never OAuth clients, so a client-credentials
+A trustor org lets a trustee org's users and groups act in it with trustor roles (platform.md §7,
+platform.md §13). Members are users and groups only, never OAuth clients, so a client-credentials
 token can never act in a trustor org. A member's trustor roles come as ``roleIds`` (granted in
 every division) or ``roleDivisions``; they are versioned like a client's grants so that changes
 take the trustor org's propagation delay ("up to five minutes"). A trust with ``enabled=false``
@@ -60,7 +60,7 @@ class Registry:
 
     def add(self, trust: Trust) -> Trust:
         if trust.trustor_id == trust.trustee_id:
-            # 400 self.trust.not.allowed on the platform (reference Addendum E3)
+            # 400 self.trust.not.allowed on the platform (platform.md §13)
             raise ValueError(
                 "The pairing trustee organization id cannot match the creator of the trust's organization id."
             )

@@ -1,4 +1,4 @@
-"""The org-authorization read API (reference §7, Addendum E3): who trusts whom, with which roles.
+"""The org-authorization read API (platform.md §7, platform.md §13): who trusts whom, with which roles.
 
 Trustor side (the caller's org lets others in): ``/orgauthorization/trustees[/{trusteeOrgId}]``,
 ``…/trustees/{id}/users|groups`` and ``…/users|groups/{id}/roles`` (a ``UserAuthorization`` of the
