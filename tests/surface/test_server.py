@@ -2,7 +2,9 @@
 
 Covers: /healthz 200, and 503 for a stopped supervisor, a lagging loop and a silent watchdog;
 /readyz 503 with the number still starting, then 200; /status sorted needs_attention first and
-valid against deploy/openapi.yaml, in one document past a chunk of tenants; /status/{tenant}
+valid against deploy/openapi.yaml, in one document past a chunk of tenants, streamed in pieces
+that join to exactly the ``dumps`` of the whole document, and cut off (never finished as if whole)
+when serialising fails midway; /status/{tenant}
 200 and 404; /metrics content type and a known series, gzipped when the scraper asks (the same
 text); reconcile 404 without an admin token, 401 without or with a wrong token, 404 for an
 unknown tenant, 202 calling the backend once; hostile values escaped in / and round-tripped in
@@ -263,6 +265,44 @@ async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve
     assert [t["tenant"] for t in body["tenants"]] == attention + healthy
     assert body["counts"]["needs_attention"] == len(attention)
     assert_matches("Envelope", body)
+
+
+HEAD = {"version": "1.2.3", "shard": {"index": 0, "count": 1}, "generated_at": "2027-01-15T08:00:00Z",
+        "ready": True, "counts": {"healthy": 3, "needs_attention": 0}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        pytest.param(0, id="no-tenants"),
+        pytest.param(1, id="one"),
+        pytest.param(server.STATUS_CHUNK, id="one-full-chunk"),
+        pytest.param(server.STATUS_CHUNK * 2 + 7, id="three-chunks"),
+    ],
+)
+def test_status_pieces_join_to_the_dumps_of_the_whole_document(count: int) -> None:
+    statuses = [
+        tenant(f"t-{index:04d}", token_last_error=HOSTILE if index % 7 == 0 else None, probes={"p": failing_probe()})
+        for index in range(count)
+    ]
+    parts = list(server.pieces(HEAD, statuses))
+    whole = server.dumps({**HEAD, "tenants": [health.tenant_json(status) for status in statuses]})
+    assert "".join(parts) == whole
+    assert len(parts) == 2 + -(-count // server.STATUS_CHUNK)  # head, one piece per chunk, the end
+    assert "<" not in whole  # markup escaped in every piece
+
+
+async def test_a_status_that_fails_midway_is_cut_off_and_logged_never_finished(serve: Serve) -> None:
+    names = [f"t-{index:04d}" for index in range(server.STATUS_CHUNK + 50)]
+    statuses = {name: tenant(name) for name in names}
+    statuses["t-0520"].token_last_error = object()  # not JSON: serialising fails in the second chunk
+    running = await serve(FakeBackend(statuses))
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession() as http, http.get(running.url + "/status") as response:
+            assert response.status == 200  # the headers went out before the failure
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+    assert [entry["path"] for entry in logs if entry["event"] == "http_error"] == ["/status"]
 
 
 async def test_status_of_one_tenant_has_the_same_envelope(serve: Serve, http: Any) -> None:
