@@ -253,6 +253,7 @@ async def test_status_lists_needs_attention_first_then_by_name_in_the_documented
     }
     assert body["tenants"][1]["probes"][0]["code"] == "missing.permissions"
     assert_matches("Envelope", body)
+    assert int(answer.headers["Content-Length"]) == len(answer.text)  # one chunk: sent whole
 
 
 async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve: Serve, http: Any) -> None:
@@ -265,6 +266,9 @@ async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve
     assert [t["tenant"] for t in body["tenants"]] == attention + healthy
     assert body["counts"]["needs_attention"] == len(attention)
     assert_matches("Envelope", body)
+    assert answer.headers["Transfer-Encoding"] == "chunked"  # streamed, a chunk of tenants at a time
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert answer.headers["Content-Security-Policy"] == server.API_CSP
 
 
 HEAD = {"version": "1.2.3", "shard": {"index": 0, "count": 1}, "generated_at": "2027-01-15T08:00:00Z",
