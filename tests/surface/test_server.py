@@ -2,21 +2,23 @@
 
 Covers: /healthz 200, and 503 for a stopped supervisor, a lagging loop and a silent watchdog;
 /readyz 503 with the number still starting, then 200; /status sorted needs_attention first and
-valid against deploy/openapi.yaml, in one document past a chunk of tenants, streamed in pieces
-that join to exactly the ``dumps`` of the whole document, and cut off (never finished as if whole)
-when serialising fails midway; /status/{tenant}
-200 and 404; /metrics content type and a known series, gzipped when the scraper asks (the same
-text); reconcile 404 without an admin token, 401 without or with a wrong token, 404 for an
-unknown tenant, 202 calling the backend once; hostile values escaped in / and round-tripped in
-/status; no answer or log line carries the admin token; 413 for oversized bodies; JSON 404/405;
-an unexpected exception becomes a bare 503; security headers; routes and openapi.yaml agree, and
-schemathesis loads the document.
+valid against deploy/openapi.yaml: one chunk of tenants sent whole, more streamed in one valid
+document, in pieces that join to exactly the ``dumps`` of the whole document, cut off (never
+finished as if whole) when serialising fails midway; /status/{tenant} 200 and 404; /metrics
+content type and a known series, gzipped when the scraper asks (the same text), a large body
+compressed in the executor, off the event loop; reconcile 404 without an admin token, 401
+without or with a wrong token, 404 for an unknown tenant, 202 calling the backend once; hostile
+values escaped in / and round-tripped in /status; no answer or log line carries the admin
+token; 413 for oversized bodies; JSON 404/405; an unexpected exception becomes a bare 503;
+security headers; routes and openapi.yaml agree, and schemathesis loads the document.
 
 ``FakeBackend`` and ``tenant()`` are reused by test_prometheus_scrape.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import gzip
 import json
@@ -358,6 +360,31 @@ async def test_metrics_are_gzipped_when_the_scraper_asks_and_say_the_same(
         assert body == plain
     assert headers["Vary"] == "Accept-Encoding"
     assert b'grantwarden_tenant_state{state="healthy",tenant="tenant-299"} 1.0' in plain
+
+
+async def test_a_large_metrics_body_is_compressed_off_the_event_loop(
+    serve: Serve, metrics: metrics_mod.Metrics
+) -> None:
+    submitted: list[str] = []
+
+    class Recording(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+            submitted.append(getattr(fn, "__qualname__", repr(fn)))
+            return super().submit(fn, *args, **kwargs)
+
+    asyncio.get_running_loop().set_default_executor(Recording(max_workers=1))  # this test's loop only
+    for index in range(2_000):
+        metrics.set_state(f"tenant-{index:04d}", S.HEALTHY)
+    running = await serve(fleet())
+    scrape = {"headers": {"Accept-Encoding": "gzip"}}
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as raw,
+        raw.get(running.url + "/metrics", **scrape) as response,
+    ):
+        body, headers = await response.read(), response.headers
+    assert headers["Content-Encoding"] == "gzip"
+    assert b'tenant="tenant-1999"' in gzip.decompress(body)
+    assert "Compress.compress" in submitted, submitted
 
 
 async def test_reconcile_does_not_exist_without_an_admin_token(serve: Serve, http: Any) -> None:
