@@ -2,9 +2,10 @@
 
 Covers: promtool accepts the rules, the config (its rule file resolving next to it) and passes
 alerts.test.yml; the scrape job is `grantwarden` every 15 s on the daemon's port; the alerts of
-the issue all exist, each with summary, description and a runbook that names a command; every
-metric, label and label value in the rules (and in the rule tests' input series) is the daemon's;
-every alert is shown both firing and not firing by the rule tests.
+the issue all exist, each with summary, description and a runbook that names a command, and
+each waits (``for``) before it fires, so one bad scrape or one retried failure pages nobody;
+every metric, label and label value in the rules (and in the rule tests' input series) is the
+daemon's; every alert is shown both firing and not firing by the rule tests.
 """
 
 from __future__ import annotations
@@ -90,6 +91,11 @@ def test_every_alert_explains_itself_and_names_the_fix(rule: dict[str, Any]) -> 
     assert {"summary", "description", "runbook"} <= set(annotations)
     assert rule["labels"]["severity"] in {"warning", "critical"}
     assert re.search(r"`(grantwarden|kubectl) [^`]+`", annotations["runbook"]), "the runbook names no command"
+
+
+@pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])
+def test_every_alert_waits_before_it_fires(rule: dict[str, Any]) -> None:
+    assert re.fullmatch(r"[1-9][0-9]*m", str(rule.get("for", ""))), "an alert without `for:` fires on one evaluation"
 
 
 @pytest.mark.parametrize("rule", _rules(), ids=lambda rule: rule["alert"])

@@ -17,7 +17,7 @@ import pytest
 from grantwarden.policy import diagnosis
 from grantwarden.policy.diagnosis import Diagnosis
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import GrantType, Outcome, RegrantMode, State
+from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode, State
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 from grantwarden.policy.tokens import TokenProblem
@@ -218,7 +218,8 @@ ROWS = [
             (
                 Outcome.MISSING_PERMISSION,
                 False,
-                f"Give grantwarden's admin identity in org {ORG} the role 'Messaging Viewer', so that it may grant it",
+                f"Give grantwarden's admin identity in org {ORG} the role 'Messaging Viewer': "
+                f"it may edit OAuth client {CLIENT} only while it holds every role that client holds or is given",
                 None,
             )
         ],
@@ -233,7 +234,7 @@ ROWS = [
     pytest.param(
         probe(MISSING, refusal(RefusalReason.ADMIN_LACKS_ROLE, roles=("A", "B"))),
         State.NEEDS_ATTENTION,
-        [(Outcome.MISSING_PERMISSION, False, "the roles 'A', 'B', so that it may grant them", None)],
+        [(Outcome.MISSING_PERMISSION, False, "the roles 'A', 'B': it may edit OAuth client", None)],
         id="refused-admin-lacks-two-roles",
     ),
     pytest.param(
@@ -491,14 +492,27 @@ ROWS = [
     pytest.param(
         {"token_problem": TokenProblem.INVALID_CLIENT, "verdicts": {}},
         State.NEEDS_ATTENTION,
-        [(Outcome.UNAUTHORIZED, False, f"Re-create the client secret of {WHO}", None)],
-        id="token-invalid-client",
+        [(Outcome.UNAUTHORIZED, False, f"Check the region first: OAuth client {CLIENT} is only known", None)],
+        id="token-invalid-client-region-first",
     ),
     pytest.param(
-        {"token_problem": TokenProblem.INVALID_CLIENT, "verdicts": {}},
+        {"token_problem": TokenProblem.INVALID_CLIENT, "verdicts": {}, "client_state": ClientState.DISABLED},
         State.NEEDS_ATTENTION,
-        [(Outcome.UNAUTHORIZED, False, "only known to its own region's login host", None)],
-        id="token-invalid-client-region-hint",
+        [(Outcome.UNAUTHORIZED, False, f"{WHO} is disabled: access tokens created by the client are invalid", None)],
+        id="token-invalid-client-disabled",
+    ),
+    pytest.param(
+        {"token_problem": TokenProblem.INVALID_CLIENT, "verdicts": {}, "shared_with": ("acme-us",)},
+        State.NEEDS_ATTENTION,
+        [
+            (
+                Outcome.UNAUTHORIZED,
+                False,
+                f"leave its secret alone: tenant acme-us also uses OAuth client {CLIENT}",
+                None,
+            )
+        ],
+        id="token-invalid-client-shared",
     ),
     pytest.param(
         {"token_problem": TokenProblem.INVALID_GRANT, "verdicts": {}, "grant_type": GrantType.AUTHORIZATION_CODE},

@@ -2,7 +2,9 @@
 
 Covers: whitespace collapsed into one line, role and permission lists read naturally, ANY
 requirements read as "any one of", the authorize command names the config file and tenant; a
-secret that cannot be resolved at mint time is a config finding, not an answer of the endpoint.
+secret that cannot be resolved at mint time is a config finding, not an answer of the endpoint;
+``invalid_client`` is left to ``fixes`` (its fix depends on the cause); ``sharing`` finds the
+other tenants configured with the same client_id.
 """
 
 from __future__ import annotations
@@ -81,3 +83,32 @@ def test_an_unresolvable_secret_says_so_and_where_to_set_it() -> None:
     )
     assert "credentials.client_secret of tenant acme names in /etc/gw.yaml" in finding.fix
     assert "unexpected" not in finding.summary + finding.fix
+
+
+def test_invalid_client_is_not_a_template_finding() -> None:
+    with pytest.raises(ValueError, match=r"fixes\.invalid_client_finding"):
+        findings.token_finding(SUBJECT, TokenProblem.INVALID_CLIENT)
+
+
+@pytest.mark.parametrize(
+    ("client_ids", "expected"),
+    [
+        pytest.param({"a": "c-1", "b": "c-2"}, {"a": (), "b": ()}, id="own-clients"),
+        pytest.param(
+            {"acme": "c-1", "acme-eu": "c-1", "acme-us": "c-1", "beta": "c-2"},
+            {
+                "acme": ("acme-eu", "acme-us"),
+                "acme-eu": ("acme", "acme-us"),
+                "acme-us": ("acme", "acme-eu"),
+                "beta": (),
+            },
+            id="three-share-one",
+        ),
+        pytest.param({"a": "C-1 ", "b": "c-1"}, {"a": ("b",), "b": ("a",)}, id="case-and-blanks-ignored"),
+        pytest.param({}, {}, id="no-tenants"),
+    ],
+)
+def test_sharing_names_the_other_tenants_of_each_client(
+    client_ids: dict[str, str], expected: dict[str, tuple[str, ...]]
+) -> None:
+    assert findings.sharing(client_ids) == expected

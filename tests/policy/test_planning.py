@@ -4,7 +4,9 @@ Covers: smallest covers and allow-list order, roles granting nothing missing are
 ANY needs one role, roles already held in the division (or in "*") are skipped and give
 ALREADY_GRANTED, home / "*" / explicit divisions, division refusals about other divisions,
 licensing (ALL and ANY), NOT_ALLOW_LISTED vs NO_ROLE_GRANTS, the admin identity's roles
-(preferring a cover the admin can grant), no admin credentials, nothing named; scope plans
+(preferring a cover the admin can grant; refusing a plan when it lacks a role the client already
+holds, since an editor needs all of them), ``editor_lacks`` and ``editor_refusal`` (what the
+worker checks before a PUT), no admin credentials, nothing named; scope plans
 (``:readonly`` first, never for scopes the client has); ``refuse_for`` and ``plannable``.
 """
 
@@ -215,6 +217,20 @@ def test_plan_roles_plans(
             id="admin-lacks-one-of-two",
         ),
         pytest.param(
+            {"client_role_divisions": adds(("r-qv", HOME)), "admin_role_ids": frozenset({"r-mv", "r-wdv"})},
+            RefusalReason.ADMIN_LACKS_ROLE,
+            ("Queue Viewer",),
+            (MI,),
+            id="admin-lacks-a-role-the-client-already-holds",
+        ),
+        pytest.param(
+            {"client_role_divisions": adds(("r-qv", OTHER)), "admin_role_ids": frozenset({"r-wdv"})},
+            RefusalReason.ADMIN_LACKS_ROLE,
+            ("Queue Viewer", "Messaging Viewer"),
+            (MI,),
+            id="admin-lacks-held-and-added-roles",
+        ),
+        pytest.param(
             {"admin_role_ids": None},
             RefusalReason.NO_ADMIN_CREDENTIALS,
             ("Messaging Viewer",),
@@ -342,3 +358,36 @@ def test_refuse_for(outcome: Outcome, grant: GrantType, reason: RefusalReason | 
 )
 def test_plannable(outcome: Outcome, grant: GrantType, expected: bool) -> None:
     assert planning.plannable(outcome, grant_type=grant) is expected
+
+
+@pytest.mark.parametrize(
+    ("admin", "client", "add", "expected"),
+    [
+        pytest.param({"r-mv", "r-qv"}, adds(("r-qv", HOME)), adds(("r-mv", HOME)), (), id="holds-everything"),
+        pytest.param({"r-qv"}, adds(("r-qv", HOME)), adds(("r-mv", HOME)), ("r-mv",), id="lacks-the-addition"),
+        pytest.param({"r-mv"}, adds(("r-qv", HOME)), adds(("r-mv", HOME)), ("r-qv",), id="lacks-a-held-role"),
+        pytest.param(
+            set(),
+            adds(("r-qv", HOME), ("r-iv", "*"), ("r-qv", OTHER)),
+            adds(("r-mv", HOME)),
+            ("r-qv", "r-iv", "r-mv"),
+            id="lacks-all-each-named-once-in-client-order",
+        ),
+        pytest.param({"r-mv"}, (), adds(("r-mv", OTHER)), (), id="divisions-are-not-compared"),
+        pytest.param(set(), (), (), (), id="nothing-to-hold"),
+    ],
+)
+def test_editor_lacks_compares_the_admins_roles_with_the_clients_and_the_additions(
+    admin: set[str], client: tuple[RoleDivision, ...], add: tuple[RoleDivision, ...], expected: tuple[str, ...]
+) -> None:
+    assert planning.editor_lacks(admin_role_ids=frozenset(admin), client_role_divisions=client, add=add) == expected
+
+
+def test_editor_refusal_names_the_roles_the_admin_lacks() -> None:
+    refusal = planning.editor_refusal(("r-qv", "r-gone"), role_names={"r-qv": "Queue Viewer"}, missing=(MI,))
+    assert refusal.reason is RefusalReason.ADMIN_LACKS_ROLE
+    assert refusal.roles == ("Queue Viewer", "r-gone")  # a role the org no longer lists keeps its id
+    assert refusal.missing == (MI,)
+    assert refusal.detail == (
+        "the admin identity does not hold 'Queue Viewer', 'r-gone', and an editor must hold every role of the client"
+    )

@@ -1,7 +1,8 @@
 """scheduling: first-probe offsets and the token bucket of the global minting limiter.
 
 Covers: offsets uniform in [0, interval) and spread, odd intervals; the bucket's burst, refill,
-queueing with reservations, the burst cap on refill, a clock that steps back, bad settings.
+waits without reservations (late wakers never get more than the burst), the burst cap on
+refill, a clock that steps back, the floor on tiny waits, bad settings.
 """
 
 from __future__ import annotations
@@ -38,17 +39,19 @@ def test_first_offset_of_odd_intervals_is_zero(interval: float) -> None:
 @pytest.mark.parametrize(
     ("rate", "burst", "takes", "waits"),
     [
-        pytest.param(1.0, 2, [0, 0, 0, 0], [0, 0, 1, 2], id="burst-then-queue"),
-        pytest.param(2.0, 1, [0, 0, 0], [0, 0.5, 1.0], id="half-second-spacing"),
+        pytest.param(1.0, 2, [0, 0, 0, 0], [0, 0, 1, 1], id="burst-then-wait-for-the-next-token"),
+        pytest.param(2.0, 1, [0, 0, 0.5, 0.5], [0, 0.5, 0, 0.5], id="half-second-spacing"),
         pytest.param(1.0, 2, [0, 0, 5, 5, 5], [0, 0, 0, 0, 1], id="refills-up-to-burst-only"),
-        pytest.param(1.0, 1, [0, 0, 0.5], [0, 1, 1.5], id="reservations-queue-behind-each-other"),
-        pytest.param(1.0, 1, [10, 5, 5], [0, 1, 2], id="clock-stepping-back-refills-nothing"),
+        pytest.param(1.0, 1, [0, 0, 0.5, 1], [0, 1, 0.5, 0], id="nothing-reserved-while-waiting"),
+        pytest.param(1.0, 2, [0, 0, 100, 100, 100], [0, 0, 0, 0, 1], id="a-late-waker-finds-only-the-burst"),
+        pytest.param(1.0, 1, [10, 5, 5], [0, 1, 1], id="clock-stepping-back-refills-nothing"),
         pytest.param(10.0, 5, [0.0] * 5 + [0.1], [0] * 6, id="refill-between-takes"),
+        pytest.param(1e6, 1, [0, 0], [0, scheduling.MIN_WAIT_S], id="tiny-waits-are-floored"),
     ],
 )
 def test_bucket(rate: float, burst: float, takes: list[float], waits: list[float]) -> None:
     bucket = Bucket(rate_per_s=rate, burst=burst)
-    assert [bucket.take(now) for now in takes] == pytest.approx(waits)
+    assert [bucket.try_take(now) for now in takes] == pytest.approx(waits)
 
 
 @pytest.mark.parametrize(

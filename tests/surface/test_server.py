@@ -2,19 +2,23 @@
 
 Covers: /healthz 200, and 503 for a stopped supervisor, a lagging loop and a silent watchdog;
 /readyz 503 with the number still starting, then 200; /status sorted needs_attention first and
-valid against deploy/openapi.yaml, in one document past a chunk of tenants; /status/{tenant}
-200 and 404; /metrics content type and a known series, gzipped when the scraper asks (the same
-text); reconcile 404 without an admin token, 401 without or with a wrong token, 404 for an
-unknown tenant, 202 calling the backend once; hostile values escaped in / and round-tripped in
-/status; no answer or log line carries the admin token; 413 for oversized bodies; JSON 404/405;
-an unexpected exception becomes a bare 503; security headers; routes and openapi.yaml agree, and
-schemathesis loads the document.
+valid against deploy/openapi.yaml: one chunk of tenants sent whole, more streamed in one valid
+document, in pieces that join to exactly the ``dumps`` of the whole document, cut off (never
+finished as if whole) when serialising fails midway; /status/{tenant} 200 and 404; /metrics
+content type and a known series, gzipped when the scraper asks (the same text), a large body
+compressed in the executor, off the event loop; reconcile 404 without an admin token, 401
+without or with a wrong token, 404 for an unknown tenant, 202 calling the backend once; hostile
+values escaped in / and round-tripped in /status; no answer or log line carries the admin
+token; 413 for oversized bodies; JSON 404/405; an unexpected exception becomes a bare 503;
+security headers; routes and openapi.yaml agree, and schemathesis loads the document.
 
 ``FakeBackend`` and ``tenant()`` are reused by test_prometheus_scrape.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import dataclasses
 import gzip
 import json
@@ -251,6 +255,7 @@ async def test_status_lists_needs_attention_first_then_by_name_in_the_documented
     }
     assert body["tenants"][1]["probes"][0]["code"] == "missing.permissions"
     assert_matches("Envelope", body)
+    assert int(answer.headers["Content-Length"]) == len(answer.text)  # one chunk: sent whole
 
 
 async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve: Serve, http: Any) -> None:
@@ -263,6 +268,47 @@ async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve
     assert [t["tenant"] for t in body["tenants"]] == attention + healthy
     assert body["counts"]["needs_attention"] == len(attention)
     assert_matches("Envelope", body)
+    assert answer.headers["Transfer-Encoding"] == "chunked"  # streamed, a chunk of tenants at a time
+    assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert answer.headers["Content-Security-Policy"] == server.API_CSP
+
+
+HEAD = {"version": "1.2.3", "shard": {"index": 0, "count": 1}, "generated_at": "2027-01-15T08:00:00Z",
+        "ready": True, "counts": {"healthy": 3, "needs_attention": 0}}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        pytest.param(0, id="no-tenants"),
+        pytest.param(1, id="one"),
+        pytest.param(server.STATUS_CHUNK, id="one-full-chunk"),
+        pytest.param(server.STATUS_CHUNK * 2 + 7, id="three-chunks"),
+    ],
+)
+def test_status_pieces_join_to_the_dumps_of_the_whole_document(count: int) -> None:
+    statuses = [
+        tenant(f"t-{index:04d}", token_last_error=HOSTILE if index % 7 == 0 else None, probes={"p": failing_probe()})
+        for index in range(count)
+    ]
+    parts = list(server.pieces(HEAD, statuses))
+    whole = server.dumps({**HEAD, "tenants": [health.tenant_json(status) for status in statuses]})
+    assert "".join(parts) == whole
+    assert len(parts) == 2 + -(-count // server.STATUS_CHUNK)  # head, one piece per chunk, the end
+    assert "<" not in whole  # markup escaped in every piece
+
+
+async def test_a_status_that_fails_midway_is_cut_off_and_logged_never_finished(serve: Serve) -> None:
+    names = [f"t-{index:04d}" for index in range(server.STATUS_CHUNK + 50)]
+    statuses = {name: tenant(name) for name in names}
+    statuses["t-0520"].token_last_error = object()  # not JSON: serialising fails in the second chunk
+    running = await serve(FakeBackend(statuses))
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession() as http, http.get(running.url + "/status") as response:
+            assert response.status == 200  # the headers went out before the failure
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+    assert [entry["path"] for entry in logs if entry["event"] == "http_error"] == ["/status"]
 
 
 async def test_status_of_one_tenant_has_the_same_envelope(serve: Serve, http: Any) -> None:
@@ -314,6 +360,31 @@ async def test_metrics_are_gzipped_when_the_scraper_asks_and_say_the_same(
         assert body == plain
     assert headers["Vary"] == "Accept-Encoding"
     assert b'grantwarden_tenant_state{state="healthy",tenant="tenant-299"} 1.0' in plain
+
+
+async def test_a_large_metrics_body_is_compressed_off_the_event_loop(
+    serve: Serve, metrics: metrics_mod.Metrics
+) -> None:
+    submitted: list[str] = []
+
+    class Recording(concurrent.futures.ThreadPoolExecutor):
+        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+            submitted.append(getattr(fn, "__qualname__", repr(fn)))
+            return super().submit(fn, *args, **kwargs)
+
+    asyncio.get_running_loop().set_default_executor(Recording(max_workers=1))  # this test's loop only
+    for index in range(2_000):
+        metrics.set_state(f"tenant-{index:04d}", S.HEALTHY)
+    running = await serve(fleet())
+    scrape = {"headers": {"Accept-Encoding": "gzip"}}
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as raw,
+        raw.get(running.url + "/metrics", **scrape) as response,
+    ):
+        body, headers = await response.read(), response.headers
+    assert headers["Content-Encoding"] == "gzip"
+    assert b'tenant="tenant-1999"' in gzip.decompress(body)
+    assert "Compress.compress" in submitted, submitted
 
 
 async def test_reconcile_does_not_exist_without_an_admin_token(serve: Serve, http: Any) -> None:

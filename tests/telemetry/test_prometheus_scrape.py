@@ -1,7 +1,8 @@
 """The real Prometheus tools against the server's /metrics: what dashboards and alerts will see.
 
 Covers: ``promtool check metrics`` finds no problem in the exposition of every metric family
-with values; a real Prometheus scrapes the server (``up{job="grantwarden"} == 1``) and its
+with values; a real Prometheus scrapes the server (``up{job="grantwarden"} == 1``), reading it
+gzip-compressed (a relay between the two sees only compressed answers go by), and its
 ``grantwarden_tenant_state{state="needs_attention"}`` query returns exactly the tenants in that
 state. Both fail, never skip, when the binaries are missing (``make system-deps`` installs them).
 """
@@ -9,6 +10,7 @@ state. Both fail, never skip, when the binaries are missing (``make system-deps`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator
 
@@ -82,10 +84,47 @@ async def test_promtool_finds_no_problem_in_the_metrics(listening: server.Runnin
     assert (checker.returncode, report.decode()) == (0, "")
 
 
-async def test_prometheus_scrapes_the_server_and_sees_who_needs_attention(listening: server.Running) -> None:
-    async with prom_harness.running(f"127.0.0.1:{listening.port}") as prometheus:
+@contextlib.asynccontextmanager
+async def relay(port: int) -> AsyncIterator[tuple[int, bytearray]]:
+    """A TCP relay on a free loopback port to ``port``: its port, and every byte the server sent back."""
+    answers = bytearray()
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, keep: bytearray | None) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(1 << 16):
+                if keep is not None:
+                    keep.extend(data)
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def connected(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # a handler always runs in a task of its own
+        tasks.add(task)
+        server_in, server_out = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.gather(pipe(client_in, server_out, None), pipe(server_in, client_out, answers))
+
+    listener = await asyncio.start_server(connected, "127.0.0.1", 0)
+    try:
+        yield listener.sockets[0].getsockname()[1], answers
+    finally:
+        listener.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await listener.wait_closed()
+
+
+async def test_prometheus_scrapes_the_server_compressed_and_sees_who_needs_attention(
+    listening: server.Running,
+) -> None:
+    async with relay(listening.port) as (port, answers), prom_harness.running(f"127.0.0.1:{port}") as prometheus:
         await prometheus.wait_for('up{job="grantwarden"}', lambda result: prom_harness.sample(result) == [1.0])
         result = await prometheus.wait_for(
             'grantwarden_tenant_state{job="grantwarden",state="needs_attention"} == 1', lambda result: bool(result)
         )
     assert sorted(series["metric"]["tenant"] for series in result) == ["acme-eu", "beta"]
+    assert b"\r\nContent-Encoding: gzip\r\n" in answers
+    assert b"grantwarden_tenant_state{" not in answers, "an answer went out uncompressed"

@@ -18,12 +18,12 @@ Callers: the tenant loop (state metric, status page) and the ``check``/``plan`` 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from grantwarden.policy import findings, fixes
 from grantwarden.policy.findings import Finding, Subject, Text
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import GrantType, Outcome, RegrantMode, State
+from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode, State
 from grantwarden.policy.planning import Plan
 from grantwarden.policy.tokens import TokenProblem
 
@@ -52,13 +52,41 @@ def diagnose(
     previous: State = State.STARTING,
     config_path: str = "FILE",
     dry_run: bool = False,
+    login_url: str = "",
+    region: str | None = None,
+    client_state: ClientState | None = None,
+    shared_with: Sequence[str] = (),
+    admin_client_id: str | None = None,
 ) -> Diagnosis:
     """State and findings; ``plans`` maps a probe name to its plan, ``regrant_held`` means
     re-grants stopped after repeated failures (``remediation.HoldReason.TOO_MANY_FAILURES``),
-    ``dry_run`` that re-grants are only planned (the fixes then say "would", not "will")."""
-    s = Subject(tenant, org_id, client_id, grant_type, mode, config_path, regrant_held, dry_run)
+    ``dry_run`` that re-grants are only planned (the fixes then say "would", not "will").
+
+    What an ``invalid_client`` fix may say comes from: ``login_url`` and ``region`` (the hosts
+    the tenant asks), ``client_state`` (the client as the org's admin identity read it, or
+    ``NOT_FOUND``; None when unread), ``shared_with`` (other tenants configured with the same
+    client_id: then no new secret is ever suggested). ``admin_client_id`` names the admin
+    identity in fixes that ask a person to give it roles.
+    """
+    s = Subject(
+        tenant,
+        org_id,
+        client_id,
+        grant_type,
+        mode,
+        config_path,
+        regrant_held,
+        dry_run,
+        login_url=login_url,
+        region=region,
+        client_state=client_state,
+        shared_with=tuple(sorted(set(shared_with) - {tenant})),
+        admin_client_id=admin_client_id,
+    )
     found: list[Finding] = []
-    if token_problem is not None:
+    if token_problem is TokenProblem.INVALID_CLIENT:
+        found.append(fixes.invalid_client_finding(s))
+    elif token_problem is not None:
         found.append(findings.token_finding(s, token_problem))
     other_org = identity_org_id if identity_org_id not in (None, org_id) else None
     if other_org is not None:

@@ -2,21 +2,22 @@
 
 ``check``, ``plan``, the status page and the logs all show these sentences, so each names the
 org and the OAuth client and says who acts next: grantwarden itself (``fixable``) or a person
-(and then exactly where, with the command to run when there is one). This module holds the
-Finding record, the sentence helpers, and the findings about the token itself: token-endpoint
-failures (an ``invalid_client`` may be the wrong region, platform.md §1.1), a client secret whose
-reference cannot be resolved (no request was sent), and credentials that act in another org
-(platform.md §7). Fixes for missing permissions and scopes live in ``fixes``;
-``diagnosis`` assembles both and decides the state.
+(and then exactly where, with the command to run when there is one), and every fix is safe for
+every tenant. This module holds the Finding record and Subject (with what is known of the
+client: its hosts, its state, the other tenants that use it), the sentence helpers, and the
+findings about the token itself: token-endpoint failures, a secret reference that cannot be
+resolved (no request was sent), credentials that act in another org (reference §7). Fixes that
+depend on more than a template (a missing permission or scope by its plan, ``invalid_client``
+by its cause) live in ``fixes``; ``diagnosis`` assembles both and decides the state.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import GrantType, Outcome, RegrantMode
+from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.tokens import TokenProblem
 
@@ -46,10 +47,21 @@ class Subject:
     config_path: str = "FILE"
     regrant_held: bool = False  # re-grants stopped after repeated unverified attempts
     dry_run: bool = False  # regrant.dry_run: grantwarden plans and logs re-grants but applies none
+    login_url: str = ""  # the login host the tenant's tokens come from (reference §1.1)
+    region: str | None = None
+    client_state: ClientState | None = None  # as the org's admin identity read it; None: unknown
+    shared_with: tuple[str, ...] = ()  # the other tenants configured with the same client_id
+    admin_client_id: str | None = None  # the admin identity's OAuth client, when there is one
 
     @property
     def who(self) -> str:
         return f"OAuth client {self.client_id} in org {self.org_id}"
+
+    @property
+    def admin(self) -> str:
+        """grantwarden's admin identity in the org, by its OAuth client when known."""
+        client = f" (OAuth client {self.admin_client_id})" if self.admin_client_id else ""
+        return f"grantwarden's admin identity{client} in org {self.org_id}"
 
     @property
     def authorize(self) -> str:
@@ -110,12 +122,6 @@ RETRY_FIX = (
 
 
 _TOKEN: dict[TokenProblem, tuple[Outcome, str, str]] = {  # outcome, summary, fix
-    TokenProblem.INVALID_CLIENT: (
-        Outcome.UNAUTHORIZED,
-        "the token endpoint rejects {who} as invalid_client",
-        "Re-create the client secret of {who} and update tenant {tenant}'s credentials, or check the region: "
-        "a client is only known to its own region's login host",  # platform.md §1.1
-    ),
     TokenProblem.INVALID_GRANT: (
         Outcome.UNAUTHORIZED,
         "the token endpoint rejects the refresh token of {who} (invalid_grant)",
@@ -145,7 +151,9 @@ _TOKEN: dict[TokenProblem, tuple[Outcome, str, str]] = {  # outcome, summary, fi
 
 
 def token_finding(s: Subject, problem: TokenProblem) -> Finding:
-    """The finding for a failed token request."""
+    """The finding for a failed token request; ``invalid_client`` has its own (by cause, in ``fixes``)."""
+    if problem is TokenProblem.INVALID_CLIENT:
+        raise ValueError("invalid_client depends on its cause: fixes.invalid_client_finding builds it")
     outcome, summary, fix = _TOKEN[problem]
     fields = {"who": s.who, "tenant": s.tenant, "org": s.org_id, "client": s.client_id,
               "authorize": s.authorize, "grant": s.grant_type.value, "config": s.config_path}  # fmt: skip
@@ -164,6 +172,14 @@ def identity_finding(s: Subject, other_org: str) -> Finding:
         f"Use org {s.org_id}'s own OAuth client: these credentials (OAuth client {s.client_id}) act in org {other_org}."
     )
     return make(s, "token", Outcome.WRONG_ORG, summary, Text(fix))
+
+
+def sharing(client_ids: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """Tenant name → the other tenants configured with the same client_id (``diagnose(shared_with=)``)."""
+    by_client: dict[str, list[str]] = {}
+    for tenant, client_id in client_ids.items():
+        by_client.setdefault(client_id.strip().casefold(), []).append(tenant)
+    return {t: tuple(sorted(o for o in by_client[c.strip().casefold()] if o != t)) for t, c in client_ids.items()}
 
 
 def sentence(text: str) -> str:

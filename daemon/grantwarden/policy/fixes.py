@@ -1,13 +1,15 @@
-"""The fix sentence for a missing permission or scope, from its plan or refusal.
+"""Fix sentences that depend on more than a template: a missing permission or scope by its
+plan or refusal, and a rejected client (``invalid_client``) by its likely cause.
 
 What a person (or grantwarden) should do about a missing permission depends on the plan:
 grantwarden adds an allow-listed role itself only in remediate mode, without ``regrant.dry_run``
 and while re-grants are not held, and only then does a sentence say "grantwarden will"; a dry
 run says what it would do and how to let it (design.md §2.2 regrant). Otherwise each refusal
 reason names the exact next step: allow-list a role, give the admin identity the role it must
-hold to grant it (platform.md §2.4), ask for a licence (platform.md §4.3), or, for scopes, approve
-the app in the org and re-consent (platform.md §2.1).
-Only ``diagnosis`` calls this, through ``missing_text`` and ``scope_text``.
+hold to grant it (reference §2.4), ask for a licence (reference §4.3), or, for scopes, approve
+the app in the org and re-consent (reference §2.1). An ``invalid_client`` fix must be safe for
+every tenant: it never advises a new secret while another tenant uses the client (that would
+cut them off, reference §2.4). Only ``diagnosis`` calls this module.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from grantwarden.policy import findings
-from grantwarden.policy.findings import Subject, Text
+from grantwarden.policy.findings import Finding, Subject, Text
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import GrantType, RegrantMode
+from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RolePlan, ScopePlan
 
 DRY_RUN = "dry run: set regrant.dry_run to false to apply"
@@ -54,6 +56,79 @@ def scope_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
         f"then run `{s.authorize}` for OAuth client {s.client_id}."
     )
     return Text(fix, command=s.authorize)
+
+
+def invalid_client_finding(s: Subject) -> Finding:
+    """The token endpoint said ``invalid_client``: the likeliest and least harmful cause first.
+
+    A known state other than ``active`` is a fact, so it leads; a client found in the org at all
+    rules the region out (the admin identity asked the same hosts). Otherwise the region comes
+    first (reference §1.1), then a copied or stale secret. A new secret comes last and only while
+    no other tenant uses the client; when others do, the fix says to leave it alone.
+    """
+    state = s.client_state
+    note = f"; {_STATE_NOTES[state]}" if state in _STATE_NOTES else ""
+    summary = f"Tenant {s.tenant}: the token endpoint rejects {s.who} as invalid_client{note}."
+    if state is not None and state is not ClientState.ACTIVE:
+        causes = [_STATE_FIXES[state].format(who=s.who, org=s.org_id, client=s.client_id, tenant=s.tenant)]
+    else:
+        causes = [] if state is ClientState.ACTIVE else [_region(s)]
+        causes.append(
+            f"check that the secret reference credentials.client_secret of tenant {s.tenant} in {s.config_path} "
+            f"names the current secret of OAuth client {s.client_id}, not one copied from another client or one "
+            "replaced since"
+        )
+    if not s.shared_with and state in (None, ClientState.ACTIVE):
+        causes.append(
+            f"only if that secret is lost, re-create it in Admin > OAuth of org {s.org_id} and update every "
+            f"holder of it at once (no other tenant here uses OAuth client {s.client_id})"
+        )
+    elif s.shared_with:
+        many = len(s.shared_with) > 1
+        users = f"tenant{'s' if many else ''} {', '.join(s.shared_with)} also use{'' if many else 's'}"
+        causes.append(f"leave its secret alone: {users} OAuth client {s.client_id}, and a new secret would break them")
+        if state is None:
+            causes.append(
+                f"the likely cause is that tenant {s.tenant} is configured with another org's client, "
+                f"so give it org {s.org_id}'s own OAuth client"
+            )
+    fix = "; ".join(causes)
+    return findings.make(s, "token", Outcome.UNAUTHORIZED, summary, Text(findings.sentence(fix[:1].upper() + fix[1:])))
+
+
+def _region(s: Subject) -> str:
+    hosts = f"region {s.region}" if s.region else "its login_base_url"
+    where = f"{s.login_url} ({hosts})" if s.login_url else hosts
+    return (
+        f"check the region first: OAuth client {s.client_id} is only known to its own region's login host, "
+        f"and tenant {s.tenant} asks {where}, which must be org {s.org_id}'s region"
+    )
+
+
+# reference E2 (the SDK's OAuthClient.state docs); inactive: "it will be deleted", restorable in
+# the UI for seven days (help ?p=188025, M); disabled is also what Genesys support sets.
+_STATE_FIXES: dict[ClientState, str] = {
+    ClientState.DISABLED: (
+        "{who} is disabled: access tokens created by the client are invalid and new ones cannot be created; "
+        "re-activating it is a person's decision in Admin > OAuth (Genesys support may have disabled it), "
+        "else give tenant {tenant} another active client of org {org}"
+    ),
+    ClientState.INACTIVE: (
+        "{who} is inactive: it creates no tokens and is scheduled for deletion; restore it in Admin > OAuth "
+        "while it is still listed, or create a new client and give it to tenant {tenant}"
+    ),
+    ClientState.DELETED: "{who} has been deleted: create a new client in Admin > OAuth and give it to tenant {tenant}",
+    ClientState.NOT_FOUND: (
+        "org {org} has no OAuth client {client} (its admin identity was answered client.not.found): the client "
+        "was deleted or belongs to another org, so give tenant {tenant} org {org}'s own OAuth client"
+    ),
+}
+_STATE_NOTES = {
+    ClientState.DISABLED: "the client is disabled",
+    ClientState.INACTIVE: "the client is inactive",
+    ClientState.DELETED: "the client has been deleted",
+    ClientState.NOT_FOUND: "the org has no such client",
+}
 
 
 def refusal_text(s: Subject, refusal: Refusal, verdict: Verdict) -> Text:
@@ -98,6 +173,20 @@ def _already_granted_text(s: Subject, refusal: Refusal) -> Text:
 _RefusalFix = Callable[[Subject, Refusal, str], str]
 
 
+def _admin_lacks_fix(s: Subject, refusal: Refusal) -> str:
+    # reference §2.4: editing a client needs "the same roles as the OAuth Client you plan to edit",
+    # the roles it holds and those it is given; otherwise 400 bad.client.role.
+    if not refusal.roles:
+        return (
+            f"Give {s.admin} every role that OAuth client {s.client_id} holds or is given: the platform refused "
+            "the edit with 400 bad.client.role, as an editor must hold all of them."
+        )
+    return (
+        f"Give {s.admin} the {findings.roles(refusal.roles)}: it may edit OAuth client {s.client_id} only while "
+        "it holds every role that client holds or is given (else 400 bad.client.role)."
+    )
+
+
 def _forbidden_fix(s: Subject, refusal: Refusal, what: str) -> str:
     return f"Grant {s.who} what the platform asks for by hand ({refusal.detail})."
 
@@ -116,10 +205,7 @@ _REFUSAL_FIXES: dict[RefusalReason, _RefusalFix] = {
     RefusalReason.UNLICENSED: lambda s, r, what: (
         f"Ask Genesys to license {what} for org {s.org_id}; no role can grant it to OAuth client {s.client_id}."
     ),
-    RefusalReason.ADMIN_LACKS_ROLE: lambda s, r, what: (
-        f"Give grantwarden's admin identity in org {s.org_id} the {findings.roles(r.roles)}, "
-        f"so that it may grant {'it' if len(r.roles) == 1 else 'them'} to OAuth client {s.client_id}."
-    ),
+    RefusalReason.ADMIN_LACKS_ROLE: lambda s, r, what: _admin_lacks_fix(s, r),
     RefusalReason.NO_ADMIN_CREDENTIALS: lambda s, r, what: (
         f"Add admin_credentials to tenant {s.tenant}, or give {s.who} the {findings.roles(r.roles)} by hand."
     ),

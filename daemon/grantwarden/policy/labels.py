@@ -8,14 +8,6 @@ only together with README, deploy/ and tests.
 from __future__ import annotations
 
 import enum
-from typing import NewType
-
-TenantName = NewType("TenantName", str)
-OrgId = NewType("OrgId", str)
-ClientId = NewType("ClientId", str)
-RoleId = NewType("RoleId", str)
-DivisionId = NewType("DivisionId", str)
-Permission = NewType("Permission", str)
 
 
 class Outcome(enum.StrEnum):
@@ -66,6 +58,21 @@ class RegrantResult(enum.StrEnum):
     VERIFIED = "verified"
     REFUSED = "refused"
     FAILED = "failed"
+
+
+class ClientState(enum.StrEnum):
+    """An OAuth client's ``state`` as its own org's admin identity reads it (reference §2.3, E2).
+
+    ``active``, ``disabled`` and ``inactive`` are the SDK's enum; ``deleted`` is what Terraform
+    sees while a deletion completes (a value outside that enum); ``not_found`` is a 404
+    ``client.not.found``: the org has no such client (deleted, or another org's client).
+    """
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    INACTIVE = "inactive"
+    DELETED = "deleted"
+    NOT_FOUND = "not_found"
 
 
 class RegrantMode(enum.StrEnum):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from grantwarden.policy import cover, permissions
 from grantwarden.policy.labels import GrantType, Outcome
@@ -121,7 +121,8 @@ def plan_roles(
 
     ``division`` is the blueprint's "home", "*" or a division id; ``divisions`` are the ids a
     division refusal named (empty otherwise). With admin roles known, a cover the admin can
-    grant is preferred over a smaller one it cannot (platform.md §2.4 "Who may re-grant").
+    grant is preferred over a smaller one it cannot, and a plan the admin may not apply (it
+    lacks a role the client holds or is given: ``editor_lacks``) is refused (reference §2.4).
     """
     if not missing:
         return Refusal(RefusalReason.NOTHING_NAMED, "the platform's refusal named no permission")
@@ -141,7 +142,31 @@ def plan_roles(
     held_ids = {r.id for r in held}
     allowed = [r for r in _by_names(org_roles, allow_roles) if r.id not in held_ids]
     candidates = [r for r in allowed if permissions.granted_by(r, remaining)]
-    return _choose(candidates, remaining, requirement, target, org_roles, admin_role_ids)
+    chosen = _choose(candidates, remaining, requirement, target, org_roles, admin_role_ids)
+    if not isinstance(chosen, RolePlan) or admin_role_ids is None:
+        return chosen
+    lacking = editor_lacks(admin_role_ids=admin_role_ids, client_role_divisions=client_role_divisions, add=chosen.add)
+    by_id = {r.id: r.name for r in org_roles}
+    return editor_refusal(lacking, role_names=by_id, missing=tuple(sorted(remaining))) if lacking else chosen
+
+
+def editor_lacks(
+    *, admin_role_ids: frozenset[str], client_role_divisions: Sequence[RoleDivision], add: Sequence[RoleDivision]
+) -> tuple[str, ...]:
+    """Role ids the admin identity must hold for this edit and does not; empty: it may send the PUT.
+
+    reference §2.4: an editor needs "the same roles as the OAuth Client you plan to edit", those it
+    holds and those added, else 400 ``bad.client.role``. By role id: the reference names no divisions.
+    """
+    wanted = dict.fromkeys(e.role_id for e in (*client_role_divisions, *add))
+    return tuple(role_id for role_id in wanted if role_id not in admin_role_ids)
+
+
+def editor_refusal(lacking: Sequence[str], *, role_names: Mapping[str, str], missing: Sequence[str] = ()) -> Refusal:
+    """The refusal for ``editor_lacks``' roles, named by ``role_names`` (an unknown id stands for itself)."""
+    names = tuple(role_names.get(role_id, role_id) for role_id in lacking)
+    detail = f"the admin identity does not hold {_quoted(names)}, and an editor must hold every role of the client"
+    return Refusal(RefusalReason.ADMIN_LACKS_ROLE, detail, roles=names, missing=tuple(missing))
 
 
 def plan_scopes(
@@ -210,12 +235,11 @@ def _choose(
     chosen = cover.smallest(candidates, remaining, requirement)
     if chosen is None:
         return _uncovered(candidates, remaining, requirement, org_roles)
-    names = tuple(r.name for r in chosen if admin_role_ids is None or r.id not in admin_role_ids)
     if admin_role_ids is None:
+        names = tuple(r.name for r in chosen)
         detail = f"adding {_quoted(names)} needs the tenant's admin_credentials"
         return Refusal(RefusalReason.NO_ADMIN_CREDENTIALS, detail, roles=names, missing=tuple(sorted(remaining)))
-    detail = f"the admin identity does not hold {_quoted(names)}, so it may not grant {_it(names)}"
-    return Refusal(RefusalReason.ADMIN_LACKS_ROLE, detail, roles=names, missing=tuple(sorted(remaining)))
+    return _plan(chosen, remaining, target)  # one the admin cannot grant: plan_roles refuses it
 
 
 def _plan(chosen: Sequence[RoleFacts], remaining: frozenset[str], target: str) -> RolePlan:
@@ -239,10 +263,6 @@ def _uncovered(
     orphans = orphans or lacking
     detail = f"no role in the org grants {', '.join(sorted(orphans))}"
     return Refusal(RefusalReason.NO_ROLE_GRANTS, detail, missing=tuple(sorted(orphans)))
-
-
-def _it(names: Sequence[str]) -> str:
-    return "it" if len(names) == 1 else "them"
 
 
 def _quoted(names: Sequence[str]) -> str:

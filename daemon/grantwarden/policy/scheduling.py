@@ -2,8 +2,8 @@
 
 When a replica starts with thousands of tenants, starting every probe loop at once would send a
 burst the platform answers with 429s, and minting thousands of tokens at once trips the token
-endpoint's own limit (platform.md §5: "minting tokens is itself rate-limited"). ``first_offset``
-spreads first probes uniformly over one interval; ``Bucket`` is a token bucket that every
+endpoint's own limit (reference §5: "minting tokens is itself rate-limited"). ``first_offset``
+spreads first probes uniformly over one interval; ``Bucket`` is the token bucket that every
 tenant's minting passes through. ``Bucket`` is the one mutable object in ``policy``: a small
 state machine whose only input is the ``now`` its caller passes, so tests drive it from a
 table of times with no clock and no sleeps. Callers: the tenant loops and the tokens box.
@@ -27,18 +27,15 @@ def first_offset(interval: float, rng: random.Random) -> float:
 
 @dataclasses.dataclass(slots=True)
 class Bucket:
-    """A token bucket with reservations: ``take(now)`` always reserves, and says how long to wait.
+    """A token bucket: ``try_take(now)`` takes a token if there is one, else says how long to wait.
 
-    Holds up to ``burst`` tokens, refilled at ``rate_per_s``. A taker who finds the bucket empty
-    still takes a token (the level goes negative) and is told how long to wait for it, so
-    concurrent callers queue up fairly behind one another instead of retrying:
+    Holds up to ``burst`` tokens, refilled at ``rate_per_s``. Nothing is reserved: a caller told
+    to wait sleeps that long and tries again, so callers that wake late (a loaded event loop)
+    find at most ``burst`` tokens and cannot go out together above the rate:
 
-        level   2 ─┐       burst 2, rate 1/s, four takers at t=0
-                1  └─┐     waits: 0, 0, 1, 2
-                0    └─┐
-               -1      └─  (repaid by refill at t=1 and t=2)
-
-    The caller sleeps the returned seconds and then proceeds; it must not take again.
+        burst 2, rate 1/s:
+        t=0  level 2 → take (0) → 1 → take (0) → 0 → a third taker gets nothing: "wait 1 s"
+        t=1  level 1, refilled → take (0) → 0
     """
 
     rate_per_s: float
@@ -54,18 +51,9 @@ class Bucket:
         if math.isnan(self.level):
             self.level = self.burst
 
-    def take(self, now: float) -> float:
-        """Reserve one token at ``now``; return the seconds to wait before using it."""
-        self._refill(now)
-        self.level -= 1.0
-        return 0.0 if self.level >= 0 else -self.level / self.rate_per_s
-
     def try_take(self, now: float) -> float:
-        """Take one token if there is one (0.0); else take nothing and say how long until one is.
-
-        Unlike ``take``, nothing is reserved: a caller that wakes late (a loaded event loop)
-        finds at most ``burst`` tokens, so late wakers cannot go out together above the rate.
-        """
+        """Take one token at ``now`` if there is one (0.0); else take nothing and return the
+        seconds until one is (at least ``MIN_WAIT_S``)."""
         self._refill(now)
         if self.level >= 1.0 - 1e-9:  # refills are float sums: a hair short of 1 is a whole token
             self.level = max(0.0, self.level - 1.0)
