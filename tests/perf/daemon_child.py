@@ -29,7 +29,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.base import logs, redaction
 from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting
 from tests.perf import common
 
 
@@ -105,13 +105,13 @@ def record_mint_grants() -> list[float]:
     the limiter's own grant times are what the daemon controls.
     """
     grants: list[float] = []
-    acquire = tokens_box.MintLimiter.acquire
+    acquire = minting.MintLimiter.acquire
 
-    async def recorded(self: tokens_box.MintLimiter) -> None:
+    async def recorded(self: minting.MintLimiter) -> None:
         await acquire(self)
         grants.append(time.monotonic())
 
-    tokens_box.MintLimiter.acquire = recorded  # type: ignore[method-assign]  # benchmark instrumentation
+    minting.MintLimiter.acquire = recorded  # type: ignore[method-assign]  # benchmark instrumentation
     return grants
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 import prometheus_client
 import pytest
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from grantwarden.base.clock import ManualClock
@@ -151,7 +152,7 @@ async def test_a_crashed_worker_restarts_after_its_backoff() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher() if before == 0 else Ticker(clock))
     [delay] = expected_delays(1)
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.settle()
         assert len(fleet.made["acme"]) == 1
@@ -174,7 +175,7 @@ async def test_a_crashed_worker_restarts_after_its_backoff() -> None:
 async def test_the_crash_log_names_what_the_workers_task_group_wrapped() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher(grouped=True) if before == 0 else Ticker(clock))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.settle()
         await fleet.sup.stop()
@@ -185,7 +186,7 @@ async def test_the_crash_log_names_what_the_workers_task_group_wrapped() -> None
 async def test_more_than_five_crashes_in_a_minute_park_the_tenant_until_a_reconcile() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher() if before < 6 else Ticker(clock))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.advance(60)
         assert sum(expected_delays(5)) < 60, "the sixth crash comes within the minute"
