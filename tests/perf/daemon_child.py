@@ -48,10 +48,9 @@ async def sample_rss(samples: list[tuple[float, int]], stop: asyncio.Event) -> N
 
 
 async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
-    # Minting reads {env: NAME} secrets from the process environment at every mint; a child's
-    # environment cannot carry 20,000 secrets through exec, so they are set here instead.
-    os.environ.update(common.read_env(Path(args.env_file)))
-    environ = dict(os.environ)
+    # Minting reads {env: NAME} secrets from the environment the daemon is given, at every mint; a
+    # child's environment cannot carry 20,000 secrets through exec, so they are added here instead.
+    environ = {**os.environ, **common.read_env(Path(args.env_file))}
     started = time.perf_counter()
     loaded = configproc.load(args.config, environ=environ)
     configfile.resolve_secrets(loaded, environ=environ)

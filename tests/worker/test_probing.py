@@ -2,7 +2,8 @@
 
 Covers: with five endpoint probes and a concurrency of 2 (then 4, then 8), the identity check
 runs first and alone, no more than the concurrency are ever in flight, the next starts as soon
-as one finishes, and every probe gets its record.
+as one finishes, and every probe gets its record; a stop noticed in one lane ends the pass with
+the one stop signal and cancels the other lanes' requests.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from grantwarden.remote import client as remote_client
 from grantwarden.remote import errors, gate, models, oauth
 from grantwarden.simulator import tenancy
 from grantwarden.worker import probing, tokenbox
+from tests.worker import fakes
 
 ORG = "org-1"
 
@@ -82,3 +84,37 @@ async def test_probes_run_at_most_the_concurrency_at_once_and_all_of_them(concur
     assert platform.most == min(concurrency, endpoint_probes)
     assert len(platform.started) == endpoint_probes
     assert set(observed.records) == {p.name for p in probes}
+
+
+class StopsAtTheGate(fakes.FakeApi):
+    """One probe's request meets the tenant's stop at the gate; the others hang until cancelled."""
+
+    def __init__(self, clock: clock_mod.Clock) -> None:
+        super().__init__(clock)
+        self.cancelled = 0
+
+    async def get(self, path: str, *, read: bool = True) -> remote_client.ApiReply:
+        if path == fakes.SETTINGS.path:
+            raise gate.StoppedError("the tenant is stopping; the request was not sent")
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        raise AssertionError("unreachable")
+
+
+async def test_a_stop_in_one_lane_ends_the_pass_and_cancels_the_other_lanes() -> None:
+    clock = clock_mod.ManualClock()
+    api = StopsAtTheGate(clock)
+    probes = (fakes.INTEGRATIONS, fakes.DEPLOYMENTS, fakes.SETTINGS)
+    prober = probing.Prober(
+        org_id=fakes.ORG, probes=probes, api=api, clock=clock, concurrency=3, rate_limits=NoRateLimits()
+    )  # type: ignore[arg-type]
+    stopped = False
+    try:
+        await prober.run()
+    except* gate.StoppedError:
+        stopped = True
+    assert stopped, "the stop reaches the tenant's loop as it was raised"
+    assert api.cancelled == 2

@@ -7,7 +7,7 @@ unknown, reference §2.4), and calls the re-grant verified only when those probe
 guard rails that span cycles live here: at most ``max_per_hour`` attempts, a hold after three
 unverified attempts (until the configuration changes or a person asks for a reconcile), and a
 refusal by the platform (``bad.client.role``) remembered so the same plan is never retried in a
-loop. Plans, dry runs and refusals are logged once per distinct plan, not every cycle.
+loop. Plans, dry runs and refusals are announced by the reporter, once per distinct plan.
 
 The actor gets its collaborators (the tenant's API identities, prober, planner, reporter) and
 returns what must be diagnosed again (``Aftermath``); the tenant's loop diagnoses. A stop during
@@ -60,9 +60,8 @@ class Aftermath:
 
 
 class Actor:
-    __slots__ = (  # one per tenant; the two collections only once the tenant has something to remember
+    __slots__ = (  # one per tenant
         "_admin",
-        "_announced",
         "_api",
         "_clock",
         "_planner",
@@ -97,8 +96,7 @@ class Actor:
         self._reporter = reporter
         self._clock = clock
         self._rng = rng
-        self._refused: dict[str, Refusal] | None = None  # plan key → the platform's refusal of it
-        self._announced: set[str] | None = None  # keys of plans and refusals logged already
+        self._refused: dict[str, Refusal] | None = None  # plan key → the platform's refusal of it; rare
 
     def known_refusals(self, planned: Mapping[str, Plan]) -> dict[str, Plan]:
         """Plans the platform already refused become that refusal: never the same PUT twice."""
@@ -129,10 +127,10 @@ class Actor:
 
     async def act(self, cycle: Cycle, stop: asyncio.Event) -> Aftermath | None:
         """Carry out ``cycle.decision``; what to diagnose again afterwards, if anything changed."""
-        self._announce_refusals(cycle.plans)
+        self._reporter.refusals(cycle.plans)
         action = cycle.decision.action
         if action is Action.DRY_RUN:
-            self._announce_plans(cycle.plans, dry_run=True)
+            self._reporter.planned(cycle.plans, dry_run=True)
         if action not in (Action.REISSUE, Action.REMEDIATE):
             return None
         now = self._clock.now()
@@ -143,7 +141,7 @@ class Actor:
         return await self._remediate(cycle, stop)
 
     async def _remediate(self, cycle: Cycle, stop: asyncio.Event) -> Aftermath | None:
-        self._announce_plans(cycle.plans, dry_run=False)
+        self._reporter.planned(cycle.plans, dry_run=False)
         roles, scopes = plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)
         if self._admin is None or (roles is None and scopes is None):
             return None
@@ -169,7 +167,7 @@ class Actor:
             refused = self._refused = self._refused or {}
             for plan_key in (key, *(plans.plan_key(p) for p in cycle.plans.values() if not isinstance(p, Refusal))):
                 refused[plan_key] = refusal
-            self._announce(plans.plan_key(refusal))  # the executor logged regrant_refused already
+            self._reporter.refused_already(refusal)  # the executor logged regrant_refused
         else:
             self._status.regrant_failures += 1
         return Aftermath(cycle.observed, self.known_refusals(cycle.plans), self._holding)
@@ -248,38 +246,6 @@ class Actor:
     @property
     def _holding(self) -> bool:
         return self._status.regrant_failures >= MAX_FAILURES
-
-    def _announce(self, key: str) -> bool:
-        """Remember ``key`` as logged; False when it was already."""
-        announced = self._announced = self._announced or set()
-        if key in announced:
-            return False
-        announced.add(key)
-        return True
-
-    def _announce_plans(self, cycle_plans: Mapping[str, Plan], *, dry_run: bool) -> None:
-        for plan in (plans.merged_roles(cycle_plans), plans.merged_scopes(cycle_plans)):
-            if plan is None or not self._announce(f"{dry_run}:{plans.plan_key(plan)}"):
-                continue
-            adds, names = plans.adds(plan)
-            _LOG.info("regrant_planned", client_id=self._status.client_id, dry_run=dry_run, add=adds, roles=names)
-            what = "dry run: would add" if dry_run else "will add"
-            self._record(Result.PLANNED, f"{what} {', '.join(names)}", tuple(names), None)
-
-    def _announce_refusals(self, cycle_plans: Mapping[str, Plan]) -> None:
-        for refusal, probes in plans.merged_refusals(cycle_plans):
-            if not self._announce(plans.plan_key(refusal)):
-                continue
-            _LOG.warning(
-                "regrant_refused",
-                client_id=self._status.client_id,
-                probe=probes[0],
-                probes=list(probes),
-                reason=str(refusal.reason),
-                detail=refusal.detail,
-                missing=list(refusal.missing),
-            )
-            self._record(Result.REFUSED, refusal.detail, (), None)
 
     def _record(self, result: Result, detail: str, added: tuple[str, ...], correlation_id: str | None) -> None:
         self._reporter.regrant(health.RegrantRecord(self._clock.now(), result, detail, added, correlation_id))

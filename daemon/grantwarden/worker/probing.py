@@ -6,7 +6,8 @@ and nothing else is probed, since every answer would be about the wrong org), an
 the integration needs answers 2xx. Endpoint probes run concurrently, at most
 ``probe_concurrency`` at once, each bounded by ``probe_timeout``, through the tenant's
 ``api.TenantApi`` (a 401 re-mints once there). Every answer becomes a ``Verdict``
-(``verdicts``); only a stop (``gate.StoppedError``) ends a pass early, by raising.
+(``verdicts``); only a stop ends a pass early: ``gate.StoppedError`` from the lane that met it
+(in the lanes' exception group), the other lanes cancelled, for the tenant's loop to handle.
 
 The pass only observes and returns a frozen ``Pass``; a later step that reads more into it
 (``orgfacts.Planner.refine``) returns a new one. Diagnosis, metrics and logs are the caller's.
