@@ -2,5 +2,6 @@
 
 ``tenant.Worker`` composes the per-tenant loops; ``supervisor.Supervisor`` runs one guarded task
 per owned tenant. Decisions come from ``grantwarden.policy``; every platform call of a tenant
-goes through its ``api.TenantApi`` (one per identity), and from there through ``grantwarden.remote``. Nothing here serves HTTP or reads the configuration file.
+goes through its ``api.TenantApi`` (one per identity), and from there through
+``grantwarden.remote``. Nothing here serves HTTP or reads the configuration file.
 """
