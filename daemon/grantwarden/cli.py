@@ -134,7 +134,7 @@ def _check(args: argparse.Namespace, *, with_plan: bool) -> int:
     logs.configure(
         level="error" if not args.verbose else "info", fmt="console", redactor=redactor, stream=sys.stderr, clock=clock
     )
-    results = asyncio.run(checking.check(loaded, names=names, clock=clock, redactor=redactor))
+    results = asyncio.run(checking.check(loaded, names=names, clock=clock, redactor=redactor, environ=os.environ))
     if args.json:
         _out(json.dumps(checking.as_json(results, with_plan=with_plan), indent=2))
     else:

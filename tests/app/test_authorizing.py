@@ -40,8 +40,7 @@ from grantwarden.config import models as settings
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.simulator import control, emitting, faults, scenarios, testing
-from grantwarden.worker import refreshing, statefile, usergrant
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import refreshing, statefile, tokenbox, usergrant
 
 DEMO = scenarios.DEMO_SCENARIO
 DESKTOP = "acme-agent-desktop"
@@ -74,6 +73,7 @@ class Harness:
     redactor: redaction.Redactor
     browser: aiohttp.ClientSession
     secret: str
+    environ: dict[str, str]  # the daemon's environment: where the minter reads the client secret
     out: io.StringIO = dataclasses.field(default_factory=io.StringIO)
     err: io.StringIO = dataclasses.field(default_factory=io.StringIO)
 
@@ -113,31 +113,29 @@ class Harness:
         """Refresh-grant requests the platform received, oldest first."""
         return [e for e in self.sim.requests(kind="token") if e["grant_type"] == "refresh_token"]
 
-    def daemon(self, seed: int = 7) -> tuple[tokens_box.TokenBox, refreshing.Refresher]:
+    def daemon(self, seed: int = 7) -> tuple[tokenbox.TokenBox, refreshing.Refresher]:
         """A fresh token box and refresh loop on the tenant's minter: what a daemon start builds."""
         endpoints = transport.Endpoints(api_base_url=self.tenant.api_url, login_base_url=self.tenant.login_url)
         mint = usergrant.minter(
             self.tenant, client=self.client, endpoints=endpoints, gate=gate.Gate(), state_dir=self.state_dir,
-            redactor=self.redactor, config_path=self.loaded.source,
+            environ=self.environ, redactor=self.redactor, config_path=self.loaded.source,
         )  # fmt: skip
-        box = tokens_box.TokenBox(
-            tenant=DESKTOP, mint=mint, clock=self.clock, rng=random.Random(seed), at_fraction=0.75,
-            jitter_fraction=0.1, metrics=None,
+        box = tokenbox.TokenBox(
+            tenant=DESKTOP, mint=mint, clock=self.clock, rng=random.Random(seed), refresh=settings.RefreshSettings(),
+            metrics=None,
         )  # fmt: skip
         return box, refreshing.Refresher(box=box, clock=self.clock)
 
 
 @pytest.fixture(name="harness")
-async def harness_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Harness]:
+async def harness_fixture(tmp_path: Path) -> AsyncIterator[Harness]:
     clock = ManualClock()
     async with testing.running(DEMO, clock=clock) as sim, aiohttp.ClientSession() as session:
         loaded, env = configure(sim, tmp_path / "state")
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)  # the daemon's minter reads secrets from the environment
         redactor = redaction.Redactor()
         client = remote_client.Client(session=session, clock=clock, redactor=redactor, timeout_s=5.0)
         secret = sim.secret(sim.tenant(DESKTOP).client_id)
-        yield Harness(sim, clock, loaded, client, redactor, session, secret)
+        yield Harness(sim, clock, loaded, client, redactor, session, secret, dict(env))
 
 
 async def test_the_loopback_flow_stores_a_refresh_token_and_names_org_user_and_client(harness: Harness) -> None:

@@ -1,7 +1,8 @@
 """Running the whole daemon in-process on a ManualClock beside the simulator.
 
 ``running_daemon`` starts ``runtime.run`` exactly as ``grantwarden run`` does (minus signal
-handlers), on the test's clock, and stops it on exit; the watchdog ticks hourly so that
+handlers; the environment a snapshot of the process's, where ``support.demo_config`` put the
+secrets, unless the test gives one), on the test's clock, and stops it on exit; the watchdog ticks hourly so that
 ``clock.advance`` does not spend its time waking it.
 """
 
@@ -10,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Mapping
 
 import prometheus_client
 
@@ -32,13 +34,13 @@ class Running:
 
 @contextlib.asynccontextmanager
 async def running_daemon(
-    loaded: configfile.Loaded, clock: clock_mod.Clock, *, seed: int = 7, environ: dict[str, str] | None = None
+    loaded: configfile.Loaded, clock: clock_mod.Clock, *, seed: int = 7, environ: Mapping[str, str] | None = None
 ) -> AsyncIterator[Running]:
     registry = prometheus_client.CollectorRegistry()
     started: asyncio.Future[tuple[runtime.Daemon, server.Running]] = asyncio.get_running_loop().create_future()
     options = runtime.Options(
         clock=clock,
-        environ=environ or {},
+        environ=dict(os.environ) if environ is None else environ,
         redactor=redaction.Redactor(),
         registry=registry,
         install_signals=False,

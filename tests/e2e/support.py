@@ -1,8 +1,9 @@
 """End-to-end helpers: the simulator's demo world and a grantwarden configuration pointed at it.
 
 ``demo_config`` renders the configuration the simulator's ``--emit-config`` would write (same
-code), puts its secrets into the process environment through ``monkeypatch`` (the daemon reads
-``{env: NAME}`` references at mint time), and loads it the way ``grantwarden run`` does.
+code), puts its secrets into the process environment through ``monkeypatch`` (``grantwarden run``
+hands a snapshot of it to the daemon, which reads ``{env: NAME}`` references from that at mint
+time), and loads it the way ``grantwarden run`` does.
 """
 
 from __future__ import annotations

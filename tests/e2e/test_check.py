@@ -8,6 +8,7 @@ code; and that check sends no PUT (it changes nothing).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,9 @@ async def checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, 
     async with testing.running(support.DEMO) as sim:
         loaded = support.demo_config(sim, monkeypatch, tmp_path)
         names = ["acme", "acme-eu", "acme-apac", "acme-latam"]
-        results = await checking.check(loaded, names=names, clock=LoopClock(), redactor=redaction.Redactor())
+        results = await checking.check(
+            loaded, names=names, clock=LoopClock(), redactor=redaction.Redactor(), environ=os.environ
+        )
         assert not [r for r in sim.requests(kind="api") if r["method"] == "PUT"], "check must change nothing"
     return {r.status.tenant: r for r in results}
 

@@ -9,6 +9,7 @@ path and the variable, and no token request at all.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ async def test_a_dry_run_fix_says_would_add_and_how_to_apply(monkeypatch: pytest
     async with testing.running(support.DEMO) as sim:
         edit = {"defaults": {"regrant": {"dry_run": True}}}
         loaded = support.demo_config(sim, monkeypatch, tmp_path, only=["acme-eu"], edit=edit)
-        (result,) = await checking.check(loaded, names=None, clock=LoopClock(), redactor=redaction.Redactor())
+        (result,) = await checking.check(
+            loaded, names=None, clock=LoopClock(), redactor=redaction.Redactor(), environ=os.environ
+        )
 
     assert result.status.state is labels.State.DEGRADED
     finding = next(f for f in result.status.findings if f.probe == "messaging-integrations")
@@ -43,7 +46,7 @@ async def test_an_unset_secret_variable_is_a_config_finding_and_sends_nothing(
         loaded = support.demo_config(sim, monkeypatch, tmp_path, only=["acme-ca"])
         monkeypatch.delenv("GW_ACME_CA_SECRET")  # resolved when the file was loaded, gone at mint time
         redactor = redaction.Redactor()
-        (result,) = await checking.check(loaded, names=None, clock=LoopClock(), redactor=redactor)
+        (result,) = await checking.check(loaded, names=None, clock=LoopClock(), redactor=redactor, environ=os.environ)
         token_requests = sim.requests(kind="token")
 
     status = result.status

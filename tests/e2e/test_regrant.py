@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from grantwarden.base.clock import ManualClock
@@ -47,7 +48,7 @@ async def test_the_repairable_org_is_regranted_once_and_verified(
         spec = sim.tenant("acme-eu")
         before = client_json(sim, spec.client_id)["roleDivisions"]
         loaded = support.demo_config(sim, monkeypatch, tmp_path, only=["acme-eu"])
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await clock.advance(61)
                 await clock.advance(120)

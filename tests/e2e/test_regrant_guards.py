@@ -14,12 +14,14 @@ at once (no missing permission left behind until the next full pass).
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from grantwarden.base.clock import ManualClock
@@ -94,7 +96,7 @@ async def test_a_propagation_delay_of_two_minutes_is_waited_out_without_a_second
     async with testing.running(support.DEMO, clock=clock) as sim:
         control.set_propagation(sim.world, 120.0)
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"])
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await clock.advance(61)  # the first cycle: degraded, PUT, settling
                 assert len(puts(sim)) == 1
@@ -142,7 +144,7 @@ async def test_an_admin_identity_without_the_role_is_refused_once_and_needs_atte
         assert admin is not None
         control.remove_role(sim.world, admin, "Messaging Viewer")
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"])
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await advance(clock, 61 + 5 * 60)  # the first cycle and five more
                 status = run.daemon.statuses()["acme-eu"]
@@ -166,7 +168,7 @@ async def test_a_dry_run_sends_no_put_and_announces_its_plan_once(
     clock = ManualClock()
     async with testing.running(support.DEMO, clock=clock) as sim:
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"], dry_run=True)
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await advance(clock, 61 + 5 * 60)
                 status = run.daemon.statuses()["acme-eu"]
@@ -187,7 +189,7 @@ async def test_the_wrong_org_and_unlicensed_tenants_never_send_a_put(
     clock = ManualClock()
     async with testing.running(support.DEMO, clock=clock) as sim:
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-apac", "acme-latam"])
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await advance(clock, 61 + 5 * 60)
                 statuses = run.daemon.statuses()
@@ -208,7 +210,7 @@ async def test_max_per_hour_caps_the_attempts_when_verification_keeps_failing(
     async with testing.running(support.DEMO, clock=clock) as sim:
         control.set_propagation(sim.world, 3 * 3600.0)  # far beyond settle_timeout: never verified
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"], max_per_hour=2, settle_timeout="60s")
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await advance(clock, 3540)  # the first cycle comes within a minute; then most of an hour
                 status = run.daemon.statuses()["acme-eu"]
@@ -228,8 +230,8 @@ async def test_three_unverified_regrants_hold_the_tenant_until_a_reconcile(
     async with testing.running(support.DEMO, clock=clock) as sim:
         control.set_propagation(sim.world, 3 * 3600.0)
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"], admin_token=True, settle_timeout="60s")
-        with capture_logs() as logs:
-            async with running_daemon(loaded, clock, environ={"GW_GUARDS_ADMIN": ADMIN_TOKEN}) as run:
+        with capture_logs(processors=[merge_contextvars]) as logs:
+            async with running_daemon(loaded, clock, environ={**os.environ, "GW_GUARDS_ADMIN": ADMIN_TOKEN}) as run:
                 await advance(clock, 61 + 6 * 60)  # three attempts, each a cycle plus its settle
                 status = run.daemon.statuses()["acme-eu"]
                 assert regrants(run, "failed") == 3
@@ -264,7 +266,7 @@ async def test_a_stop_during_the_settle_of_a_regrant_ends_the_daemon_at_once(
     async with testing.running(support.DEMO, clock=clock) as sim:
         control.set_propagation(sim.world, 600.0)
         loaded = regrant_config(sim, monkeypatch, tmp_path, only=["acme-eu"])
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             async with running_daemon(loaded, clock) as run:
                 await clock.advance(61)
                 await clock.advance(10)

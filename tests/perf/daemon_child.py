@@ -29,7 +29,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.base import logs, redaction
 from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting
 from tests.perf import common
 
 
@@ -48,10 +48,9 @@ async def sample_rss(samples: list[tuple[float, int]], stop: asyncio.Event) -> N
 
 
 async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
-    # Minting reads {env: NAME} secrets from the process environment at every mint; a child's
-    # environment cannot carry 20,000 secrets through exec, so they are set here instead.
-    os.environ.update(common.read_env(Path(args.env_file)))
-    environ = dict(os.environ)
+    # Minting reads {env: NAME} secrets from the environment the daemon is given, at every mint; a
+    # child's environment cannot carry 20,000 secrets through exec, so they are added here instead.
+    environ = {**os.environ, **common.read_env(Path(args.env_file))}
     started = time.perf_counter()
     loaded = configproc.load(args.config, environ=environ)
     configfile.resolve_secrets(loaded, environ=environ)
@@ -105,13 +104,13 @@ def record_mint_grants() -> list[float]:
     the limiter's own grant times are what the daemon controls.
     """
     grants: list[float] = []
-    acquire = tokens_box.MintLimiter.acquire
+    acquire = minting.MintLimiter.acquire
 
-    async def recorded(self: tokens_box.MintLimiter) -> None:
+    async def recorded(self: minting.MintLimiter) -> None:
         await acquire(self)
         grants.append(time.monotonic())
 
-    tokens_box.MintLimiter.acquire = recorded  # type: ignore[method-assign]  # benchmark instrumentation
+    minting.MintLimiter.acquire = recorded  # type: ignore[method-assign]  # benchmark instrumentation
     return grants
 
 

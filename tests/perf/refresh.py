@@ -3,8 +3,8 @@
 Workload, in-process on a ``ManualClock``: 10,000 of the daemon's own ``TokenBox`` es with their
 ``Refresher`` loops (default refresh settings: 5-10 minutes before expiry for 24 h tokens), one
 shared ``MintLimiter`` at the default 20/s, and a fake platform whose tokens last 24 h. Each
-tenant also uses its token once an hour (first use at a random offset), through
-``tokens_box.call`` as a probe does; the platform checks every use against the expiry it gave
+tenant also uses its token once an hour (first use at a random offset), taking it from the box
+(``TokenBox.get``) as a probe's ``api.TenantApi`` call does; the platform checks every use against the expiry it gave
 that token. The clock is advanced 48 h. Figures:
 
 * uses with an expired token (target 0);
@@ -38,9 +38,9 @@ from typing import Any
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import logs, redaction
+from grantwarden.config import models as settings
 from grantwarden.remote import oauth
-from grantwarden.worker import refreshing
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting, refreshing, tokenbox
 from tests.perf import common
 
 TENANTS = 10_000
@@ -74,9 +74,9 @@ class Platform:
         self.mints: list[tuple[float, str, str]] = []  # (time, tenant, "initial" | "scheduled" | "early")
         self.uses = 0
         self.expired_uses = 0
-        self.boxes: dict[str, tokens_box.TokenBox] = {}
+        self.boxes: dict[str, tokenbox.TokenBox] = {}
 
-    def minter(self, tenant: str) -> tokens_box.Mint:
+    def minter(self, tenant: str) -> minting.Mint:
         async def mint() -> oauth.TokenGrant:
             now = self.clock.now()
             previous = self.boxes[tenant].token
@@ -94,10 +94,10 @@ class Platform:
             self.expired_uses += 1
 
 
-async def user(box: tokens_box.TokenBox, platform: Platform, clock: clock_mod.Clock, offset: float) -> None:
+async def user(box: tokenbox.TokenBox, platform: Platform, clock: clock_mod.Clock, offset: float) -> None:
     await clock.sleep(offset)
     while True:
-        await tokens_box.call(box, platform.use)
+        await platform.use((await box.get()).value)  # the platform refuses no token: no 401 to retry
         await clock.sleep(USE_INTERVAL_S)
 
 
@@ -130,16 +130,16 @@ async def simulate(*, with_limiter: bool = True) -> dict[str, Any]:
     origin = clock.now()
     rng = random.Random(SEED)
     platform = Platform(clock)
-    limiter = tokens_box.MintLimiter(rate_per_second=MINT_RATE, burst=MINT_BURST, clock=clock) if with_limiter else None
+    limiter = minting.MintLimiter(rate_per_second=MINT_RATE, burst=MINT_BURST, clock=clock) if with_limiter else None
+    refresh = settings.RefreshSettings(at_fraction=AT_FRACTION, jitter_fraction=JITTER_FRACTION)
     for index in range(TENANTS):
         name = f"tenant-{index:05d}"
-        platform.boxes[name] = tokens_box.TokenBox(
+        platform.boxes[name] = tokenbox.TokenBox(
             tenant=name,
             mint=platform.minter(name),
             clock=clock,
             rng=random.Random(f"{SEED}:{name}"),
-            at_fraction=AT_FRACTION,
-            jitter_fraction=JITTER_FRACTION,
+            refresh=refresh,
             metrics=None,
             limiter=limiter,
         )

@@ -50,32 +50,31 @@ class Ceiling(random.Random):
 
 
 @pytest.mark.parametrize(
-    ("attempt", "old_expires_at", "not_before", "expected"),
+    ("attempt", "old_usable_until", "not_before", "expected"),
     [
         pytest.param(3, None, None, NOW + 4, id="no-old-token-plain-backoff"),
         pytest.param(3, NOW + 3600, None, NOW + 4, id="far-expiry-plain-backoff"),
-        pytest.param(10, NOW + 100, None, NOW + 100 - backoff.EXPIRY_MARGIN_S, id="pulled-before-old-expiry"),
-        pytest.param(10, NOW + 20, None, NOW + backoff.MIN_RETRY_S, id="inside-margin-min-retry"),
+        pytest.param(10, NOW + 70, None, NOW + 70, id="pulled-to-the-old-tokens-last-usable-moment"),
+        pytest.param(10, NOW + 0.5, None, NOW + backoff.MIN_RETRY_S, id="almost-unusable-min-retry"),
         pytest.param(10, NOW - 5, None, NOW + 300, id="old-token-expired-plain-backoff"),
         pytest.param(10, NOW + 100, NOW + 120, NOW + 120, id="retry-after-floor-wins"),
         pytest.param(1, None, NOW - 10, NOW + 1, id="past-floor-ignored"),
     ],
 )
-def test_token_retry_at(attempt: int, old_expires_at: float | None, not_before: float | None, expected: float) -> None:
+def test_token_retry_at(
+    attempt: int, old_usable_until: float | None, not_before: float | None, expected: float
+) -> None:
     at = backoff.token_retry_at(
-        now=NOW, attempt=attempt, old_expires_at=old_expires_at, rng=Ceiling(), not_before=not_before
+        now=NOW, attempt=attempt, old_usable_until=old_usable_until, rng=Ceiling(), not_before=not_before
     )
     assert at == pytest.approx(expected)
 
 
-def test_token_retry_never_waits_past_a_valid_old_token() -> None:
+def test_token_retry_never_waits_past_a_usable_old_token() -> None:
     rng = random.Random(3)
     for attempt in range(1, 30):
-        expires = NOW + rng.uniform(40, 600)
-        assert (
-            backoff.token_retry_at(now=NOW, attempt=attempt, old_expires_at=expires, rng=rng)
-            <= expires - backoff.EXPIRY_MARGIN_S
-        )
+        usable_until = NOW + rng.uniform(10, 600)
+        assert backoff.token_retry_at(now=NOW, attempt=attempt, old_usable_until=usable_until, rng=rng) <= usable_until
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,8 @@
 Covers: a 24 h token refreshed 5–10 minutes before expiry with the defaults (max_lead caps the
 fractions), a 5-minute token still in 65–75 % of its life, 1,000 tenants minted in the same
 second spreading their refreshes over five minutes, clamping (never before receipt, never after
-expiry minus the margin, odd inputs), and every token-endpoint failure shape.
+expiry minus the margin, odd inputs), every token-endpoint failure shape, and the one expiry
+margin (30 s, or a tenth of a shorter lifetime) that lets a refresh land while a token is usable.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import pytest
 
 from grantwarden.policy import errorbody, tokens
 from grantwarden.policy.forbidden import Failure
-from grantwarden.policy.labels import TokenResult
 from grantwarden.policy.tokens import TokenProblem
 
 T0 = 1_700_000_000.0
@@ -132,14 +132,26 @@ def test_classify_failure(
 
 
 @pytest.mark.parametrize(
-    ("problem", "label"),
+    ("lifetime", "margin"),
     [
-        pytest.param(None, TokenResult.OK, id="ok"),
-        pytest.param(TokenProblem.INVALID_CLIENT, TokenResult.INVALID_CLIENT, id="invalid-client"),
-        pytest.param(TokenProblem.RATE_LIMITED, TokenResult.RATE_LIMITED, id="rate-limited"),
-        pytest.param(TokenProblem.INVALID_GRANT, TokenResult.ERROR, id="invalid-grant-is-error"),
-        pytest.param(TokenProblem.TIMEOUT, TokenResult.ERROR, id="timeout-is-error"),
+        pytest.param(DAY, 30.0, id="day-token-30-s"),
+        pytest.param(300.0, 30.0, id="five-minutes-30-s"),
+        pytest.param(299.0, 29.9, id="under-five-minutes-10-percent"),
+        pytest.param(20.0, 2.0, id="twenty-seconds-2-s"),
+        pytest.param(1.0, 0.1, id="one-second-a-tenth"),
+        pytest.param(0.0, 0.0, id="zero-lifetime-none"),
+        pytest.param(-5.0, 0.0, id="negative-lifetime-none"),
+        pytest.param(float("nan"), 0.0, id="nan-lifetime-none"),
     ],
 )
-def test_result_label(problem: TokenProblem | None, label: TokenResult) -> None:
-    assert tokens.result_label(problem) is label
+def test_the_expiry_margin_is_thirty_seconds_or_a_tenth_of_a_short_lifetime(lifetime: float, margin: float) -> None:
+    assert tokens.expiry_margin(lifetime) == pytest.approx(margin)
+
+
+@pytest.mark.parametrize("lifetime", [1.0, 5.0, 20.0, 45.0, 300.0, 3600.0, DAY])
+def test_a_token_is_refreshed_before_it_stops_being_usable(lifetime: float) -> None:
+    """Else requests in between would each mint a token of their own (tokens.refresh_at vs usable_until)."""
+    latest = tokens.refresh_at(
+        received_at=T0, expires_in=lifetime, at_fraction=0.99, jitter_fraction=0.0, rng=FixedRandom(0.0)
+    )
+    assert T0 < latest <= tokens.usable_until(received_at=T0, expires_at=T0 + lifetime)

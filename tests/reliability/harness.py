@@ -29,6 +29,7 @@ from typing import Any
 
 import prometheus_client
 import yaml
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from grantwarden.app import runtime
@@ -181,7 +182,7 @@ async def staged(tmp: Path, *, faulted_url: str | None = None, seed: int = 11) -
             on_started=lambda daemon, http: started.set_result((daemon, http)),
         )
         stop = asyncio.Event()
-        with capture_logs() as logs:
+        with capture_logs(processors=[merge_contextvars]) as logs:
             task = asyncio.create_task(runtime.run(loaded, options, stop), name="daemon")
             daemon, http = await started
             stage = Stage(clock, sim, daemon, http, registry, task, config_path, logs, stop)

@@ -33,14 +33,14 @@ from hypothesis import strategies as st
 
 from grantwarden.base import clock as clocks
 from grantwarden.base import redaction
+from grantwarden.config import models as config_models
 from grantwarden.policy import labels, planning
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.planning import RoleDivision, RolePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, oauth, transport
 from grantwarden.simulator import control, testing
-from grantwarden.worker import remediating
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import api, remediating, tokenbox
 from tests.e2e import support
 from tests.policy.roles import HOME, ORG_ROLES, OTHER
 
@@ -138,28 +138,21 @@ async def executor_on(platform: Platform) -> AsyncIterator[remediating.Executor]
     async def mint() -> oauth.TokenGrant:
         return oauth.TokenGrant(access_token="admin-token", token_type="bearer", expires_in=3600, received_at=0.0)
 
-    box = tokens_box.TokenBox(
+    box = tokenbox.TokenBox(
         tenant="t:admin",
         mint=mint,
         clock=clock,
         rng=random.Random(1),
-        at_fraction=0.75,
-        jitter_fraction=0.1,
+        refresh=config_models.RefreshSettings(),
         metrics=None,
     )
     try:
         async with aiohttp.ClientSession() as session:
             client = remote_client.Client(session=session, clock=clock, redactor=redaction.Redactor())
-            yield remediating.Executor(
-                tenant="t",
-                org_id="org-1",
-                client_id=TENANT_CLIENT,
-                admin_box=box,
-                client=client,
-                endpoints=transport.Endpoints(url, url),
-                gate=gate.Gate(),
-                timeout_s=5.0,
+            admin = api.TenantApi(
+                client=client, endpoints=transport.Endpoints(url, url), gate=gate.Gate(), box=box, timeout_s=5.0
             )
+            yield remediating.Executor(admin=admin, client_id=TENANT_CLIENT)
     finally:
         await runner.cleanup()
 
@@ -167,7 +160,7 @@ async def executor_on(platform: Platform) -> AsyncIterator[remediating.Executor]
 def execute(platform: Platform, plan: RolePlan) -> remediating.Result:
     async def run() -> remediating.Result:
         async with executor_on(platform) as executor:
-            return await executor.add_roles(plan, {role.id: role.name for role in ORG_ROLES})
+            return await executor.add_roles(plan)
 
     return asyncio.run(run())
 
@@ -406,25 +399,16 @@ async def simulator_executor(
             assert spec.admin_client_id is not None
             return await client.mint_client_credentials(endpoints, spec.admin_client_id, admin_secret, gate=shared_gate)
 
-        box = tokens_box.TokenBox(
+        box = tokenbox.TokenBox(
             tenant=f"{tenant}:admin",
             mint=mint,
             clock=clock,
             rng=random.Random(3),
-            at_fraction=0.75,
-            jitter_fraction=0.1,
+            refresh=config_models.RefreshSettings(),
             metrics=None,
         )
-        yield remediating.Executor(
-            tenant=tenant,
-            org_id=spec.org_id,
-            client_id=spec.client_id,
-            admin_box=box,
-            client=client,
-            endpoints=endpoints,
-            gate=shared_gate,
-            timeout_s=5.0,
-        )
+        admin = api.TenantApi(client=client, endpoints=endpoints, gate=shared_gate, box=box, timeout_s=5.0)
+        yield remediating.Executor(admin=admin, client_id=spec.client_id)
 
 
 async def test_on_the_simulator_a_regrant_adds_exactly_the_planned_role_and_touches_no_other_client() -> None:
@@ -438,7 +422,7 @@ async def test_on_the_simulator_a_regrant_adds_exactly_the_planned_role_and_touc
             add=(RoleDivision(viewer, home),), role_names=("Messaging Viewer",), covers=frozenset(), division_id=home
         )
         async with simulator_executor(sim, clock, "acme-eu") as executor:
-            result = await executor.add_roles(plan, {viewer: "Messaging Viewer"})
+            result = await executor.add_roles(plan)
         after = clients_of(sim)
     assert result.result is labels.RegrantResult.APPLIED
     assert result.correlation_id
@@ -475,7 +459,7 @@ async def test_on_the_simulator_a_persons_edit_between_get_and_put_is_never_undo
             add=(RoleDivision(viewer, home),), role_names=("Messaging Viewer",), covers=frozenset(), division_id=home
         )
         async with simulator_executor(sim, clock, "acme-eu", edit=person) as executor:
-            await executor.add_roles(plan, {viewer: "Messaging Viewer"})
+            await executor.add_roles(plan)
         names = {r.id: r.name for r in sim.world.orgs[spec.org_id].roles.values()}
         final = {names[rd["roleId"]] for rd in clients_of(sim)[spec.client_id]["roleDivisions"]}
     assert (check in final) is (verb == "add"), f"the person's '{edit}' was undone: {sorted(final)}"

@@ -1,10 +1,9 @@
 """The typed calls of the client against the loopback platform.
 
-Covers: ``tokens_me`` with ``preserveIdleTTL``, ``head_token``, ``organization_me`` and the
-home division; the OAuth client read raw and written back whole (PUT replaces), a secret in a
-response registered for redaction; roles resolved by exact name; licensed permissions read from
-every page, paging without ``pageCount``, and a listing of the wrong shape refused rather than
-read as empty.
+Covers: ``tokens_me`` with ``preserveIdleTTL`` and the home division; the OAuth client read raw
+and written back whole (PUT replaces), a secret in a response registered for redaction; licensed
+permissions and roles read from every page, paging without ``pageCount``, and a listing of the wrong shape
+refused rather than read as empty.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from grantwarden.remote import errors, transport
 from grantwarden.remote import gate as remote_gate
 from tests.remote.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ORG_ID, Canned, FakePlatform, Seen
 
-ORG = "/api/v2/organizations/me"
 TOKENS_ME = "/api/v2/tokens/me"
 PERMISSIONS = "/api/v2/authorization/permissions"
 ROLES = "/api/v2/authorization/roles"
@@ -44,23 +42,11 @@ async def test_tokens_me_preserves_the_idle_ttl_and_reads_the_org(
     assert platform.seen[0].query == {"preserveIdleTTL": "true"}
 
 
-async def test_head_token_is_a_cheap_validity_check(
+async def test_the_home_division_is_read_raw(
     client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
 ) -> None:
-    platform.respond("HEAD", TOKENS_ME, Canned(200), Canned(401))
-    assert (await client.head_token(endpoints, ACCESS_TOKEN, gate=gate)).status == 200
-    with pytest.raises(errors.Unauthorized):
-        await client.head_token(endpoints, ACCESS_TOKEN, gate=gate)
-
-
-async def test_organization_me_and_home_division(
-    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
-) -> None:
-    platform.respond("GET", ORG, Canned(json={"id": ORG_ID, "name": "acme", "thirdPartyOrgName": "acme-co"}))
     division = {"id": "div-home", "name": "Home", "homeDivision": True, "selfUri": "/x"}
     platform.respond("GET", "/api/v2/authorization/divisions/home", Canned(json=division))
-    org = await client.organization_me(endpoints, ACCESS_TOKEN, gate=gate)
-    assert (org.id, org.third_party_org_name) == (ORG_ID, "acme-co")
     assert await client.home_division(endpoints, ACCESS_TOKEN, gate=gate) == division
 
 
@@ -135,6 +121,21 @@ async def test_licensed_permissions_are_read_from_every_page(
     assert [seen.query["pageNumber"] for seen in platform.seen] == ["1", "2", "3"]
 
 
+async def test_every_role_of_the_org_is_read_from_every_page_raw(
+    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
+) -> None:
+    viewer = {"id": "r-1", "name": "Messaging Viewer", "permissionPolicies": [], "someFutureField": 1}
+    web = {"id": "r-2", "name": "Web Deployments Viewer", "permissionPolicies": []}
+
+    def roles(seen: Seen) -> Canned:
+        number = int(seen.query["pageNumber"])
+        return Canned(json={"entities": [viewer] if number == 1 else [web], "pageNumber": number, "pageCount": 2})
+
+    platform.route("GET", ROLES, roles)
+    assert await client.all_roles(endpoints, ACCESS_TOKEN, gate=gate) == [viewer, web]
+    assert [seen.query["pageNumber"] for seen in platform.seen] == ["1", "2"]
+
+
 async def test_without_page_count_paging_stops_at_the_first_short_page(
     client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
 ) -> None:
@@ -157,22 +158,3 @@ async def test_a_permissions_page_of_the_wrong_shape_is_malformed_not_empty(
     platform.respond("GET", PERMISSIONS, Canned(json={"entities": [{"permissionMap": ["not", "a", "map"]}]}))
     with pytest.raises(errors.MalformedResponse):
         await client.licensed_permissions(endpoints, ACCESS_TOKEN, gate=gate)
-
-
-async def test_roles_are_resolved_by_exact_name(
-    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
-) -> None:
-    viewer = {"id": "r-1", "name": "Messaging Viewer", "permissionPolicies": []}
-    lookalike = {"id": "r-2", "name": "Messaging Viewer (old)", "permissionPolicies": []}
-    web = {"id": "r-3", "name": "Web Deployments Viewer", "permissionPolicies": []}
-
-    def roles(seen: Seen) -> Canned:
-        entities = [viewer, lookalike] if seen.query["name"] == "Messaging Viewer" else [web]
-        return Canned(json={"entities": entities, "pageNumber": 1, "pageCount": 1})
-
-    platform.route("GET", ROLES, roles)
-    found = await client.roles_by_name(
-        endpoints, ACCESS_TOKEN, ["Messaging Viewer", "Web Deployments Viewer"], gate=gate
-    )
-    assert sorted(role["id"] for role in found) == ["r-1", "r-3"]
-    assert viewer in found

@@ -1,12 +1,15 @@
 """The per-tenant Retry-After floor on a ManualClock.
 
 Covers: an open gate does not sleep, a hold keeps ``wait`` until exactly ``now + seconds``, a
-shorter later hold never lowers the floor, and a hold raised while waiting is honoured.
+shorter later hold never lowers the floor, a hold raised while waiting is honoured, and the
+tenant's stop ends a Retry-After wait at once and lets no further request leave.
 """
 
 from __future__ import annotations
 
 import asyncio
+
+import pytest
 
 from grantwarden.base import clock as clocks
 from grantwarden.remote import gate as remote_gate
@@ -50,3 +53,25 @@ async def test_a_hold_raised_while_waiting_is_honoured() -> None:
     await clock.advance(9)
     await waiter
     assert clock.now() == start + 14
+
+
+async def test_a_stop_ends_a_retry_after_wait_at_once() -> None:
+    clock = clocks.ManualClock()
+    start = clock.now()
+    gate = remote_gate.Gate()
+    gate.stop = asyncio.Event()
+    gate.hold(now=start, seconds=300)
+    waiter = asyncio.create_task(gate.wait(clock))
+    await clock.settle()
+    gate.stop.set()
+    with pytest.raises(remote_gate.StoppedError):
+        await waiter
+    assert clock.now() == start, "the stop, not the 300 s floor, ended the wait"
+
+
+async def test_no_request_leaves_once_the_tenant_is_stopping() -> None:
+    gate = remote_gate.Gate()
+    gate.stop = asyncio.Event()
+    gate.stop.set()
+    with pytest.raises(remote_gate.StoppedError):
+        await gate.wait(clocks.ManualClock())  # an open gate, but the tenant is stopping

@@ -7,7 +7,8 @@ restarts until a reconcile poke or a configuration change; ``apply`` starts adde
 ``starting`` at once), stops removed ones and drops their metric series, restarts changed ones and
 leaves unchanged ones running on the very same worker; one tenant's crash loop never disturbs
 another's schedule; ``stop`` lets workers finish, cancels one that ignores the stop after the grace
-period, and leaves no task behind (the autouse leak check).
+period, and leaves no task behind (the autouse leak check); every line a tenant's worker logs, in
+its own task or the tasks it starts, names that tenant and its org, and no other.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from collections.abc import Callable
 
 import prometheus_client
 import pytest
+import structlog
+from structlog.contextvars import merge_contextvars
 from structlog.testing import capture_logs
 
 from grantwarden.base.clock import ManualClock
@@ -151,7 +154,7 @@ async def test_a_crashed_worker_restarts_after_its_backoff() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher() if before == 0 else Ticker(clock))
     [delay] = expected_delays(1)
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.settle()
         assert len(fleet.made["acme"]) == 1
@@ -174,7 +177,7 @@ async def test_a_crashed_worker_restarts_after_its_backoff() -> None:
 async def test_the_crash_log_names_what_the_workers_task_group_wrapped() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher(grouped=True) if before == 0 else Ticker(clock))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.settle()
         await fleet.sup.stop()
@@ -185,7 +188,7 @@ async def test_the_crash_log_names_what_the_workers_task_group_wrapped() -> None
 async def test_more_than_five_crashes_in_a_minute_park_the_tenant_until_a_reconcile() -> None:
     clock = ManualClock()
     fleet = make_fleet(clock, lambda name, before: Crasher() if before < 6 else Ticker(clock))
-    with capture_logs() as logs:
+    with capture_logs(processors=[merge_contextvars]) as logs:
         fleet.sup.apply(specs(acme="v1"))
         await clock.advance(60)
         assert sum(expected_delays(5)) < 60, "the sixth crash comes within the minute"
@@ -323,3 +326,33 @@ async def test_a_poke_for_an_unknown_tenant_is_refused(name: str) -> None:
     assert fleet.sup.poke("acme")
     assert fleet.sup.statuses["acme"].reconcile_requested.is_set()
     await fleet.sup.stop()
+
+
+class Talker:
+    """Logs one line from its own task and one from a task it starts, as a tenant worker's loops do."""
+
+    async def run(self, stop: asyncio.Event) -> None:
+        log = structlog.get_logger("test")
+        log.info("from_the_worker")
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._child(log))
+
+    async def _child(self, log: structlog.typing.FilteringBoundLogger) -> None:
+        log.info("from_a_task_it_started")
+
+
+async def test_every_line_a_tenants_worker_logs_names_its_tenant_and_org_and_no_other() -> None:
+    clock = ManualClock()
+    fleet = make_fleet(clock, lambda tenant, before: Talker())
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        fleet.sup.apply(specs(acme="1", beta="1"))
+        await clock.settle()
+        await fleet.sup.stop()
+    told = sorted((e["event"], e["tenant"], e["org_id"]) for e in logs if e["event"].startswith("from_"))
+    assert told == [
+        ("from_a_task_it_started", "acme", "org-acme"),
+        ("from_a_task_it_started", "beta", "org-beta"),
+        ("from_the_worker", "acme", "org-acme"),
+        ("from_the_worker", "beta", "org-beta"),
+    ]
+    assert "tenant" not in structlog.contextvars.get_contextvars(), "nothing leaks out of the tenants' tasks"

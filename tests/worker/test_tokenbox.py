@@ -1,10 +1,12 @@
 """Token keeping for one tenant, on ManualClock with a scripted token endpoint.
 
-Covers: 50 concurrent callers cause one token request; a 401 causes exactly one re-mint and one
-retry; refresh lands 5–10 minutes before a 24 h token expires; failures back off
-exponentially and never past the old token's expiry; a failing credential is not tried again
-before its backoff; a 429 with Retry-After 7 holds the next mint at least 7 s; the global mint
-limiter caps the rate; metrics and logs say what happened; no token value reaches a log line.
+Covers: 50 concurrent callers cause one token request; refresh lands 5–10 minutes before a 24 h
+token expires; a token of any lifetime (20 s included) is minted at most once per refresh period
+while probes use it every second; ``get(valid_for_s=)`` mints when the token in hand would not
+last; failures back off exponentially and never past the old token's expiry; a failing
+credential is not tried again before its backoff; a 429 with Retry-After 7 holds the next mint
+at least 7 s; the global mint limiter caps the rate; metrics and logs say what happened; no
+token value reaches a log line. (The 401 retry around requests: ``test_api``.)
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import pytest
 from structlog.testing import capture_logs
 
 from grantwarden.base import clock as clock_mod
+from grantwarden.config import models as settings
 from grantwarden.policy import errorbody
 from grantwarden.remote import errors, oauth
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import refreshing
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting, refreshing, tokenbox
+
+DEFAULTS = settings.RefreshSettings()  # at 75 % of the lifetime, minus up to 10 %; max_lead 5 min
 
 
 class ScriptedEndpoint:
@@ -33,11 +37,13 @@ class ScriptedEndpoint:
         self.clock = clock
         self.lifetime = lifetime
         self.calls = 0
+        self.minted_at: list[float] = []  # when each request came
         self.failures: list[Callable[[], errors.RemoteError]] = []
         self.gate: asyncio.Event | None = None
 
     async def mint(self) -> oauth.TokenGrant:
         self.calls += 1
+        self.minted_at.append(self.clock.now())
         if self.gate is not None:
             await self.gate.wait()
         if self.failures:
@@ -65,14 +71,13 @@ def make_box(
     endpoint: ScriptedEndpoint,
     registry: prometheus_client.CollectorRegistry,
     seed: int = 1,
-) -> tokens_box.TokenBox:
-    return tokens_box.TokenBox(
+) -> tokenbox.TokenBox:
+    return tokenbox.TokenBox(
         tenant="acme",
         mint=endpoint.mint,
         clock=clock,
         rng=random.Random(seed),
-        at_fraction=0.75,
-        jitter_fraction=0.1,
+        refresh=DEFAULTS,
         metrics=metrics_mod.Metrics(registry=registry),
     )
 
@@ -109,46 +114,11 @@ async def test_concurrent_callers_all_see_the_same_failure_and_only_one_request(
     endpoint.gate.set()
     results = await asyncio.gather(*waiters, return_exceptions=True)
     assert endpoint.calls == 1
-    assert all(isinstance(r, tokens_box.TokenUnavailableError) for r in results)
+    assert all(isinstance(r, tokenbox.TokenUnavailableError) for r in results)
     assert (
         registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "invalid_client"})
         == 1
     )
-
-
-async def test_a_401_causes_exactly_one_remint_and_one_retry(registry: prometheus_client.CollectorRegistry) -> None:
-    clock = clock_mod.ManualClock()
-    endpoint = ScriptedEndpoint(clock)
-    box = make_box(clock, endpoint, registry)
-    seen: list[str] = []
-
-    async def request(token: str) -> str:
-        seen.append(token)
-        if len(seen) == 1:
-            raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
-        return "payload"
-
-    assert await tokens_box.call(box, request) == "payload"
-    assert seen == ["tok-1-s3cr3t", "tok-2-s3cr3t"]
-    assert endpoint.calls == 2
-
-
-async def test_a_second_401_is_returned_to_the_caller_without_a_third_attempt(
-    registry: prometheus_client.CollectorRegistry,
-) -> None:
-    clock = clock_mod.ManualClock()
-    endpoint = ScriptedEndpoint(clock)
-    box = make_box(clock, endpoint, registry)
-    attempts = 0
-
-    async def request(token: str) -> str:
-        nonlocal attempts
-        attempts += 1
-        raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
-
-    with pytest.raises(errors.Unauthorized):
-        await tokens_box.call(box, request)
-    assert (attempts, endpoint.calls) == (2, 2)
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -170,44 +140,74 @@ async def test_a_day_long_token_is_refreshed_five_to_ten_minutes_before_it_expir
     await loop
 
 
-async def test_a_credential_whose_fresh_tokens_are_refused_backs_off_until_a_request_succeeds(
+async def probe_every(
+    box: tokenbox.TokenBox, clock: clock_mod.ManualClock, step: float, used: list[tuple[float, tokenbox.Token]]
+) -> None:
+    """A prober: a token for a request every ``step`` seconds, as ``api.TenantApi`` asks for one."""
+    while True:
+        used.append((clock.now(), await box.get()))
+        await clock.sleep(step)
+
+
+async def run_with_refresher(box: tokenbox.TokenBox, clock: clock_mod.ManualClock, step: float, span: float) -> list:
+    """The refresh loop and a prober on ``box`` for ``span`` seconds; the tokens the prober used."""
+    used: list[tuple[float, tokenbox.Token]] = []
+    stop = asyncio.Event()
+    refresher = asyncio.create_task(refreshing.Refresher(box=box, clock=clock).run(stop))
+    prober = asyncio.create_task(probe_every(box, clock, step, used))
+    for _ in range(round(span / step)):
+        await clock.advance(step)
+    prober.cancel()
+    stop.set()
+    await clock.settle()
+    await asyncio.gather(refresher, prober, return_exceptions=True)
+    return used
+
+
+async def test_twenty_second_tokens_probed_every_second_are_minted_once_per_refresh_period(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    """The tenant that asked 65 tokens in 45 s: with a flat 30 s margin no 20 s token was usable."""
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock, lifetime=20)
+    used = await run_with_refresher(make_box(clock, endpoint, registry), clock, step=1.0, span=45.0)
+    assert len(used) >= 45
+    assert endpoint.calls <= 4, "one at the start, then one per 13-15 s refresh period"
+    assert all(at < token.expires_at for at, token in used), "never a token past its expiry"
+    requests = registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "ok"})
+    assert requests == endpoint.calls
+
+
+@pytest.mark.parametrize("lifetime", [1, 5, 20, 45, 299, 300, 3600])
+async def test_a_token_of_any_lifetime_is_minted_at_most_once_per_refresh_period(
+    lifetime: int, registry: prometheus_client.CollectorRegistry
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock, lifetime=lifetime)
+    box = make_box(clock, endpoint, registry, seed=lifetime)
+    used = await run_with_refresher(box, clock, step=lifetime / 20, span=6 * lifetime)
+    minted = endpoint.minted_at
+    # The earliest a refresh may come (policy.tokens.refresh_at with the defaults).
+    period = lifetime - min(0.25 * lifetime, 300.0) - min(0.1 * lifetime, 300.0)
+    gaps = [b - a for a, b in itertools.pairwise(minted)]
+    assert min(gaps) >= period - 1e-6, f"a token was minted before its refresh period was over: {gaps}"
+    assert len(minted) <= 6 * lifetime / period + 1
+    assert all(at < token.expires_at for at, token in used)
+
+
+async def test_a_token_that_would_not_last_long_enough_is_replaced(
     registry: prometheus_client.CollectorRegistry,
 ) -> None:
     clock = clock_mod.ManualClock(start=0.0)
-    endpoint = ScriptedEndpoint(clock)
+    endpoint = ScriptedEndpoint(clock, lifetime=3600)
     box = make_box(clock, endpoint, registry)
-    attempts = 0
-    refuse = True
-
-    async def request(token: str) -> str:
-        nonlocal attempts
-        attempts += 1
-        if refuse:
-            raise errors.Unauthorized(reply(401, b'{"code":"bad.credentials","status":401}'))
-        return "payload"
-
-    with pytest.raises(errors.Unauthorized):
-        await tokens_box.call(box, request)
-    assert (attempts, endpoint.calls, box.refusals) == (2, 2, 1)
-    first_retry = box.retry_at
-    assert first_retry is not None
-    with pytest.raises(tokens_box.TokenUnavailableError) as backing_off:  # within the backoff: nothing sent
-        await tokens_box.call(box, request)
-    assert (attempts, endpoint.calls) == (2, 2)
-    assert backing_off.value.refused, "the API refused the credential's tokens, not the token endpoint"
-
-    await clock.advance(first_retry - clock.now())
-    with pytest.raises(errors.Unauthorized):  # one token, refused at once: the next refusal
-        await tokens_box.call(box, request)
-    assert (attempts, endpoint.calls, box.refusals) == (3, 3, 2)
-    assert box.retry_at is not None
-    assert 0.5 <= first_retry <= 1.0  # the first backoff: 1 s with equal jitter
-    assert 1.0 <= box.retry_at - clock.now() <= 2.0  # the second: 2 s with equal jitter
-
-    refuse = False
-    await clock.advance(box.retry_at - clock.now())
-    assert await tokens_box.call(box, request) == "payload"
-    assert (endpoint.calls, box.refusals) == (4, 0)
+    first = await box.get(valid_for_s=600)
+    assert (await box.get(valid_for_s=600)).value == first.value
+    await clock.advance(3000)  # 600 s left, less 30 s of margin: too short for a 600 s hand-off
+    second = await box.get(valid_for_s=600)
+    assert (second.value, endpoint.calls) == ("tok-2-s3cr3t", 2)
+    assert second.expires_at - clock.now() >= 600
+    assert (await box.get()).value == second.value
 
 
 async def test_failures_back_off_exponentially_and_never_past_the_old_tokens_expiry(
@@ -250,15 +250,15 @@ async def test_a_failing_credential_is_not_asked_again_before_its_backoff(
     endpoint = ScriptedEndpoint(clock)
     endpoint.failures = [invalid_client, invalid_client]
     box = make_box(clock, endpoint, registry)
-    with pytest.raises(tokens_box.TokenUnavailableError):
+    with pytest.raises(tokenbox.TokenUnavailableError):
         await box.get()
     for _ in range(5):
-        with pytest.raises(tokens_box.TokenUnavailableError):
+        with pytest.raises(tokenbox.TokenUnavailableError):
             await box.get()
     assert endpoint.calls == 1
     assert box.retry_at is not None
     await clock.advance(box.retry_at - clock.now())
-    with pytest.raises(tokens_box.TokenUnavailableError):
+    with pytest.raises(tokenbox.TokenUnavailableError):
         await box.get()
     assert endpoint.calls == 2
 
@@ -271,7 +271,7 @@ async def test_a_rate_limited_mint_waits_at_least_its_retry_after(
     body = b'{"code":"too.many.requests.retry.after","status":429}'
     endpoint.failures = [lambda: errors.RateLimited(reply(429, body, retry_after=7.0))]
     box = make_box(clock, endpoint, registry)
-    with pytest.raises(tokens_box.TokenUnavailableError):
+    with pytest.raises(tokenbox.TokenUnavailableError):
         await box.get()
     assert box.retry_at is not None
     assert box.retry_at >= 7.0
@@ -280,7 +280,7 @@ async def test_a_rate_limited_mint_waits_at_least_its_retry_after(
 
 async def test_the_mint_limiter_caps_token_requests_per_second() -> None:
     clock = clock_mod.ManualClock(start=0.0)
-    limiter = tokens_box.MintLimiter(rate_per_second=20, burst=20, clock=clock)
+    limiter = minting.MintLimiter(rate_per_second=20, burst=20, clock=clock)
     done: list[float] = []
 
     async def one() -> None:
@@ -302,7 +302,7 @@ async def test_token_values_never_reach_log_lines(registry: prometheus_client.Co
     endpoint.failures = [invalid_client]
     box = make_box(clock, endpoint, registry)
     with capture_logs() as logs:
-        with pytest.raises(tokens_box.TokenUnavailableError):
+        with pytest.raises(tokenbox.TokenUnavailableError):
             await box.get()
         await clock.advance(box.retry_at or 0)
         await box.get()
@@ -317,13 +317,12 @@ async def test_the_refresh_loop_mints_the_first_token_itself_on_a_real_clock(
 ) -> None:
     clock = clock_mod.LoopClock()
     endpoint = ScriptedEndpoint(clock)  # type: ignore[arg-type]  # only now() is used
-    box = tokens_box.TokenBox(
+    box = tokenbox.TokenBox(
         tenant="acme",
         mint=endpoint.mint,
         clock=clock,
         rng=random.Random(1),
-        at_fraction=0.75,
-        jitter_fraction=0.1,
+        refresh=DEFAULTS,
         metrics=metrics_mod.Metrics(registry=registry),
     )
     stop = asyncio.Event()
@@ -340,18 +339,17 @@ async def test_only_token_requests_that_went_out_are_counted(
     sent: bool, counted: float | None, registry: prometheus_client.CollectorRegistry
 ) -> None:
     async def mint() -> oauth.TokenGrant:
-        raise tokens_box.MintFailedError("the secret reference cannot be resolved", sent=sent)
+        raise minting.MintFailedError("the secret reference cannot be resolved", sent=sent)
 
-    box = tokens_box.TokenBox(
+    box = tokenbox.TokenBox(
         tenant="acme",
         mint=mint,
         clock=clock_mod.ManualClock(),
         rng=random.Random(1),
-        at_fraction=0.75,
-        jitter_fraction=0.1,
+        refresh=DEFAULTS,
         metrics=metrics_mod.Metrics(registry=registry),
     )
-    with pytest.raises(tokens_box.TokenUnavailableError):
+    with pytest.raises(tokenbox.TokenUnavailableError):
         await box.get()
     assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "error"}) == (
         counted

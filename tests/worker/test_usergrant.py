@@ -28,8 +28,7 @@ from structlog.testing import capture_logs
 from grantwarden.config import loading as configfile
 from grantwarden.policy.tokens import TokenProblem
 from grantwarden.simulator import control, faults
-from grantwarden.worker import statefile, usergrant
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting, statefile, tokenbox, usergrant
 from tests.app.test_authorizing import Harness, harness_fixture  # noqa: F401 -- the fixture is shared
 
 DAY_S = 24 * 3600
@@ -48,15 +47,15 @@ def live_refresh_tokens(h: Harness) -> set[str]:
     }
 
 
-def mint_failure(exc: BaseException) -> tokens_box.MintFailedError:
-    assert isinstance(exc, tokens_box.TokenUnavailableError)
-    assert isinstance(exc.cause, tokens_box.MintFailedError)
+def mint_failure(exc: BaseException) -> minting.MintFailedError:
+    assert isinstance(exc, tokenbox.TokenUnavailableError)
+    assert isinstance(exc.cause, minting.MintFailedError)
     return exc.cause
 
 
 async def test_without_a_stored_authorization_the_mint_fails_locally(harness: Harness) -> None:
     box, _ = harness.daemon()
-    with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+    with pytest.raises(tokenbox.TokenUnavailableError) as caught:
         await box.get()
     failure = mint_failure(caught.value)
     assert failure.problem is TokenProblem.INVALID_GRANT
@@ -67,22 +66,20 @@ async def test_without_a_stored_authorization_the_mint_fails_locally(harness: Ha
     assert harness.sim.requests(kind="token") == []
 
 
-async def test_a_corrupt_state_file_or_an_unset_secret_fails_locally_and_says_what_to_do(
-    harness: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_corrupt_state_file_or_an_unset_secret_fails_locally_and_says_what_to_do(harness: Harness) -> None:
     assert await harness.authorize() == 0
     path = statefile.path_for(harness.state_dir, "acme-agent-desktop")
     good = path.read_bytes()
     path.write_bytes(good[:40])
     box, _ = harness.daemon()
-    with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+    with pytest.raises(tokenbox.TokenUnavailableError) as caught:
         await box.get()
     failure = mint_failure(caught.value)
     assert failure.problem is TokenProblem.INVALID_GRANT
     assert f"has an unusable state file {path}: not valid JSON" in str(failure)
     path.write_bytes(good)
-    monkeypatch.delenv(harness.tenant.credentials.client_secret.env or "")
-    with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+    del harness.environ[harness.tenant.credentials.client_secret.env or ""]  # the daemon's environment lacks it
+    with pytest.raises(tokenbox.TokenUnavailableError) as caught:
         await box.refresh(force=True)
     failure = mint_failure(caught.value)
     assert failure.problem is TokenProblem.SECRET_UNAVAILABLE
@@ -120,7 +117,7 @@ async def test_the_access_token_is_not_handed_out_before_its_refresh_token_is_st
 
     monkeypatch.setattr(statefile, "save", full)
     box, _ = harness.daemon()
-    with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+    with pytest.raises(tokenbox.TokenUnavailableError) as caught:
         await box.get()
     assert "cannot store its rotated refresh token" in str(mint_failure(caught.value))
     assert box.token is None
@@ -212,7 +209,7 @@ async def test_invalid_grant_sends_nothing_more_until_the_state_file_changes(har
     await box.get()
     control.revoke_tokens(harness.sim.world, harness.client_id)  # e.g. the user's password changed
     with capture_logs() as logs:
-        with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+        with pytest.raises(tokenbox.TokenUnavailableError) as caught:
             await box.refresh(force=True)
         failure = mint_failure(caught.value)
         assert failure.problem is TokenProblem.INVALID_GRANT
@@ -222,7 +219,7 @@ async def test_invalid_grant_sends_nothing_more_until_the_state_file_changes(har
         for _ in range(40):  # hours of backoff retries and forced cycles (POST /tenants/{t}/reconcile)
             await harness.clock.advance(box.next_wakeup() - harness.clock.now())
             await refresher.tick()
-            with pytest.raises(tokens_box.TokenUnavailableError) as again:
+            with pytest.raises(tokenbox.TokenUnavailableError) as again:
                 await box.refresh(force=True)
             assert "no request sent" in str(mint_failure(again.value))
         assert len(harness.refreshes()) == asked
@@ -247,7 +244,7 @@ async def test_a_disk_that_refuses_the_write_keeps_the_token_until_it_is_stored(
 
     monkeypatch.setattr(statefile, "save", full)
     for _ in range(3):
-        with pytest.raises(tokens_box.TokenUnavailableError) as caught:
+        with pytest.raises(tokenbox.TokenUnavailableError) as caught:
             await box.refresh(force=True)
         assert "No space left on device" in str(mint_failure(caught.value))
     assert len(harness.refreshes()) == 2  # one rotation, then nothing until it is on disk

@@ -51,7 +51,7 @@ def main(
     out: TextIO,
     err: TextIO,
     stdin: TextIO,
-    environ: Mapping[str, str] | None,
+    environ: Mapping[str, str],
     no_browser: bool = False,
 ) -> int:
     """``grantwarden authorize --config FILE --tenant NAME [--no-browser] [--paste]``."""

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 import prometheus_client
+import structlog
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction as redaction_mod
@@ -25,9 +26,9 @@ from grantwarden.policy import labels, remediation
 from grantwarden.policy.planning import Refusal, RolePlan, ScopePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import acting, minting
 from grantwarden.worker import status as health
 from grantwarden.worker import tenant as tenant_mod
-from grantwarden.worker import tokenbox as tokens_box
 
 CONCURRENCY = 32
 
@@ -36,7 +37,7 @@ CONCURRENCY = 32
 class Checked:
     tenant: settings.Tenant
     status: health.TenantStatus
-    cycle: tenant_mod.Cycle
+    cycle: acting.Cycle
 
 
 async def check(
@@ -45,26 +46,37 @@ async def check(
     names: list[str] | None,
     clock: clock_mod.Clock,
     redactor: redaction_mod.Redactor,
+    environ: Mapping[str, str],
 ) -> list[Checked]:
+    """One cycle per chosen tenant; ``environ`` is where ``{env: NAME}`` secrets are read."""
     cfg = loaded.settings
     chosen = [t for t in cfg.tenants if names is None or t.name in names]
     metrics = metrics_mod.Metrics(registry=prometheus_client.CollectorRegistry())
     limit = asyncio.Semaphore(CONCURRENCY)
     async with aiohttp.ClientSession() as session:
         client = remote_client.Client(session=session, clock=clock, redactor=redactor)
-        limiter = tokens_box.MintLimiter(
-            rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=clock
+        limiter = minting.MintLimiter(rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=clock)
+        deps = tenant_mod.Deps(
+            client=client,
+            clock=clock,
+            metrics=metrics,
+            limiter=limiter,
+            config_path=loaded.source,
+            state_dir=cfg.state_dir,
+            environ=environ,
+            redactor=redactor,
         )
-        deps = tenant_mod.Deps(client, clock, metrics, limiter, loaded.source, cfg.state_dir, redactor=redactor)
 
         async def one(tenant_cfg: settings.Tenant) -> Checked:
-            status = tenant_mod.new_status(tenant_cfg)
-            worker = tenant_mod.Worker(
-                tenant=tenant_cfg, blueprint=cfg.blueprints[tenant_cfg.blueprint], status=status, deps=deps
-            )
-            async with limit:
-                cycle = await worker.cycle(act=False)
-            return Checked(tenant_cfg, status, cycle)
+            # Its own task (gather): the tenant bound here names every line its cycle logs.
+            with structlog.contextvars.bound_contextvars(tenant=tenant_cfg.name, org_id=tenant_cfg.org_id):
+                status = tenant_mod.new_status(tenant_cfg)
+                worker = tenant_mod.Worker(
+                    tenant=tenant_cfg, blueprint=cfg.blueprints[tenant_cfg.blueprint], status=status, deps=deps
+                )
+                async with limit:
+                    cycle = await worker.cycle(act=False)
+                return Checked(tenant_cfg, status, cycle)
 
         return list(await asyncio.gather(*(one(t) for t in chosen)))
 
@@ -95,7 +107,7 @@ def report(results: list[Checked], *, with_plan: bool) -> list[str]:
     return lines
 
 
-def plan_text(cycle: tenant_mod.Cycle) -> str:
+def plan_text(cycle: acting.Cycle) -> str:
     """What ``run`` would do about this tenant, in one line."""
     decision = cycle.decision
     changes = [_plan_line(plan) for plan in cycle.plans.values() if isinstance(plan, RolePlan | ScopePlan)]

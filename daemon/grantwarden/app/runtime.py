@@ -33,9 +33,8 @@ from grantwarden.policy import sharding
 from grantwarden.remote import client as remote_client
 from grantwarden.surface import server, watchdog
 from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import minting, supervisor, tenant
 from grantwarden.worker import status as health
-from grantwarden.worker import supervisor, tenant
-from grantwarden.worker import tokenbox as tokens_box
 
 GRACE_S = 10.0
 RELOAD_STEP = 100  # tenants a reload starts, stops or restarts between two turns of the event loop
@@ -108,7 +107,7 @@ class Options:
     """How ``run`` is wired; tests swap the clock, the watchdog pace and the signals."""
 
     clock: clock_mod.Clock
-    environ: Mapping[str, str]
+    environ: Mapping[str, str]  # the only environment read: shards, secrets at every mint, reloads
     redactor: redaction_mod.Redactor
     registry: prometheus_client.CollectorRegistry = dataclasses.field(
         default_factory=prometheus_client.CollectorRegistry
@@ -135,11 +134,19 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
     connector = aiohttp.TCPConnector(limit=CONNECTIONS, ttl_dns_cache=300)
     async with aiohttp.ClientSession(connector=connector) as session:
         client = remote_client.Client(session=session, clock=options.clock, redactor=options.redactor)
-        limiter = tokens_box.MintLimiter(
+        limiter = minting.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
         )
         deps = tenant.Deps(
-            client, options.clock, metrics, limiter, loaded.source, cfg.state_dir, options.seed, options.redactor
+            client=client,
+            clock=options.clock,
+            metrics=metrics,
+            limiter=limiter,
+            config_path=loaded.source,
+            state_dir=cfg.state_dir,
+            environ=options.environ,
+            seed=options.seed,
+            redactor=options.redactor,
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 

@@ -54,8 +54,14 @@ class SecretRef(pydantic.BaseModel):
             return f"file:{self.file}"
         return "literal"
 
-    def reveal(self, environ: Mapping[str, str] | None = None) -> str:
-        """The secret's value; raises ``SecretUnavailableError`` naming the reference."""
+    def reveal(self, environ: Mapping[str, str] | None) -> str:
+        """The secret's value; raises ``SecretUnavailableError`` naming the reference.
+
+        ``environ`` is where ``{env: NAME}`` is looked up, always given: the daemon passes the
+        environment it was composed with (``runtime.Options.environ``) down to every mint. None,
+        the process's own environment, is left for ``config.loading.resolve_secrets`` when its
+        caller gave no mapping (the command line checking its file before composing anything).
+        """
         if self.literal is not None:
             return self.literal
         if self.env is not None:

@@ -43,11 +43,13 @@ class Consent:
         self,
         loaded: configfile.Loaded,
         *,
+        environ: Mapping[str, str],
         session: aiohttp.ClientSession,
         clock: clocks.Clock,
         redactor: redaction.Redactor,
     ) -> None:
         self.loaded = loaded
+        self._environ = environ  # where the client secrets' ``{env: NAME}`` are read
         self.tenants = [
             t.name for t in loaded.settings.tenants if t.credentials.grant is labels.GrantType.AUTHORIZATION_CODE
         ]
@@ -91,10 +93,8 @@ class Consent:
             pasted.seek(0)
 
         said, problems = io.StringIO(), io.StringIO()
-        flow = authorizing.Flow(
-            tenant, secret=tenant.credentials.client_secret.reveal(), client=self._client, clock=self._clock,
-            out=said, err=problems,
-        )  # fmt: skip
+        secret = tenant.credentials.client_secret.reveal(self._environ)
+        flow = authorizing.Flow(tenant, secret=secret, client=self._client, clock=self._clock, out=said, err=problems)
         state_dir = self.loaded.settings.state_dir
         code = await flow.run(state_dir, self.loaded.source, paste=True, opener=browser, stdin=pasted)
         now = self._clock.now()

@@ -8,16 +8,17 @@ tenant in (the simulator consents at once), and runs the real daemon (``runtime.
 status page and ``/metrics``. The terminal shows sentences (``story``), not the JSON log, which
 goes to a file in the demo's temporary directory.
 
-Secrets stay in this process's environment (the configuration names them ``{env: ...}``) and are
-registered with the redactor; nothing printed contains one. Only ``cli`` calls ``main``; it
-returns 0 after the story and the summary, or 2 when the demo cannot start.
+Secrets live in the demo's own environment mapping, handed to the daemon (``runtime.Options``)
+and to the consenting person (the configuration names them ``{env: ...}``); the process's
+environment is left alone. They are registered with the redactor; nothing printed contains one.
+Only ``cli`` calls ``main``; it returns 0 after the story and the summary, or 2 when the demo
+cannot start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import sys
 import tempfile
@@ -90,8 +91,8 @@ async def _demo(workdir: Path, log: TextIO, duration_s: float | None, listen: st
         for value in env.values():
             redactor.add(value, configured=True)
         logs.configure(level="info", fmt="json", redactor=redactor, stream=log, clock=clock)
-        with _environment(env), _interrupts() as interrupted:
-            show = Show(loaded, clock=clock, redactor=redactor, out=out, started_at=started_at)
+        with _interrupts() as interrupted:
+            show = Show(loaded, environ=env, clock=clock, redactor=redactor, out=out, started_at=started_at)
             show.notes = {t.name: t.note for t in world.tenants}  # what each tenant demonstrates
             show.places = {"simulator": sim.base_url, "JSON log": f"{log.name} (removed when the demo ends)"}
             return await show.run(duration_s, interrupted, err)
@@ -106,21 +107,6 @@ def _load(config: dict[str, Any], env: Mapping[str, str], listen: str, path: Pat
     loaded = configfile.load(path, environ={})  # the person's GRANTWARDEN_* variables stay out of it
     configfile.resolve_secrets(loaded, environ=env)
     return loaded
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """The scenario's secrets, where ``{env: NAME}`` references look; put back as they were."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
 
 
 @contextlib.contextmanager
@@ -144,12 +130,15 @@ class Show:
         self,
         loaded: configfile.Loaded,
         *,
+        environ: Mapping[str, str],
         clock: clocks.Clock,
         redactor: redaction.Redactor,
         out: TextIO,
         started_at: float,
     ) -> None:
+        """``environ``: the scenario's secrets, where the configuration's ``{env: NAME}`` point."""
         self.loaded = loaded
+        self.environ = environ
         self.clock = clock
         self.redactor = redactor
         self.out = out
@@ -169,7 +158,9 @@ class Show:
 
     async def run(self, duration_s: float | None, interrupted: asyncio.Event, err: TextIO) -> int:
         async with aiohttp.ClientSession() as session:
-            consent = demo_consent.Consent(self.loaded, session=session, clock=self.clock, redactor=self.redactor)
+            consent = demo_consent.Consent(
+                self.loaded, environ=self.environ, session=session, clock=self.clock, redactor=self.redactor
+            )
             early = [line for t in consent.tenants for line in await consent.authorize(t, first=True)]
             stop = asyncio.Event()
             started = await self._start(stop, interrupted)
@@ -209,7 +200,7 @@ class Show:
             listening.set()
 
         options = runtime.Options(
-            clock=self.clock, environ=dict(os.environ), redactor=self.redactor, install_signals=False,
+            clock=self.clock, environ=self.environ, redactor=self.redactor, install_signals=False,
             on_started=on_started,
         )  # fmt: skip
         daemon_run = asyncio.create_task(runtime.run(self.loaded, options, stop), name="grantwarden-demo-daemon")

@@ -3,8 +3,9 @@
 Failures back off exponentially, 1 s doubling to 5 min, with *equal jitter*: half the delay is
 kept and the other half drawn at random, so a failing credential is never retried at once yet
 a fleet of tenants that failed together does not retry together (design.md §3). A token refresh
-is special: while the old token is still valid, its retry never waits past that token's expiry
-(minus a margin), so a brief login outage does not become an API outage. Restart intensity
+is special: while the old token is still usable, its retry never waits past the moment it stops
+being usable (``policy.tokens.expiry_margin``, the token box's own rule), so a brief login outage
+does not become an API outage. Restart intensity
 follows the supervisor-tree rule: more than 5 crashes in 60 s and the worker stays down.
 Callers: the refresh loop, the probe loop, the supervisor. Pure; ``rng`` is injected.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-EXPIRY_MARGIN_S = 30.0  # retry a refresh at least this long before the old token expires
 MIN_RETRY_S = 1.0  # never retry sooner than this, even in the last moments of the old token
 
 
@@ -33,7 +33,7 @@ def token_retry_at(
     *,
     now: float,
     attempt: int,
-    old_expires_at: float | None,
+    old_usable_until: float | None,
     rng: random.Random,
     not_before: float | None = None,
 ) -> float:
@@ -41,14 +41,15 @@ def token_retry_at(
 
     now            backoff says here ─────────────┐
     |-------------------------------|-------------x----|
-                             old expiry - margin     old expiry
-    While the old token is valid the retry moves up to ``old_expires_at - EXPIRY_MARGIN_S``
-    (never sooner than ``now + MIN_RETRY_S``); once it has expired, plain backoff applies.
-    ``not_before`` (a Retry-After floor, platform.md §5) wins over everything: the platform said so.
+                       old token's usable_until     old expiry
+    While the old token is usable the retry moves up to ``old_usable_until`` (its expiry less
+    ``policy.tokens.expiry_margin``; never sooner than ``now + MIN_RETRY_S``); once it is not,
+    plain backoff applies. ``not_before`` (a Retry-After floor, reference §5) wins over
+    everything: the platform said so.
     """
     at = now + delay(attempt, rng=rng)
-    if old_expires_at is not None and now < old_expires_at:
-        at = max(min(at, old_expires_at - EXPIRY_MARGIN_S), now + MIN_RETRY_S)
+    if old_usable_until is not None and now < old_usable_until:
+        at = max(min(at, old_usable_until), now + MIN_RETRY_S)
     return max(at, not_before) if not_before is not None else at
 
 

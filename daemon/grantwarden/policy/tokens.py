@@ -5,8 +5,10 @@ refresh must land before expiry with room for retries, yet not so early that tok
 away. ``refresh_at`` therefore works from ``expires_in`` as received (never from a clock inside
 the opaque token, platform.md §1.3) with a random share taken off ``at_fraction``, and caps how
 long before expiry that is (``max_lead``). ``classify_failure`` reads the token endpoint's own error shape
-(``{error, error_description}``, platform.md §1.3), which is not the API's ErrorBody, into a
-``TokenProblem`` the refresh loop, metrics and ``diagnosis`` share. Pure: ``rng`` is injected.
+(``{error, error_description}``, reference §1.3), which is not the API's ErrorBody, into a
+``TokenProblem`` the refresh loop, metrics and ``diagnosis`` share. ``expiry_margin`` is the one
+rule for how close to its expiry a token is still handed out (the token box) or still worth
+waiting for (the refresh backoff). Pure: ``rng`` is injected.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ import random
 
 from grantwarden.policy import errorbody
 from grantwarden.policy.forbidden import Failure
-from grantwarden.policy.labels import TokenResult
 
-MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, platform.md §1.6)
+MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, reference §1.6)
+MAX_EXPIRY_MARGIN_S = 30.0  # a token this close to its expiry is no longer handed out: a request takes time
 DEFAULT_MAX_LEAD_S = 300.0  # refresh at most this (plus as much again of jitter) before expiry
 
 
@@ -43,11 +45,26 @@ _BY_ERROR = {
     "unauthorized_client": TokenProblem.UNAUTHORIZED_CLIENT,
     "unsupported_grant_type": TokenProblem.UNAUTHORIZED_CLIENT,
 }
-_RESULTS = {
-    None: TokenResult.OK,
-    TokenProblem.INVALID_CLIENT: TokenResult.INVALID_CLIENT,
-    TokenProblem.RATE_LIMITED: TokenResult.RATE_LIMITED,
-}
+
+
+def expiry_margin(lifetime_s: float) -> float:
+    """Seconds before its expiry a token of ``lifetime_s`` stops being handed out.
+
+    received                                           usable_until   expiry
+    |--------------------------------------------------------|-----------|
+                                                               margin = min(30 s, 10 % of life)
+    Proportional, so a short-lived token is usable for most of its life: with a flat 30 s, a
+    20 s token was never usable and every request minted a new one. Never more than the refresh
+    margin of ``refresh_at``, so a token is refreshed before it stops being usable.
+    """
+    if not lifetime_s > 0:  # NaN and negatives included: no margin to speak of
+        return 0.0
+    return min(MAX_EXPIRY_MARGIN_S, 0.1 * lifetime_s)
+
+
+def usable_until(*, received_at: float, expires_at: float) -> float:
+    """The last moment a token received at ``received_at`` is handed out (``expiry_margin``)."""
+    return expires_at - expiry_margin(expires_at - received_at)
 
 
 def refresh_at(
@@ -102,8 +119,3 @@ def classify_failure(
         return problem
     # A 401 without an OAuth error is a rejected Basic authentication: the client is unknown here.
     return TokenProblem.INVALID_CLIENT if status == 401 else TokenProblem.UNEXPECTED
-
-
-def result_label(problem: TokenProblem | None) -> TokenResult:
-    """``grantwarden_token_requests_total{result}`` for a token request's problem (None = ok)."""
-    return _RESULTS.get(problem, TokenResult.ERROR)

@@ -1,8 +1,8 @@
 """The platform client: the token endpoint plus the API calls probes and re-grants need.
 
 One ``Client`` serves every tenant. It holds only the shared ``aiohttp.ClientSession``, the
-clock and the redactor; each call names the tenant's ``Endpoints``, token and ``Gate``, so a
-token provider (``grantwarden.worker.tokenbox``) can wrap any call, re-mint on 401 and retry once. Every
+clock and the redactor; each call names the tenant's ``Endpoints``, token and ``Gate``, so the
+worker's per-tenant API (``grantwarden.worker.api``) can wrap any call, re-mint on 401 and retry once. Every
 call has an explicit timeout. Non-2xx answers raise ``remote.errors`` carrying a ``Reply``;
 answers of the wrong shape raise ``MalformedResponse``. Listings are read to their last page:
 a permission missing from page one may be on page two (platform.md §10).
@@ -11,7 +11,7 @@ a permission missing from page one may be on page two (platform.md §10).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -75,13 +75,6 @@ class Client:
             return ApiReply(received.status, None, self._transport.brief(received))
         return ApiReply(received.status, self._transport.json(received), self._transport.snapshot(received))
 
-    async def head_token(
-        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
-    ) -> errors.Reply:
-        """``HEAD /api/v2/tokens/me``: a cheap validity check, 2xx or ``Unauthorized`` (platform.md §3.1)."""
-        received = await self._send("HEAD", endpoints, "/api/v2/tokens/me", token, gate=gate, timeout_s=timeout_s)
-        return self._transport.snapshot(received)
-
     async def tokens_me(
         self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
     ) -> models.TokenInfo:
@@ -91,12 +84,6 @@ class Client:
             "GET", endpoints, "/api/v2/tokens/me", token, gate=gate, timeout_s=timeout_s, params=params
         )
         return self._transport.model(received, models.TokenInfo)
-
-    async def organization_me(
-        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
-    ) -> models.Organization:
-        received = await self._send("GET", endpoints, "/api/v2/organizations/me", token, gate=gate, timeout_s=timeout_s)
-        return self._transport.model(received, models.Organization)
 
     async def get_oauth_client(
         self,
@@ -128,29 +115,6 @@ class Client:
         received = await self._send("PUT", endpoints, path, token, gate=gate, timeout_s=timeout_s, body=body)
         model, _ = self._oauth_client(received)
         return model, self._transport.snapshot(received)
-
-    async def roles_by_name(
-        self,
-        endpoints: transport.Endpoints,
-        token: str,
-        names: Iterable[str],
-        *,
-        gate: gate.Gate,
-        timeout_s: float | None = None,
-    ) -> list[dict[str, Any]]:
-        """Raw ``DomainOrganizationRole`` dicts whose name is exactly one of ``names``.
-
-        Role ids differ per org, so allow-listed names are resolved in each org (addendum).
-        """
-        wanted, found = set(names), {}
-        for name in sorted(wanted):
-            pages = self._pages(endpoints, "/api/v2/authorization/roles", token, gate, timeout_s, {"name": name})
-            async for received, page in pages:
-                for raw in page.entities:
-                    role = self._transport.model(received, models.Role, raw)
-                    if role.name in wanted:
-                        found[role.id] = raw
-        return list(found.values())
 
     async def all_roles(
         self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None

@@ -6,8 +6,7 @@ aiohttp's exceptions (none leaks past ``remote``) and never by parsing messages:
     RemoteError                    base; ``reply`` is a Reply snapshot or None
     ├── TransportError             no response arrived (``reply`` is None)
     │   ├── Timeout                connect or read exceeded the call's timeout
-    │   ├── ConnectionFailed       DNS failure, refused, reset, TLS, invalid URL
-    │   └── NotSent                waited at the tenant's gate while the tenant stopped
+    │   └── ConnectionFailed       DNS failure, refused, reset, TLS, invalid URL
     ├── HttpError                  a response with a non-2xx status (``reply`` always set)
     │   ├── BadRequest             400 (``not.a.user`` / ``not.a.client`` live here, platform.md §4.2)
     │   ├── Unauthorized           401 (``bad.credentials``: expired, revoked, foreign token)
@@ -23,7 +22,9 @@ aiohttp's exceptions (none leaks past ``remote``) and never by parsing messages:
     └── MalformedResponse          2xx, but the body is not the JSON shape we need
 
 ``str()`` and ``repr()`` of every exception are built only from a redacted ``Reply`` and fixed
-words, so they can go into logs, metrics and the status page as they are.
+words, so they can go into logs, metrics and the status page as they are. A request that never
+left because its tenant is stopping raises ``gate.StoppedError``, outside this tree: a stop is
+no failure, and nothing that handles failures may swallow it.
 """
 
 # ruff: noqa: N818  -- the names are the tree above (httpx style: NotFound, Timeout), not *Error
@@ -137,10 +138,6 @@ class Timeout(TransportError):
 
 class ConnectionFailed(TransportError):
     """DNS failure, connection refused or reset, TLS failure, unusable URL."""
-
-
-class NotSent(TransportError):
-    """The request waited for its tenant's Retry-After and the tenant stopped: never sent."""
 
 
 class HttpError(RemoteError):

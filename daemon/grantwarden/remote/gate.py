@@ -5,6 +5,11 @@ re-grants alike, because the platform's limits stack per token and per client (p
 The runtime creates one ``Gate`` per tenant and passes it to every client call; the transport
 waits on it before sending and raises it when a 429 carries Retry-After. It knows nothing of
 HTTP: backoff after failures without Retry-After is the callers' business (policy.backoff).
+
+The gate is also where a tenant's stop is noticed: once its ``stop`` event is set, ``wait``
+raises ``StoppedError`` at once (a Retry-After wait included) and no request of the tenant leaves.
+That one exception travels up untouched (it is no ``RemoteError``) to the tenant's loop, which
+alone handles it (``worker.tenant.Worker.run``).
 """
 
 from __future__ import annotations
@@ -14,14 +19,18 @@ import asyncio
 from grantwarden.base import clock as clocks
 
 
+class StoppedError(Exception):
+    """The tenant is stopping: the request was not sent, and the work that wanted it ends."""
+
+
 class Gate:
     """A floor on the send time of one tenant's requests; only ever raised, never lowered."""
 
-    __slots__ = ("_not_before", "closing")
+    __slots__ = ("_not_before", "stop")
 
     def __init__(self) -> None:
         self._not_before = 0.0
-        self.closing: asyncio.Event | None = None  # set when the tenant stops: waits end at once
+        self.stop: asyncio.Event | None = None  # the tenant's stop event, once it runs (``Worker.run``)
 
     @property
     def not_before(self) -> float:
@@ -40,12 +49,11 @@ class Gate:
 
         now        not_before (may move right while we sleep)
          |-----------|
-         sleep(delta) then look again
+         sleep(delta) then look again; the tenant's stop ends the sleep (``StoppedError``)
         """
+        stop = self.stop
+        if stop is not None and stop.is_set():
+            raise StoppedError("the tenant is stopping; the request was not sent")
         while (delay := self._not_before - clock.now()) > 0:
-            if await clock.sleep(delay, wakeup=(self.closing,) if self.closing is not None else ()):
-                raise GateClosedError("the tenant is stopping; the request was not sent")
-
-
-class GateClosedError(Exception):
-    """A request that waited at the gate while its tenant stopped; it was never sent."""
+            if await clock.sleep(delay, wakeup=(stop,) if stop is not None else ()):
+                raise StoppedError("the tenant is stopping; the request was not sent")

@@ -61,16 +61,6 @@ class TokenInfo(_Payload):
     date_token_idles: str | None = Field(default=None, alias="dateTokenIdles")
 
 
-class Organization(_Payload):
-    """``GET /api/v2/organizations/me`` (platform.md §3.2)."""
-
-    id: str = Field(min_length=1)
-    name: str | None = None
-    third_party_org_name: str | None = Field(default=None, alias="thirdPartyOrgName")
-    domain: str | None = None
-    state: str | None = None
-
-
 class OAuthClient(_Payload):
     """``GET/PUT /api/v2/oauth/clients/{id}`` (platform.md §2.3). Never carries a secret since 2025."""
 

@@ -5,7 +5,7 @@ platform.md §1.2: ``POST {login}/oauth/token``, form-urlencoded, client authent
 ``client_id`` in the form instead. Every secret sent or received is registered with the
 redactor before anything can print it, and a success body that cannot be used is reported
 without its text: it holds tokens. The token box (``grantwarden.worker.tokenbox``) decides when to
-call these; the 401-re-mint-retry loop lives there, not here.
+call these; the 401-re-mint-retry loop lives in ``grantwarden.worker.api``, not here.
 """
 
 from __future__ import annotations

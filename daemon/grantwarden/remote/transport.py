@@ -23,7 +23,6 @@ import grantwarden
 from grantwarden.base import clock as clocks
 from grantwarden.base import redaction
 from grantwarden.remote import errors, gate
-from grantwarden.remote.gate import GateClosedError
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 USER_AGENT = f"grantwarden/{grantwarden.__version__}"
@@ -89,12 +88,13 @@ class Transport:
         body: Any = None,
         token_endpoint: bool = False,
     ) -> Received:
-        """One request; returns a 2xx or raises. A 429's Retry-After raises the gate first."""
+        """One request; returns a 2xx or raises. A 429's Retry-After raises the gate first.
+
+        ``gate.StoppedError`` (the tenant is stopping) passes through as it is: it is no failure
+        of the platform, and only the tenant's loop handles it.
+        """
         path = urllib.parse.urlsplit(url).path
-        try:
-            await gate.wait(self._clock)
-        except GateClosedError as exc:
-            raise errors.NotSent(self._fault(method, path, "not sent: the tenant is stopping", exc)) from None
+        await gate.wait(self._clock)
         try:
             async with self._session.request(
                 method,

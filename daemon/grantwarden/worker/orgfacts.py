@@ -12,15 +12,15 @@ fresh for each plan, since a person may have changed them.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import models as settings
 from grantwarden.policy import forbidden, labels, permissions, planning
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision
-from grantwarden.remote import client as remote_client
-from grantwarden.remote import errors, gate, transport
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.remote import errors
+from grantwarden.worker import api, probing, tokenbox
 
 LICENSED_TTL_S = 3600.0
 
@@ -33,66 +33,52 @@ class Facts:
     home_division_id: str
     admin_role_ids: frozenset[str]
 
-    def role_names(self) -> dict[str, str]:
-        return {role.id: role.name for role in self.roles}
-
 
 class Planner:
+    __slots__ = ("_admin", "_api", "_client_id", "_clock", "_grant_type", "_grants", "_licensed", "_licensed_at")
+
     def __init__(
         self,
         *,
         grant_type: labels.GrantType,
         client_id: str,
         grants: settings.Grants,
-        box: tokens_box.TokenBox,
-        admin_box: tokens_box.TokenBox | None,
-        client: remote_client.Client,
-        endpoints: transport.Endpoints,
-        gate: gate.Gate,
+        api: api.TenantApi,
+        admin: api.TenantApi | None,
         clock: clock_mod.Clock,
-        timeout_s: float,
     ) -> None:
+        """``api``: the tenant's own identity; ``admin``: its admin_credentials', if it has any."""
         self._grant_type = grant_type
         self._client_id = client_id
         self._grants = grants
-        self._box = box
-        self._admin_box = admin_box
-        self._client = client
-        self._endpoints = endpoints
-        self._gate = gate
+        self._api = api
+        self._admin = admin
         self._clock = clock
-        self._timeout_s = timeout_s
         self._licensed: frozenset[str] | None = None
         self._licensed_at = float("-inf")
-        self.facts: Facts | None = None
 
     async def licensed(self) -> frozenset[str] | None:
         """The org's licensed permissions (cached an hour); None when they cannot be read."""
         if self._licensed is not None and self._clock.now() - self._licensed_at < LICENSED_TTL_S:
             return self._licensed
-
-        async def request(token: str) -> frozenset[str]:
-            return await self._client.licensed_permissions(
-                self._endpoints, token, gate=self._gate, timeout_s=self._timeout_s
-            )
-
         try:
-            self._licensed = await tokens_box.call(self._box, request)
-        except (errors.RemoteError, tokens_box.TokenUnavailableError):
+            self._licensed = await self._api.licensed_permissions()
+        except (errors.RemoteError, tokenbox.TokenUnavailableError):
             return self._licensed  # the last known list, if any; unknown otherwise
         self._licensed_at = self._clock.now()
         return self._licensed
 
-    async def refine(self, verdicts: dict[str, Verdict]) -> None:
-        """Missing permissions the org is not licensed for become ``unlicensed`` (platform.md §4.3)."""
-        missing = [n for n, v in verdicts.items() if planning.plannable(v.outcome, grant_type=self._grant_type)]
-        if not missing or self._grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
-            return
+    async def refine(self, observed: probing.Pass) -> probing.Pass:
+        """``observed``, with missing permissions the org is not licensed for as ``unlicensed``
+        (reference §4.3): a new pass, records included; ``observed`` itself is left as it was."""
+        grant_type = self._grant_type
+        missing = {n: v for n, v in observed.verdicts.items() if planning.plannable(v.outcome, grant_type=grant_type)}
+        if not missing or grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
+            return observed
         licensed = await self.licensed()
-        for name in missing:
-            verdicts[name] = forbidden.refine_licensed(verdicts[name], licensed)
+        return observed.revised({name: forbidden.refine_licensed(v, licensed) for name, v in missing.items()})
 
-    async def plans(self, verdicts: dict[str, Verdict]) -> dict[str, Plan]:
+    async def plans(self, verdicts: Mapping[str, Verdict]) -> dict[str, Plan]:
         """A plan (or refusal) for every failing probe a re-grant could concern."""
         plans: dict[str, Plan] = {}
         wanted: list[str] = []
@@ -128,23 +114,19 @@ class Planner:
         )
 
     async def _facts(self) -> Facts | Refusal:
-        if self._admin_box is None:
+        admin = self._admin
+        if admin is None:
             detail = "the tenant has no admin_credentials to read the org's roles and change its OAuth client with"
             return Refusal(RefusalReason.NO_ADMIN_CREDENTIALS, detail)
         try:
-            self.facts = await tokens_box.call(self._admin_box, self._read)
-        except (errors.RemoteError, tokens_box.TokenUnavailableError) as exc:
+            roles = await admin.all_roles()
+            model, _ = await admin.get_oauth_client(self._client_id)
+            home = await admin.home_division()
+            me = await admin.tokens_me()
+        except (errors.RemoteError, tokenbox.TokenUnavailableError) as exc:
             detail = f"the admin identity could not read the org's roles and OAuth client: {exc}"
             return Refusal(RefusalReason.NO_ADMIN_CREDENTIALS, detail)
-        return self.facts
-
-    async def _read(self, token: str) -> Facts:
-        api, where, limit, timeout = self._client, self._endpoints, self._gate, self._timeout_s
-        roles = await api.all_roles(where, token, gate=limit, timeout_s=timeout)
-        model, _ = await api.get_oauth_client(where, token, self._client_id, gate=limit, timeout_s=timeout)
-        home = await api.home_division(where, token, gate=limit, timeout_s=timeout)
-        admin = await api.tokens_me(where, token, gate=limit, timeout_s=timeout)
-        held = admin.oauth_client.role_divisions if admin.oauth_client is not None else ()
+        held = me.oauth_client.role_divisions if me.oauth_client is not None else ()
         facts_roles = (permissions.role_from_json(item) for item in roles)
         return Facts(
             roles=tuple(role for role in facts_roles if role is not None),

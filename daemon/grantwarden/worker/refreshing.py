@@ -16,11 +16,13 @@ import asyncio
 import contextlib
 
 from grantwarden.base import clock as clock_mod
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import tokenbox
 
 
 class Refresher:
-    def __init__(self, *, box: tokens_box.TokenBox, clock: clock_mod.Clock) -> None:
+    __slots__ = ("_box", "_clock")  # one per tenant
+
+    def __init__(self, *, box: tokenbox.TokenBox, clock: clock_mod.Clock) -> None:
         self._box = box
         self._clock = clock
 
@@ -29,7 +31,7 @@ class Refresher:
         if self._clock.now() < self._box.next_wakeup():
             return
         # A failure is logged by the box (token_refresh_failed) and sets retry_at; sleep until then.
-        with contextlib.suppress(tokens_box.TokenUnavailableError):
+        with contextlib.suppress(tokenbox.TokenUnavailableError):
             await self._box.refresh()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -9,8 +9,9 @@ Guard rails live here as much as in the planner (design.md §3, platform.md §2.
 - ``400 bad.client.role`` (the admin identity does not hold the role) is a refusal: reported,
   never retried in a loop; ``409`` re-reads and retries once; ``429`` waits out Retry-After (the
   tenant's gate) and retries once.
-Every change logs ``regrant_applied`` with the org, the client, the entries before and after and
-the platform's correlation id: the audit trail. Verification is the tenant loop's job.
+Every change logs ``regrant_applied`` with the org (bound to the tenant's task), the client, the
+entries before and after and the platform's correlation id: the audit trail. All of it goes
+through the tenant's admin identity (``api.TenantApi``). Verification is the actor's job.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import structlog
 
 from grantwarden.policy import labels, remediation
 from grantwarden.policy.planning import RolePlan, ScopePlan
-from grantwarden.remote import client as remote_client
-from grantwarden.remote import errors, gate, transport
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.remote import errors
+from grantwarden.worker import api, tokenbox
+
+_LOG = structlog.get_logger("grantwarden.regrant")  # tenant and org come from the task's context
+Change = Callable[[Mapping[str, Any]], dict[str, Any]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -44,39 +47,28 @@ def entries(body: Mapping[str, Any], key: str) -> list[Any]:
     return list(value) if isinstance(value, list) else []
 
 
-class Executor:
-    def __init__(
-        self,
-        *,
-        tenant: str,
-        org_id: str,
-        client_id: str,
-        admin_box: tokens_box.TokenBox,
-        client: remote_client.Client,
-        endpoints: transport.Endpoints,
-        gate: gate.Gate,
-        timeout_s: float,
-    ) -> None:
-        self._org_id = org_id
-        self._client_id = client_id
-        self._admin_box = admin_box
-        self._client = client
-        self._endpoints = endpoints
-        self._gate = gate
-        self._timeout_s = timeout_s
-        self._log = structlog.get_logger("grantwarden.regrant").bind(tenant=tenant, org_id=org_id, client_id=client_id)
+def role_lines(plan: RolePlan) -> tuple[str, ...]:
+    """ "Messaging Viewer in division d-1" for each entry the plan adds (its names are parallel)."""
+    names = dict(zip((e.role_id for e in plan.add), plan.role_names, strict=False))
+    return tuple(f"{names.get(e.role_id, e.role_id)} in division {e.division_id}" for e in plan.add)
 
-    async def add_roles(self, plan: RolePlan, role_names: Mapping[str, str]) -> Result:
-        added = tuple(f"{role_names.get(e.role_id, e.role_id)} in division {e.division_id}" for e in plan.add)
-        return await self._put("roleDivisions", lambda raw: remediation.apply_roles(raw, plan.add), added)
+
+class Executor:
+    __slots__ = ("_admin", "_client_id")
+
+    def __init__(self, *, admin: api.TenantApi, client_id: str) -> None:
+        """``admin``: the tenant's admin identity; ``client_id``: the tenant's OAuth client, the only one touched."""
+        self._admin = admin
+        self._client_id = client_id
+
+    async def add_roles(self, plan: RolePlan) -> Result:
+        return await self._put("roleDivisions", lambda raw: remediation.apply_roles(raw, plan.add), role_lines(plan))
 
     async def add_scopes(self, plan: ScopePlan) -> Result:
         added = tuple(f"scope {scope}" for scope in plan.add)
         return await self._put("scope", lambda raw: remediation.apply_scopes(raw, plan.add), added)
 
-    async def _put(
-        self, key: str, change: Callable[[Mapping[str, Any]], dict[str, Any]], added: tuple[str, ...]
-    ) -> Result:
+    async def _put(self, key: str, change: Change, added: tuple[str, ...]) -> Result:
         retried = False
         while True:
             try:
@@ -89,35 +81,21 @@ class Executor:
                 retried = True
             except errors.BadRequest as exc:
                 return self._refused(added, exc)
-            except (errors.RemoteError, tokens_box.TokenUnavailableError, ValueError) as exc:
+            except (errors.RemoteError, tokenbox.TokenUnavailableError, ValueError) as exc:
                 return self._failed(added, exc)
 
-    async def _attempt(
-        self, key: str, change: Callable[[Mapping[str, Any]], dict[str, Any]], added: tuple[str, ...]
-    ) -> Result:
-        async def fetch(token: str) -> dict[str, Any]:
-            _, raw = await self._client.get_oauth_client(
-                self._endpoints, token, self._client_id, gate=self._gate, timeout_s=self._timeout_s
-            )
-            return raw
-
-        raw = await tokens_box.call(self._admin_box, fetch)
+    async def _attempt(self, key: str, change: Change, added: tuple[str, ...]) -> Result:
+        _, raw = await self._admin.get_oauth_client(self._client_id)
         body = change(raw)
         before, after = entries(raw, key), entries(body, key)
         if before == after:
             return Result(
                 labels.RegrantResult.APPLIED, "the client already has what the plan adds", added, changed=False
             )
-
-        async def put(token: str) -> errors.Reply:
-            _, reply = await self._client.put_oauth_client(
-                self._endpoints, token, self._client_id, body, gate=self._gate, timeout_s=self._timeout_s
-            )
-            return reply
-
-        reply = await tokens_box.call(self._admin_box, put)
-        self._log.warning(
+        _, reply = await self._admin.put_oauth_client(self._client_id, body)
+        _LOG.warning(
             "regrant_applied",
+            client_id=self._client_id,
             field=key,
             added=list(added),
             before=before,
@@ -131,8 +109,13 @@ class Executor:
         code = reply.facts.code or "bad request"
         # platform.md §2.4: 400 bad.client.role — the caller does not hold every role it assigns.
         detail = f"the platform refused the change ({code}: {reply.facts.message or 'no message'})"
-        self._log.error(
-            "regrant_refused", reason=code, detail=detail, added=list(added), correlation_id=reply.correlation_id
+        _LOG.error(
+            "regrant_refused",
+            client_id=self._client_id,
+            reason=code,
+            detail=detail,
+            added=list(added),
+            correlation_id=reply.correlation_id,
         )
         return Result(labels.RegrantResult.REFUSED, detail, added, reply.correlation_id, changed=False)
 
@@ -140,5 +123,7 @@ class Executor:
         reply = getattr(exc, "reply", None)
         correlation = reply.correlation_id if isinstance(reply, errors.Reply) else None
         detail = f"the change could not be made: {type(exc).__name__}: {exc}"
-        self._log.error("regrant_failed", detail=detail, added=list(added), correlation_id=correlation)
+        _LOG.error(
+            "regrant_failed", client_id=self._client_id, detail=detail, added=list(added), correlation_id=correlation
+        )
         return Result(labels.RegrantResult.FAILED, detail, added, correlation, changed=False)

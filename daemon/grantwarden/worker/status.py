@@ -14,7 +14,7 @@ import datetime
 from typing import Any
 
 from grantwarden.base import clock as clock_mod
-from grantwarden.policy import labels
+from grantwarden.policy import catalog, labels
 
 MAX_REGRANT_RECORDS = 10
 
@@ -84,6 +84,15 @@ class TenantStatus:
     next_cycle_at: float | None = None
     reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
     first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+
+    @property
+    def identity_verified(self) -> bool:
+        """Whether the last identity check passed: the token acts in this tenant's org (§3.1).
+
+        A token is never handed to anyone for a tenant whose identity check has not passed.
+        """
+        record = self.probes.get(catalog.TOKEN)
+        return record is not None and record.outcome is labels.Outcome.OK and self.identity_org_id == self.org_id
 
     def add_regrant(self, record: RegrantRecord) -> None:
         self.regrants = (*self.regrants, record)[-MAX_REGRANT_RECORDS:]

@@ -6,6 +6,10 @@ cycle is: probe (``probing``) → refine and plan (``orgfacts``) → decide (``p
 → diagnose (``policy.diagnosis``) → report (``reporting``) → act (``acting``). The first cycle
 starts at a random offset within the probe interval, so thousands of tenants do not start
 together; a reconcile request wakes the loop at once.
+
+Here the worker's parts are composed, each given what it uses (``api.TenantApi`` for the tenant's
+client and, when configured, a second one for its admin credentials), and here a stop noticed
+anywhere below (``gate.StoppedError``) is handled, once: the tenant's work ends, reporting nothing.
 """
 
 from __future__ import annotations
@@ -13,49 +17,36 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction
 from grantwarden.config import models as settings
 from grantwarden.policy import diagnosis as diagnosis_mod
-from grantwarden.policy import remediation, scheduling
+from grantwarden.policy import labels, scheduling
 from grantwarden.policy.planning import Plan
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, minting, orgfacts, probing, refreshing, reporting, usergrant
+from grantwarden.worker import acting, api, minting, orgfacts, probing, refreshing, reporting, tokenbox, usergrant
 from grantwarden.worker import status as health
-from grantwarden.worker import tokenbox as tokens_box
 
 
 @dataclasses.dataclass(frozen=True)
 class Deps:
-    """What every worker shares: one client, one clock, one registry, one mint limiter."""
+    """What every worker shares: one client, one clock, one registry, one mint limiter, one environment."""
 
     client: remote_client.Client
     clock: clock_mod.Clock
     metrics: metrics_mod.Metrics
-    limiter: tokens_box.MintLimiter | None
+    limiter: minting.MintLimiter | None
     config_path: str
     state_dir: Path
+    environ: Mapping[str, str]  # where ``{env: NAME}`` secrets are read, at every mint
     seed: int | None = None  # None: every worker draws from ``rng``; a seed: one stream per tenant
     redactor: redaction.Redactor | None = None  # learns the refresh tokens read from disk
     rng: random.Random = dataclasses.field(default_factory=random.Random)  # one Mersenne state is 2.5 KB
-
-
-@dataclasses.dataclass
-class Cycle:
-    """What one cycle found and decided; ``check`` and ``plan`` print it."""
-
-    observed: probing.Pass
-    plans: dict[str, Plan]
-    decision: remediation.Decision
-    diagnosis: diagnosis_mod.Diagnosis
-
-
-class StoppedError(Exception):
-    """The tenant stopped in the middle of a cycle; the cycle reports nothing."""
 
 
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
@@ -67,7 +58,46 @@ def new_status(tenant: settings.Tenant) -> health.TenantStatus:
     )
 
 
+def _mint(tenant: settings.Tenant, deps: Deps, endpoints: transport.Endpoints, limit: gate.Gate) -> minting.Mint:
+    """The tenant's own mint: a stored user grant, or its client credentials."""
+    if tenant.credentials.grant is labels.GrantType.AUTHORIZATION_CODE:
+        return usergrant.minter(
+            tenant,
+            client=deps.client,
+            endpoints=endpoints,
+            gate=limit,
+            state_dir=deps.state_dir,
+            environ=deps.environ,
+            redactor=deps.redactor,
+            config_path=deps.config_path,
+        )
+    return minting.ClientCredentials(
+        client=deps.client,
+        endpoints=endpoints,
+        gate=limit,
+        client_id=tenant.credentials.client_id,
+        secret=tenant.credentials.client_secret,
+        environ=deps.environ,
+        timeout_s=tenant.probe_timeout,
+        where=f"credentials.client_secret of tenant {tenant.name} in {deps.config_path}",
+    )
+
+
 class Worker:
+    __slots__ = (
+        "_clock",
+        "_rng",
+        "_user_grant",
+        "actor",
+        "api",
+        "deps",
+        "planner",
+        "prober",
+        "reporter",
+        "status",
+        "tenant",
+    )
+
     def __init__(
         self,
         *,
@@ -79,82 +109,84 @@ class Worker:
         self.tenant = tenant
         self.status = status
         self.deps = deps
-        self._clock = deps.clock
-        self._rng = deps.rng if deps.seed is None else random.Random(f"{deps.seed}:{tenant.name}")
-        self.gate = gate.Gate()
-        self.endpoints = transport.Endpoints(tenant.api_url, tenant.login_url)
-        self._mint = minting.for_tenant(
-            tenant,
-            client=deps.client,
-            endpoints=self.endpoints,
-            gate=self.gate,
-            state_dir=deps.state_dir,
-            redactor=deps.redactor,
-            config_path=deps.config_path,
-        )
-        self.box = tokens_box.TokenBox(
+        self._clock = clock = deps.clock
+        self._rng = rng = deps.rng if deps.seed is None else random.Random(f"{deps.seed}:{tenant.name}")
+        limit, endpoints = gate.Gate(), transport.Endpoints(tenant.api_url, tenant.login_url)
+        mint = _mint(tenant, deps, endpoints, limit)
+        self._user_grant = mint if isinstance(mint, usergrant.Minter) else None
+        box = tokenbox.TokenBox(
             tenant=tenant.name,
-            mint=self._mint,
-            at_fraction=tenant.refresh.at_fraction,
-            jitter_fraction=tenant.refresh.jitter_fraction,
-            max_lead_s=tenant.refresh.max_lead,
-            clock=deps.clock,
-            rng=self._rng,
+            mint=mint,
+            clock=clock,
+            rng=rng,
+            refresh=tenant.refresh,
             metrics=deps.metrics,
             limiter=deps.limiter,
         )
-        self.admin_box = None
-        if tenant.admin_credentials is not None:
-            self.admin_box = tokens_box.TokenBox(
-                tenant=f"{tenant.name}:admin",
-                mint=minting.client_credentials(
-                    client=deps.client,
-                    endpoints=self.endpoints,
-                    gate=self.gate,
-                    client_id=tenant.admin_credentials.client_id,
-                    secret=tenant.admin_credentials.client_secret,
-                    where=f"admin_credentials.client_secret of tenant {tenant.name} in {deps.config_path}",
-                ),
-                at_fraction=tenant.refresh.at_fraction,
-                jitter_fraction=tenant.refresh.jitter_fraction,
-                max_lead_s=tenant.refresh.max_lead,
-                clock=deps.clock,
-                rng=self._rng,
-                metrics=None,  # the admin identity's tokens are not the tenant's: no series of their own
-                limiter=deps.limiter,
+        self.api = api.TenantApi(
+            client=deps.client, endpoints=endpoints, gate=limit, box=box, timeout_s=tenant.probe_timeout
+        )
+        admin = None
+        if (credentials := tenant.admin_credentials) is not None:
+            admin_mint = minting.ClientCredentials(
+                client=deps.client,
+                endpoints=endpoints,
+                gate=limit,
+                client_id=credentials.client_id,
+                secret=credentials.client_secret,
+                environ=deps.environ,
+                where=f"admin_credentials.client_secret of tenant {tenant.name} in {deps.config_path}",
             )
+            admin = self.api.as_identity(
+                tokenbox.TokenBox(
+                    tenant=f"{tenant.name}:admin",
+                    mint=admin_mint,
+                    clock=clock,
+                    rng=rng,
+                    refresh=tenant.refresh,
+                    metrics=None,
+                    limiter=deps.limiter,
+                    identity="admin",  # no series of its own
+                )
+            )
+        self.reporter = reporting.Reporter(status=status, metrics=deps.metrics, clock=clock)
         self.prober = probing.Prober(
             org_id=tenant.org_id,
             probes=blueprint.probe_defs(),
-            box=self.box,
-            client=deps.client,
-            endpoints=self.endpoints,
-            gate=self.gate,
-            clock=deps.clock,
-            timeout_s=tenant.probe_timeout,
+            api=self.api,
+            clock=clock,
             concurrency=tenant.probe_concurrency,
-            on_rate_limited=lambda probe, retry_after: self.reporter.rate_limited(probe, retry_after),
+            rate_limits=self.reporter,
         )
         self.planner = orgfacts.Planner(
             grant_type=tenant.credentials.grant,
             client_id=tenant.credentials.client_id,
             grants=blueprint.grants,
-            box=self.box,
-            admin_box=self.admin_box,
-            client=deps.client,
-            endpoints=self.endpoints,
-            gate=self.gate,
-            clock=deps.clock,
-            timeout_s=tenant.probe_timeout,
+            api=self.api,
+            admin=admin,
+            clock=clock,
         )
-        self.reporter = reporting.Reporter(status=status, metrics=deps.metrics, clock=deps.clock)
-        self.actor = acting.Actor(worker=self)
+        self.actor = acting.Actor(
+            regrant=tenant.regrant,
+            status=status,
+            api=self.api,
+            admin=admin,
+            prober=self.prober,
+            planner=self.planner,
+            reporter=self.reporter,
+            clock=clock,
+            rng=rng,
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
-        self.gate.closing = stop  # a stop ends any wait for a Retry-After at once
-        async with asyncio.TaskGroup() as group:
-            group.create_task(refreshing.Refresher(box=self.box, clock=self._clock).run(stop))
-            group.create_task(self._probe_loop(stop))
+        """Until ``stop``: the refresh loop and the probe loop. The one place a stop is handled."""
+        self.api.gate.stop = stop  # from now on a stop ends any wait at the gate, and every request
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(refreshing.Refresher(box=self.api.box, clock=self._clock).run(stop))
+                group.create_task(self._probe_loop(stop))
+        except* gate.StoppedError:
+            pass  # stopped while a request, a mint or a re-grant's settle waited: nothing to report
 
     async def _probe_loop(self, stop: asyncio.Event) -> None:
         wake = (stop, self.status.reconcile_requested)
@@ -164,49 +196,41 @@ class Worker:
         while not stop.is_set():
             # Wait out a Retry-After floor here, where a stop ends the wait: inside a probe the
             # gate's wait would hold a SIGTERM up for as long as the platform asked (minutes).
-            if self.gate.not_before > self._clock.now():
-                self.status.next_cycle_at = self.gate.not_before
-            if await self._clock.sleep(self.gate.not_before - self._clock.now(), wakeup=(stop,)):
+            not_before = self.api.gate.not_before
+            if not_before > self._clock.now():
+                self.status.next_cycle_at = not_before
+            if await self._clock.sleep(not_before - self._clock.now(), wakeup=(stop,)):
                 return
             # Read the request before clearing it: a reconcile also lifts a hold (acting.decide).
             requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
-            try:
-                await self.cycle(act=True, stop=stop, reconcile=requested)
-            except StoppedError:
-                return  # stopped while a request waited at the gate: nothing to report
+            await self.cycle(act=True, stop=stop, reconcile=requested)
             self.status.next_cycle_at = self._clock.now() + self.tenant.probe_interval
             await self._clock.sleep(self.tenant.probe_interval, wakeup=wake)
 
-    async def cycle(self, *, act: bool, stop: asyncio.Event | None = None, reconcile: bool = False) -> Cycle:
+    async def cycle(self, *, act: bool, stop: asyncio.Event | None = None, reconcile: bool = False) -> acting.Cycle:
         """Probe, plan, decide, diagnose, report; then act on the decision when ``act``.
 
         ``reconcile``: a person asked for this cycle, which lifts a hold after failed re-grants.
         """
-        if isinstance(self._mint, usergrant.Minter) and self.box.token and await self._mint.changed_on_disk():
-            self.box.invalidate(self.box.token)  # a person signed in again (new scopes): use the new grant
-        observed = await self.prober.run()
-        if observed.stopped:
-            raise StoppedError
-        await self.planner.refine(observed.verdicts)
-        observed.sync_records()
+        box = self.api.box
+        if self._user_grant is not None and box.token and await self._user_grant.changed_on_disk():
+            box.invalidate(box.token)  # a person signed in again (new scopes): use the new grant
+        observed = await self.planner.refine(await self.prober.run())
         plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
-        result = self.diagnose(observed, plans, in_progress=False, held=self.actor.held(decision))
+        result = self._diagnose(observed, plans, held=self.actor.held(decision))
         self.reporter.probes(observed)
-        self.reporter.token(self.box)
-        self.reporter.diagnosis(result, observed.identity_org_id)
+        self._show(result, observed)
         self.status.cycles += 1
         self.status.last_cycle_at = self._clock.now()
         self.status.first_cycle_done.set()
-        cycle = Cycle(observed, plans, decision, result)
-        if act:
-            await self.actor.act(cycle, stop or asyncio.Event())
+        cycle = acting.Cycle(observed, plans, decision, result)
+        if act and (after := await self.actor.act(cycle, stop or asyncio.Event())) is not None:
+            self._show(self._diagnose(after.observed, after.plans, held=after.held), after.observed)
         return cycle
 
-    def diagnose(
-        self, observed: probing.Pass, plans: dict[str, Plan], *, in_progress: bool, held: bool
-    ) -> diagnosis_mod.Diagnosis:
+    def _diagnose(self, observed: probing.Pass, plans: Mapping[str, Plan], *, held: bool) -> diagnosis_mod.Diagnosis:
         return diagnosis_mod.diagnose(
             tenant=self.tenant.name,
             org_id=self.tenant.org_id,
@@ -217,21 +241,14 @@ class Worker:
             token_problem=observed.token_problem,
             verdicts=observed.verdicts,
             plans=plans,
-            regrant_in_progress=in_progress,
+            regrant_in_progress=False,
             regrant_held=held,
             previous=self.status.state,
             config_path=self.deps.config_path,
             dry_run=self.tenant.regrant.dry_run,
         )
 
-    @property
-    def probe_names(self) -> tuple[str, ...]:
-        return self.prober.probe_names
-
-    @property
-    def clock(self) -> clock_mod.Clock:
-        return self._clock
-
-    @property
-    def rng(self) -> random.Random:
-        return self._rng
+    def _show(self, result: diagnosis_mod.Diagnosis, observed: probing.Pass) -> None:
+        """The token's schedule, the state and the findings, as status, metrics and log lines."""
+        self.reporter.token(self.api.box)
+        self.reporter.diagnosis(result, observed.identity_org_id)

@@ -38,8 +38,7 @@ from grantwarden.policy import labels
 from grantwarden.policy.tokens import TokenProblem
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import errors, gate, oauth, transport
-from grantwarden.worker import statefile
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting, statefile
 
 AUTHORIZE_PATH = "/oauth/authorize"
 NOTHING = "nothing was stored"
@@ -146,6 +145,7 @@ class Minter:
     state_dir: Path
     redactor: redaction.Redactor | None
     config_path: str
+    environ: Mapping[str, str]  # where the client secret's ``{env: NAME}`` is looked up
     refused: set[str] = dataclasses.field(default_factory=set)  # hashes of tokens refused with invalid_grant
     unsaved: tuple[statefile.State, str] | None = None  # (rotated state the disk refused, token it replaces)
     stored: str | None = None  # the refresh token this minter last saved: the one its access token came from
@@ -191,7 +191,7 @@ class Minter:
         None: both were refused as another writer (a ``check`` run, a replica) rotated them first.
         """
         try:
-            secret = self.tenant.credentials.client_secret.reveal()
+            secret = self.tenant.credentials.client_secret.reveal(self.environ)
         except SecretUnavailableError as exc:
             what = "has a credentials.client_secret that cannot be resolved, so no token was requested"
             raise self._failed(f"{what}: {exc}", TokenProblem.SECRET_UNAVAILABLE) from None
@@ -233,7 +233,7 @@ class Minter:
         )
         try:
             saved = await self._save(new, expected=state.refresh_token)
-        except tokens_box.MintFailedError:
+        except minting.MintFailedError:
             self.unsaved = (new, state.refresh_token)
             self.stored = rotated
             raise
@@ -255,8 +255,8 @@ class Minter:
 
     def _failed(
         self, what: str, problem: TokenProblem = TokenProblem.UNEXPECTED, *, sent: bool = False
-    ) -> tokens_box.MintFailedError:
-        return tokens_box.MintFailedError(f"tenant {self.tenant.name} {what}", problem=problem, sent=sent)
+    ) -> minting.MintFailedError:
+        return minting.MintFailedError(f"tenant {self.tenant.name} {what}", problem=problem, sent=sent)
 
 
 def minter(
@@ -266,11 +266,12 @@ def minter(
     endpoints: transport.Endpoints,
     gate: gate.Gate,
     state_dir: Path,
+    environ: Mapping[str, str],
     redactor: redaction.Redactor | None = None,
     config_path: str = "FILE",
-) -> tokens_box.Mint:
+) -> Minter:
     """The token box's mint for an authorization-code tenant: one per tenant and process.
 
     ``redactor`` learns the tokens read from disk; ``config_path`` completes the command to run.
     """
-    return Minter(tenant, client, endpoints, gate, Path(state_dir), redactor, config_path)
+    return Minter(tenant, client, endpoints, gate, Path(state_dir), redactor, config_path, environ)

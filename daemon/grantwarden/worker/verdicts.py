@@ -12,7 +12,7 @@ from grantwarden.policy import forbidden
 from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.forbidden import Failure, Verdict
 from grantwarden.remote import errors
-from grantwarden.worker import tokenbox as tokens_box
+from grantwarden.worker import minting
 
 
 def _failure(exc: errors.RemoteError) -> Failure | None:
@@ -44,7 +44,7 @@ def token_problem(exc: BaseException | None) -> token_policy.TokenProblem:
 
     A local failure (an unreadable secret file, no stored grant) says what it is itself.
     """
-    if isinstance(exc, tokens_box.MintFailedError):
+    if isinstance(exc, minting.MintFailedError):
         return exc.problem
     if not isinstance(exc, errors.RemoteError):
         return token_policy.TokenProblem.UNEXPECTED
