@@ -51,7 +51,7 @@ def reply(
 
 
 def missing_permission(permission: str, path: str = "/api/v2/x") -> errors.Forbidden:
-    """The platform's 403 for a permission the client lacks (reference §4.2)."""
+    """The platform's 403 for a permission the client lacks (platform.md §4.2)."""
     message = f"Unable to perform the requested action. You are missing the following permission(s): {permission}."
     return errors.Forbidden(reply(403, {"code": "missing.permissions", "message": message, "status": 403}, path=path))
 

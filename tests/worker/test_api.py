@@ -173,7 +173,7 @@ async def test_the_admin_identity_shares_the_tenants_endpoints_and_gate_with_its
     admin = tenant.as_identity(fakes.token_box(clock, tenant="admin"))
     await tenant.all_roles()
     await admin.all_roles()
-    assert admin.gate is tenant.gate, "one Retry-After floor for the tenant (reference §5)"
+    assert admin.gate is tenant.gate, "one Retry-After floor for the tenant (platform.md §5)"
     assert [(sent["token"], sent["endpoints"], sent["gate"]) for sent in client.sent] == [
         ("acme-1", ENDPOINTS, tenant.gate),
         ("admin-1", ENDPOINTS, tenant.gate),

@@ -44,7 +44,7 @@ def token_retry_at(
                        old token's usable_until     old expiry
     While the old token is usable the retry moves up to ``old_usable_until`` (its expiry less
     ``policy.tokens.expiry_margin``; never sooner than ``now + MIN_RETRY_S``); once it is not,
-    plain backoff applies. ``not_before`` (a Retry-After floor, reference §5) wins over
+    plain backoff applies. ``not_before`` (a Retry-After floor, platform.md §5) wins over
     everything: the platform said so.
     """
     at = now + delay(attempt, rng=rng)

@@ -6,7 +6,7 @@ org and the OAuth client and says who acts next: grantwarden itself (``fixable``
 every tenant. This module holds the Finding record and Subject (with what is known of the
 client: its hosts, its state, the other tenants that use it), the sentence helpers, and the
 findings about the token itself: token-endpoint failures, a secret reference that cannot be
-resolved (no request was sent), credentials that act in another org (reference §7). Fixes that
+resolved (no request was sent), credentials that act in another org (platform.md §7). Fixes that
 depend on more than a template (a missing permission or scope by its plan, ``invalid_client``
 by its cause) live in ``fixes``; ``diagnosis`` assembles both and decides the state.
 """
@@ -47,7 +47,7 @@ class Subject:
     config_path: str = "FILE"
     regrant_held: bool = False  # re-grants stopped after repeated unverified attempts
     dry_run: bool = False  # regrant.dry_run: grantwarden plans and logs re-grants but applies none
-    login_url: str = ""  # the login host the tenant's tokens come from (reference §1.1)
+    login_url: str = ""  # the login host the tenant's tokens come from (platform.md §1.1)
     region: str | None = None
     client_state: ClientState | None = None  # as the org's admin identity read it; None: unknown
     shared_with: tuple[str, ...] = ()  # the other tenants configured with the same client_id

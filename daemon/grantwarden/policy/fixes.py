@@ -6,10 +6,10 @@ grantwarden adds an allow-listed role itself only in remediate mode, without ``r
 and while re-grants are not held, and only then does a sentence say "grantwarden will"; a dry
 run says what it would do and how to let it (design.md §2.2 regrant). Otherwise each refusal
 reason names the exact next step: allow-list a role, give the admin identity the role it must
-hold to grant it (reference §2.4), ask for a licence (reference §4.3), or, for scopes, approve
-the app in the org and re-consent (reference §2.1). An ``invalid_client`` fix must be safe for
+hold to grant it (platform.md §2.4), ask for a licence (platform.md §4.3), or, for scopes, approve
+the app in the org and re-consent (platform.md §2.1). An ``invalid_client`` fix must be safe for
 every tenant: it never advises a new secret while another tenant uses the client (that would
-cut them off, reference §2.4). Only ``diagnosis`` calls this module.
+cut them off, platform.md §2.4). Only ``diagnosis`` calls this module.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def invalid_client_finding(s: Subject) -> Finding:
 
     A known state other than ``active`` is a fact, so it leads; a client found in the org at all
     rules the region out (the admin identity asked the same hosts). Otherwise the region comes
-    first (reference §1.1), then a copied or stale secret. A new secret comes last and only while
+    first (platform.md §1.1), then a copied or stale secret. A new secret comes last and only while
     no other tenant uses the client; when others do, the fix says to leave it alone.
     """
     state = s.client_state
@@ -174,7 +174,7 @@ _RefusalFix = Callable[[Subject, Refusal, str], str]
 
 
 def _admin_lacks_fix(s: Subject, refusal: Refusal) -> str:
-    # reference §2.4: editing a client needs "the same roles as the OAuth Client you plan to edit",
+    # platform.md §2.4: editing a client needs "the same roles as the OAuth Client you plan to edit",
     # the roles it holds and those it is given; otherwise 400 bad.client.role.
     if not refusal.roles:
         return (

@@ -61,7 +61,7 @@ class RegrantResult(enum.StrEnum):
 
 
 class ClientState(enum.StrEnum):
-    """An OAuth client's ``state`` as its own org's admin identity reads it (reference §2.3, E2).
+    """An OAuth client's ``state`` as its own org's admin identity reads it (platform.md §2.3, E2).
 
     ``active``, ``disabled`` and ``inactive`` are the SDK's enum; ``deleted`` is what Terraform
     sees while a deletion completes (a value outside that enum); ``not_found`` is a 404

@@ -122,7 +122,7 @@ def plan_roles(
     ``division`` is the blueprint's "home", "*" or a division id; ``divisions`` are the ids a
     division refusal named (empty otherwise). With admin roles known, a cover the admin can
     grant is preferred over a smaller one it cannot, and a plan the admin may not apply (it
-    lacks a role the client holds or is given: ``editor_lacks``) is refused (reference §2.4).
+    lacks a role the client holds or is given: ``editor_lacks``) is refused (platform.md §2.4).
     """
     if not missing:
         return Refusal(RefusalReason.NOTHING_NAMED, "the platform's refusal named no permission")
@@ -155,7 +155,7 @@ def editor_lacks(
 ) -> tuple[str, ...]:
     """Role ids the admin identity must hold for this edit and does not; empty: it may send the PUT.
 
-    reference §2.4: an editor needs "the same roles as the OAuth Client you plan to edit", those it
+    platform.md §2.4: an editor needs "the same roles as the OAuth Client you plan to edit", those it
     holds and those added, else 400 ``bad.client.role``. By role id: the reference names no divisions.
     """
     wanted = dict.fromkeys(e.role_id for e in (*client_role_divisions, *add))

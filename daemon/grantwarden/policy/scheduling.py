@@ -2,7 +2,7 @@
 
 When a replica starts with thousands of tenants, starting every probe loop at once would send a
 burst the platform answers with 429s, and minting thousands of tokens at once trips the token
-endpoint's own limit (reference §5: "minting tokens is itself rate-limited"). ``first_offset``
+endpoint's own limit (platform.md §5: "minting tokens is itself rate-limited"). ``first_offset``
 spreads first probes uniformly over one interval; ``Bucket`` is the token bucket that every
 tenant's minting passes through. ``Bucket`` is the one mutable object in ``policy``: a small
 state machine whose only input is the ``now`` its caller passes, so tests drive it from a

@@ -5,7 +5,7 @@ refresh must land before expiry with room for retries, yet not so early that tok
 away. ``refresh_at`` therefore works from ``expires_in`` as received (never from a clock inside
 the opaque token, platform.md §1.3) with a random share taken off ``at_fraction``, and caps how
 long before expiry that is (``max_lead``). ``classify_failure`` reads the token endpoint's own error shape
-(``{error, error_description}``, reference §1.3), which is not the API's ErrorBody, into a
+(``{error, error_description}``, platform.md §1.3), which is not the API's ErrorBody, into a
 ``TokenProblem`` the refresh loop, metrics and ``diagnosis`` share. ``expiry_margin`` is the one
 rule for how close to its expiry a token is still handed out (the token box) or still worth
 waiting for (the refresh backoff). Pure: ``rng`` is injected.
@@ -20,7 +20,7 @@ import random
 from grantwarden.policy import errorbody
 from grantwarden.policy.forbidden import Failure
 
-MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, reference §1.6)
+MAX_MARGIN_S = 60.0  # refresh no later than this before expiry (the Go SDK's choice, platform.md §1.6)
 MAX_EXPIRY_MARGIN_S = 30.0  # a token this close to its expiry is no longer handed out: a request takes time
 DEFAULT_MAX_LEAD_S = 300.0  # refresh at most this (plus as much again of jitter) before expiry
 

@@ -33,7 +33,7 @@ from grantwarden.remote import gate
 from grantwarden.worker import api, orgfacts, plans, probing, remediating, reporting, tokenbox
 from grantwarden.worker import status as health
 
-SETTLE_BASE_S, SETTLE_CAP_S = 2.0, 30.0  # propagation takes "a few minutes" (reference §2.4)
+SETTLE_BASE_S, SETTLE_CAP_S = 2.0, 30.0  # propagation takes "a few minutes" (platform.md §2.4)
 MAX_FAILURES = 3  # unverified re-grants in a row before re-grants hold (remediation.decide's default)
 Action = remediation.Action
 Result = labels.RegrantResult

@@ -1,7 +1,7 @@
 """One identity's view of its tenant's platform: every API call the worker makes, 401s handled.
 
 A ``TenantApi`` carries what every call of one tenant shares: its endpoints, its Retry-After gate
-(one floor for the tenant, reference §5), the request timeout, and the token box of the identity
+(one floor for the tenant, platform.md §5), the request timeout, and the token box of the identity
 it acts as. The tenant's own client is one instance; its ``admin_credentials`` are a second one
 over the same endpoints and gate (``as_identity``). Probing, planning and re-granting call its
 methods and never see a token.
@@ -92,7 +92,7 @@ class TenantApi:
 
     @authenticated
     async def tokens_me(self, token: str) -> models.TokenInfo:
-        """Who the token acts as, and in which org (reference §3.1)."""
+        """Who the token acts as, and in which org (platform.md §3.1)."""
         return await self._client.tokens_me(self._endpoints, token, gate=self.gate, timeout_s=self._timeout_s)
 
     @authenticated
@@ -118,7 +118,7 @@ class TenantApi:
 
     @authenticated
     async def get_oauth_client(self, token: str, client_id: str) -> tuple[models.OAuthClient, dict[str, Any]]:
-        """The client as a model and as the raw dict a re-grant must PUT back whole (§2.3)."""
+        """The client as a model and as the raw dict a re-grant must PUT back whole (platform.md §2.3)."""
         return await self._client.get_oauth_client(
             self._endpoints, token, client_id, gate=self.gate, timeout_s=self._timeout_s
         )
@@ -127,7 +127,7 @@ class TenantApi:
     async def put_oauth_client(
         self, token: str, client_id: str, body: Mapping[str, Any]
     ) -> tuple[models.OAuthClient, errors.Reply]:
-        """Replace the client with ``body`` (PUT replaces: the whole object, §2.3)."""
+        """Replace the client with ``body`` (PUT replaces: the whole object, platform.md §2.3)."""
         return await self._client.put_oauth_client(
             self._endpoints, token, client_id, body, gate=self.gate, timeout_s=self._timeout_s
         )

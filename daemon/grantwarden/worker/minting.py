@@ -1,6 +1,6 @@
 """How a token is obtained: the ``Mint`` a token box calls, its failures, and the fleet's mint cap.
 
-Client credentials (reference §1.2): ``POST /oauth/token`` with the client's id and secret,
+Client credentials (platform.md §1.2): ``POST /oauth/token`` with the client's id and secret,
 the secret read from its reference at every mint, in the environment the daemon was given
 (``runtime.Options.environ``, never ``os.environ`` behind its back), so a rotated secret file is
 picked up without a restart; a reference that cannot be resolved fails the mint before any

@@ -70,7 +70,7 @@ class Planner:
 
     async def refine(self, observed: probing.Pass) -> probing.Pass:
         """``observed``, with missing permissions the org is not licensed for as ``unlicensed``
-        (reference §4.3): a new pass, records included; ``observed`` itself is left as it was."""
+        (platform.md §4.3): a new pass, records included; ``observed`` itself is left as it was."""
         grant_type = self._grant_type
         missing = {n: v for n, v in observed.verdicts.items() if planning.plannable(v.outcome, grant_type=grant_type)}
         if not missing or grant_type is not labels.GrantType.CLIENT_CREDENTIALS:

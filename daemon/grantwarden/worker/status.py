@@ -87,7 +87,7 @@ class TenantStatus:
 
     @property
     def identity_verified(self) -> bool:
-        """Whether the last identity check passed: the token acts in this tenant's org (§3.1).
+        """Whether the last identity check passed: the token acts in this tenant's org (platform.md §3.1).
 
         A token is never handed to anyone for a tenant whose identity check has not passed.
         """
