@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from grantwarden.config import loading as configfile
-from grantwarden.config import models as settings
+from grantwarden.config import values
+from grantwarden.policy import labels, regions
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "grantwarden.example.yaml"
 
@@ -160,7 +161,9 @@ DELETE = object()
         pytest.param(mutate("tenants.0.org_id", DELETE), "tenants[0].org_id: Field required", id="no-org"),
         pytest.param(mutate("tenants.1.parent", "nobody"), "tenants[1].parent: unknown parent", id="bad-parent"),
         pytest.param(mutate("tenants.0.parent", "acme-eu"), "inheritance cycle", id="cycle"),
-        pytest.param(mutate("tenants.0.region", "mars-1"), "tenants[0]: unknown region 'mars-1'", id="bad-region"),
+        pytest.param(
+            mutate("tenants.0.region", "mars-1"), "tenants[0].region: unknown region 'mars-1'", id="bad-region"
+        ),
         pytest.param(mutate("tenants.0.region", DELETE), "give region, or both", id="no-host"),
         pytest.param(mutate("tenants.0.blueprint", "nope"), "unknown blueprint 'nope'", id="bad-blueprint"),
         pytest.param(
@@ -184,11 +187,15 @@ DELETE = object()
             id="code-without-redirect",
         ),
         pytest.param(mutate("tenants.0.probe_interval", "soon"), "tenants[0].probe_interval: a duration", id="dur"),
-        pytest.param(mutate("tenants.0.probe_timeout", "2m"), "probe_timeout must be shorter", id="timeout-long"),
+        pytest.param(
+            mutate("tenants.0.probe_timeout", "2m"),
+            "tenants[0].probe_timeout: probe_timeout (120s) must be shorter than probe_interval (60s)",
+            id="timeout-long",
+        ),
         pytest.param(mutate("tenants.0.regrant", {"mode": "yolo"}), "tenants[0].regrant.mode", id="bad-mode"),
         pytest.param(
             mutate("tenants.0.refresh", {"at_fraction": 0.1, "jitter_fraction": 0.2}),
-            "jitter_fraction must be smaller",
+            "tenants[0].refresh.jitter_fraction: jitter_fraction (0.2) must be smaller than at_fraction (0.1)",
             id="jitter",
         ),
         pytest.param(mutate("tenants.0.colour", "blue"), "tenants[0].colour: unknown setting", id="typo"),
@@ -274,7 +281,9 @@ def test_a_tenant_list_that_holds_itself_is_one_clear_line(tmp_path: Path) -> No
     path.write_text("tenants: &x [*x]\n")
     with pytest.raises(configfile.ConfigError) as caught:
         configfile.load(path, environ={})
-    assert caught.value.lines() == [f"{path}: tenants[0]: must be a mapping with name, org_id, credentials, ..."]
+    assert caught.value.lines() == [
+        f"{path}: line 1: tenants[0]: must be a mapping with name, org_id, credentials, ..."
+    ]
 
 
 def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
@@ -295,10 +304,165 @@ def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     ],
 )
 def test_durations_parse_to_seconds(value: Any, seconds: float) -> None:
-    assert settings.parse_duration(value) == seconds
+    assert values.parse_duration(value) == seconds
 
 
 @pytest.mark.parametrize("value", ["5 minutes", "-3s", True, None, "1d"])
 def test_bad_durations_are_refused(value: Any) -> None:
     with pytest.raises(ValueError, match="duration"):
-        settings.parse_duration(value)
+        values.parse_duration(value)
+
+
+# What a user saw (issue 16): each reproduced, each now refused or read as meant.
+
+
+def load_text(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> configfile.Loaded:
+    path = tmp_path / "grantwarden.yaml"
+    path.write_text(text)
+    return configfile.load(path, environ=environ or {})
+
+
+def problems_in(tmp_path: Path, text: str, environ: dict[str, str] | None = None) -> list[str]:
+    """The problem lines of ``text``, with the file's name shortened to grantwarden.yaml."""
+    with pytest.raises(configfile.ConfigError) as caught:
+        load_text(tmp_path, text, environ)
+    return [line.replace(str(tmp_path / "grantwarden.yaml"), "grantwarden.yaml") for line in caught.value.lines()]
+
+
+def tenant_text(name: str, *extra: str, client: str | None = None) -> str:
+    lines = [
+        f"  - name: {name}",
+        f"    org_id: org-{name}",
+        *(f"    {line}" for line in extra),
+        f"    credentials: {{client_id: {client or 'client-' + name}, client_secret: {{env: SECRET}}}}",
+    ]
+    if not any(line.startswith(("region", "api_base_url", "parent")) for line in extra):
+        lines.insert(2, "    region: us-east-1")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("", "grantwarden.yaml: the file is empty: list the orgs", id="empty"),
+        pytest.param("# tenants come later\n", "grantwarden.yaml: the file is empty", id="only-a-comment"),
+        pytest.param("server: {listen: '127.0.0.1:0'}\n", "grantwarden.yaml: no tenants: list the orgs", id="no-key"),
+        pytest.param(
+            "logging: {level: info}\ntenants:\n", "grantwarden.yaml: line 2: tenants: has no value", id="null"
+        ),
+    ],
+)
+def test_a_file_that_lists_no_tenants_is_refused_and_says_how_to_run_none(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    problems = problems_in(tmp_path, text)
+    assert len(problems) == 1
+    assert problems[0].startswith(expected), problems
+    assert problems[0].endswith("(write tenants: [] to run with none on purpose)")
+
+
+def test_tenants_written_as_an_empty_list_run_none_on_purpose(tmp_path: Path) -> None:
+    loaded = load_text(tmp_path, "tenants: []\n")
+    assert loaded.settings.tenants == []
+    assert loaded.tenants_empty_on_purpose
+    assert not load_text(tmp_path, "tenants:\n" + tenant_text("acme")).tenants_empty_on_purpose
+
+
+def test_tenants_written_twice_is_refused_at_both_lines_not_read_as_the_last(tmp_path: Path) -> None:
+    text = "tenants:\n" + tenant_text("acme") + "tenants: []\n"
+    assert problems_in(tmp_path, text) == ["grantwarden.yaml: line 6: key tenants appears twice (first at line 1)"]
+
+
+def test_a_key_written_twice_deep_in_a_tenant_names_file_line_and_key_path(tmp_path: Path) -> None:
+    text = (
+        "tenants:\n" + tenant_text("acme") + tenant_text("globex") + "  - name: initech\n"
+        "    org_id: org-initech\n"
+        "    region: us-east-1\n"
+        "    credentials:\n"
+        "      client_id: one\n"
+        "      client_secret: {env: SECRET}\n"
+        "      client_id: two\n"
+    )
+    assert problems_in(tmp_path, text) == [
+        "grantwarden.yaml: line 16: tenants[2].credentials: key client_id appears twice (first at line 14)"
+    ]
+
+
+def test_a_repeated_key_and_the_other_problems_are_told_in_one_pass(tmp_path: Path) -> None:
+    text = "tenants:\n" + tenant_text("acme", "probe_interval: soon", "probe_interval: 30s")
+    text += tenant_text("globex", "region: mars-1")
+    assert problems_in(tmp_path, text) == [
+        "grantwarden.yaml: line 6: tenants[0]: key probe_interval appears twice (first at line 5)",
+        "grantwarden.yaml: line 10: tenants[1].region: unknown region 'mars-1'; known: " + ", ".join(regions.API_HOSTS),
+    ]
+
+
+@pytest.mark.parametrize("written", ["off", "Off", "OFF", "false", "no", "'off'", '"off"'])
+def test_regrant_mode_off_is_off_however_yaml_reads_it(tmp_path: Path, written: str) -> None:
+    text = f"defaults:\n  regrant: {{mode: {written}}}\ntenants:\n" + tenant_text("acme")
+    assert load_text(tmp_path, text).settings.tenants[0].regrant.mode is labels.RegrantMode.OFF
+
+
+def test_a_defaults_error_is_reported_once_not_once_per_tenant(tmp_path: Path) -> None:
+    text = "defaults:\n  regrant: {mode: yolo}\ntenants:\n" + "".join(tenant_text(f"t{i}") for i in range(200))
+    assert problems_in(tmp_path, text) == [
+        "grantwarden.yaml: line 2: defaults.regrant.mode: Input should be 'off', 'reissue' or 'remediate'"
+    ]
+
+
+def test_an_unknown_top_level_key_hides_no_other_problem(tmp_path: Path) -> None:
+    text = (
+        "colour: blue\n"
+        "blueprints:\n"
+        "  core: {probes: [token], colur: red}\n"
+        "defaults:\n"
+        "  regrant: {mode: yolo}\n"
+        "tenants:\n" + tenant_text("acme", "regrant: {moed: off}")
+    )
+    assert problems_in(tmp_path, text) == [
+        "grantwarden.yaml: line 1: colour: unknown setting (check its spelling and indentation)",
+        "grantwarden.yaml: line 3: blueprints.core.colur: unknown setting (check its spelling and indentation)",
+        "grantwarden.yaml: line 5: defaults.regrant.mode: Input should be 'off', 'reissue' or 'remediate'",
+        "grantwarden.yaml: line 10: tenants[0].regrant.moed: unknown setting (check its spelling and indentation)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "given"),
+    [
+        pytest.param(("api_base_url: http://127.0.0.1:8089",), "api_base_url", id="api"),
+        pytest.param(("login_base_url: http://127.0.0.1:8089",), "login_base_url", id="login"),
+        pytest.param(
+            ("api_base_url: http://127.0.0.1:8089", "login_base_url: http://127.0.0.1:8089"),
+            "api_base_url and login_base_url",
+            id="both-urls",
+        ),
+    ],
+)
+def test_region_together_with_base_urls_is_refused_saying_which_to_keep(
+    tmp_path: Path, hosts: tuple[str, ...], given: str
+) -> None:
+    text = "tenants:\n" + tenant_text("acme", "region: us-east-1", *hosts)
+    assert problems_in(tmp_path, text) == [
+        f"grantwarden.yaml: line 2: tenants[0]: region is given with {given}: give region for Genesys Cloud's own "
+        "hosts, or api_base_url and login_base_url for another host (the simulator, a proxy), not both"
+    ]
+
+
+def test_an_environment_override_is_named_as_the_place_of_its_problem(tmp_path: Path) -> None:
+    text = "tenants:\n" + tenant_text("acme")
+    assert problems_in(tmp_path, text, {"GRANTWARDEN_DEFAULTS__REGRANT__MODE": "yolo"}) == [
+        "grantwarden.yaml: defaults.regrant.mode: Input should be 'off', 'reissue' or 'remediate' "
+        "(set by a GRANTWARDEN_ environment variable)"
+    ]
+
+
+def test_problems_without_a_text_have_no_line() -> None:
+    raw = mutate("tenants.0.region", "mars-1")
+    assert all(problem.line is None for problem in caught_problems(raw))
+
+
+def caught_problems(raw: Any) -> list[configfile.Problem]:
+    with pytest.raises(configfile.ConfigError) as caught:
+        load(raw)
+    return caught.value.problems
