@@ -49,7 +49,8 @@ def test_validate_config_on_a_broken_copy_exits_2_with_a_one_line_reason(tmp_pat
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"{broken}: line 73: tenants[1].region: unknown region 'eu-west-9'")
+    line = next(number for number, text in enumerate(broken.read_text().splitlines(), 1) if "eu-west-9" in text)
+    assert lines[0].startswith(f"{broken}: line {line}: tenants[1].region: unknown region 'eu-west-9'")
 
 
 def test_validate_config_warns_about_secrets_it_cannot_resolve_yet() -> None:

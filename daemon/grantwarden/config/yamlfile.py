@@ -96,7 +96,8 @@ _FAST_LOADER = _fast_loader()
 
 def _load(loader_type: type[Any], text: str) -> Document:
     loader = loader_type(text)
-    loader.may_merge = "<<" in text or "=" in text or "!" in text
+    loader.may_merge = "<<" in text or "!" in text
+    loader.may_flatten = loader.may_merge or "=" in text
     try:
         data = loader.get_single_data()  # a safe loader: plain data only
     finally:

@@ -40,10 +40,12 @@ class KeyWatch(yaml.constructor.SafeConstructor):
     """PyYAML's safe constructor, noting every mapping that repeats a key (``repeats``)."""
 
     repeats: tuple[Repeat, ...] = ()
-    may_merge = True
+    may_flatten = True
     """False when the text holds no ``<<``, ``=`` or ``!``: then it has no merge key (``<<``,
     ``!!merge``) nor value key (``=``, ``!!value``), and PyYAML's search of every mapping for
     them (a loop in Python over every key, a tenth of the time to build a document) is left out."""
+    may_merge = True
+    """False when the text holds no ``<<`` or ``!``: then no mapping merges another one in."""
 
     def construct_document(self, node: yaml.Node) -> Any:
         self._own: dict[yaml.Node, Pairs] = {}  # a merging mapping's own pairs (merge keys removed)
@@ -55,8 +57,11 @@ class KeyWatch(yaml.constructor.SafeConstructor):
         return data
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if not self.may_merge:
+            super().flatten_mapping(node)
+            return
         own = node.value  # PyYAML deletes merge keys from this list in place, then puts a new one
-        merged = [value for key, value in own if key.tag == _MERGE] if self.may_merge else []
+        merged = [value for key, value in own if key.tag == _MERGE]
         super().flatten_mapping(node)
         if node.value is not own:
             self._own.setdefault(node, own)
@@ -65,7 +70,7 @@ class KeyWatch(yaml.constructor.SafeConstructor):
                 self._note(source, self._pairs(source))
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        if self.may_merge or not isinstance(node, yaml.MappingNode):
+        if self.may_flatten or not isinstance(node, yaml.MappingNode):
             mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
         else:  # what SafeConstructor does, less the search for keys the text cannot hold
             mapping = yaml.constructor.BaseConstructor.construct_mapping(self, node, deep=deep)
