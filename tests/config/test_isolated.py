@@ -101,3 +101,17 @@ def test_what_the_child_finds_beyond_the_settings_comes_back(monkeypatch: pytest
         configproc.load(repeated, environ={})
     assert there.value.lines() == here.value.lines()
     assert [problem.why.startswith("key tenants appears twice") for problem in there.value.problems] == [True]
+
+
+@pytest.mark.parametrize("text", ["", "# emptied by mistake\n", "tenants:\n"])
+def test_a_reload_of_a_file_emptied_by_mistake_is_refused_not_read_as_no_tenants(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    """The reload's loader (a child for a large file): the running tenants stay, since the reload
+    keeps the old configuration on a ConfigError."""
+    emptied = tmp_path / "grantwarden.yaml"
+    emptied.write_text(text)
+    force_child(monkeypatch)
+    with pytest.raises(configfile.ConfigError) as caught:
+        configproc.load(emptied, environ={})
+    assert caught.value.lines()[0].endswith("(write tenants: [] to run with none on purpose)")
