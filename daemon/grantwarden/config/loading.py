@@ -22,16 +22,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gc
-import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pydantic
-import pydantic_settings
 
-from grantwarden.config import cautions, inheritance, reporting, yamlfile, yamlkeys
+from grantwarden.config import cautions, environment, inheritance, reporting, yamlfile, yamlkeys
 from grantwarden.config import models as settings_mod
 from grantwarden.config.secretrefs import SecretUnavailableError
 
@@ -134,7 +132,10 @@ def _load(
         )
     if not isinstance(raw, dict):
         raise ConfigError(source, [("", "the top level must be a mapping (server, defaults, tenants, ...)")])
-    overrides = _environment_overrides(environ)
+    try:
+        overrides = environment.overrides(environ)
+    except environment.UnreadableError as exc:
+        raise ConfigError("environment", exc.problems) from None
     merged = inheritance.deep_merge(raw, overrides)
     fields = settings_mod.Settings.model_fields
     problems: list[tuple[Located, str]] = [((key,), reporting.UNKNOWN) for key in merged if key not in fields]
@@ -240,42 +241,6 @@ def _read_text(path: Path, source: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(source, [("", f"not UTF-8 text (byte {exc.start})")]) from None
-
-
-def _environment_overrides(environ: Mapping[str, str] | None) -> dict[str, Any]:
-    env_source = pydantic_settings.EnvSettingsSource(
-        settings_mod.Settings,
-        env_prefix="GRANTWARDEN_",
-        env_nested_delimiter="__",
-        case_sensitive=False,
-    )
-    # Only GRANTWARDEN_ variables can override anything; the rest (10,000 tenants' secrets, say)
-    # would each be looked at once per setting by pydantic-settings for nothing.
-    variables = os.environ if environ is None else environ
-    env_source.env_vars = {
-        lowered: value for key, value in variables.items() if (lowered := key.lower()).startswith("grantwarden_")
-    }
-    try:
-        return dict(env_source())
-    except pydantic_settings.SettingsError as exc:
-        raise ConfigError("environment", [("", str(exc).split("\n")[0])]) from None
-    except (RecursionError, ValueError):
-        raise ConfigError("environment", _unreadable_variables(env_source.env_vars)) from None
-
-
-def _unreadable_variables(variables: Mapping[str, str | None]) -> list[tuple[str, str]]:
-    """Which GRANTWARDEN_ variables hold JSON too deep or too large to read, by name."""
-    problems = []
-    for name, value in variables.items():
-        if not name.startswith("grantwarden_") or not value or value[:1] not in "[{":
-            continue
-        try:
-            json.loads(value)
-        except (RecursionError, ValueError):
-            field = name.removeprefix("grantwarden_").split("__")[0]
-            why = f'parsing field "{field}" from {name.upper()}: JSON nested too deeply or too large to read'
-            problems.append(("", why))
-    return problems or [("", "a GRANTWARDEN_ variable holds JSON nested too deeply or too large to read")]
 
 
 def config_path_from(argument: str | None, environ: Mapping[str, str] | None = None) -> str | None:
