@@ -117,6 +117,8 @@ def test_an_alias_bomb_is_read_without_expanding_it() -> None:
         pytest.param('a:\n  b: !!int ""\n', "line 2, column 6", "!!int", id="int"),
         pytest.param("a: [1, !!float '']\n", "line 1, column 8", "!!float", id="float"),
         pytest.param("a: !!timestamp x\n", "line 1, column 4", "!!timestamp", id="timestamp"),
+        pytest.param("a: {!!int x: 1}\n", "line 1, column 5", "!!int", id="int-key"),
+        pytest.param("a: !!float x\n", "line 1, column 4", "!!float", id="float-word"),
     ],
 )
 def test_a_value_its_tag_cannot_read_is_a_yaml_error_at_its_line(text: str, where: str, tag: str) -> None:
@@ -198,6 +200,12 @@ def test_keys_that_are_not_repeated_in_their_mapping_are_no_repeat(reader: Any, 
     document = reader(text)
     assert document is not None
     assert document.repeats == ()
+
+
+@pytest.mark.parametrize("text", ["m: {<<: {[a]: 1}}\n", "m: {[a]: 1, [a]: 2}\n"])
+def test_a_key_pyyaml_cannot_hold_is_its_error_not_a_repeat(text: str) -> None:
+    with pytest.raises(yamlfile.UnreadableError, match="found unhashable key"):
+        yamlfile.read(text)
 
 
 def test_the_document_of_a_repeated_key_is_what_pyyaml_reads_the_last_one_wins() -> None:

@@ -141,13 +141,15 @@ def _readers_may_differ(text: str) -> bool:
 
 class _PureLoader(yamlkeys.KeyWatch, yaml.SafeLoader):
     """PyYAML's pure-Python safe loader, noting repeated keys, except that a value its tag cannot
-    read (``!!bool x``, ``!!int ""``, ``!!timestamp x``) is a YAML error at the value's line, not a
-    bare IndexError, KeyError or AttributeError from inside PyYAML."""
+    read (``!!bool x``, ``!!int x``, ``!!timestamp x``) is a YAML error at the value's line, not a
+    bare IndexError, KeyError, AttributeError or ValueError from inside PyYAML."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
             return super().construct_object(node, deep=deep)
-        except _TAG_ERRORS:
+        except (*_TAG_ERRORS, ValueError) as exc:
+            if isinstance(exc, ValueError) and not str(exc).startswith(("invalid literal", "could not convert")):
+                raise  # an integer too long to read: told as such by ``_read_pure``
             tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
             raise ConstructorError(None, None, f"not a valid {tag} value", node.start_mark) from None
 

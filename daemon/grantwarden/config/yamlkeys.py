@@ -14,6 +14,7 @@ grantwarden's settings; ``yamlfile`` calls it, ``loading`` words its findings.
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 from typing import Any
 
@@ -90,7 +91,8 @@ class KeyWatch(yaml.constructor.SafeConstructor):
         lines: dict[Any, list[int]] = {}
         for key_node, _ in pairs:
             key = self.construct_object(key_node, deep=True)  # built already: a look-up
-            lines.setdefault(key, []).append(key_node.start_mark.line + 1)
+            if isinstance(key, collections.abc.Hashable):  # else PyYAML refuses it as a key
+                lines.setdefault(key, []).append(key_node.start_mark.line + 1)
         self._found += [(node, key, tuple(at)) for key, at in lines.items() if len(at) > 1]
 
     def _placed(self, root: yaml.Node) -> tuple[Repeat, ...]:
