@@ -166,3 +166,13 @@ def test_problems_of_a_mapping_never_read_from_text_have_no_line() -> None:
         configfile.load_mapping(raw, source="gw.yaml", environ={})
     assert [problem.path for problem in caught.value.problems] == ["tenants[0].region", "tenants[0].credentials"]
     assert all(problem.line is None for problem in caught.value.problems)
+
+
+def test_a_repeat_inside_a_replaced_section_keeps_its_list_index(tmp_path: Path) -> None:
+    text = "tenants:\n  - name: a\n    credentials: {client_id: x, client_id: y}\ntenants:\n"
+    assert problems_in(tmp_path, text) == [
+        "grantwarden.yaml: line 3: tenants[0].credentials: key client_id appears twice (first at line 3)",
+        "grantwarden.yaml: line 4: tenants: has no value: list the tenants under it (write tenants: [] to run "
+        "with none on purpose)",
+        "grantwarden.yaml: line 4: key tenants appears twice (first at line 1)",
+    ]

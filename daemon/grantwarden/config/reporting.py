@@ -61,12 +61,13 @@ def _in_data(loc: Sequence[int | str], data: Any) -> Path:
 
 def text(path: Path | None, data: Any) -> str:
     """``tenants[3].credentials.client_secret``: list indices in brackets (told from a key 3 by
-    walking ``data``, the document), plain keys bare, anything else quoted."""
+    walking ``data``, the document, where it still holds the path), plain keys bare, anything
+    else quoted."""
     written = ""
     for part in path or ():
-        if isinstance(data, list) and isinstance(part, int):
+        if isinstance(part, int) and not isinstance(part, bool) and not isinstance(data, dict):
             written = f"{written}[{part}]"
-            data = data[part] if 0 <= part < len(data) else None
+            data = data[part] if isinstance(data, list) and 0 <= part < len(data) else None
             continue
         written = f"{written}.{key(part)}" if written else key(part)
         data = data.get(part) if isinstance(data, dict) else None
