@@ -1,15 +1,20 @@
 """The command line as a user runs it: exit codes and one-line reasons, never a traceback.
 
 Covers: validate-config on the example (exit 0, a summary without secrets), on a broken copy
-(exit 2, one line naming file, path and problem), on a missing file; --version; the generated
-JSON Schema matches the shipped grantwarden.schema.json (run `make schema` when this fails).
+(exit 2, one line naming file, line, path and problem), on a file with several problems (each
+once, exit 2), on an empty file (exit 2, not "valid, tenants: 0"), on ``tenants: []`` (valid,
+none on purpose), with literal secrets, a shared OAuth client and unresolved references (warnings
+on stderr, exit 0, no secret), on a missing file; --version; the generated JSON Schema matches
+the shipped grantwarden.schema.json (run `make schema` when this fails).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,7 +49,8 @@ def test_validate_config_on_a_broken_copy_exits_2_with_a_one_line_reason(tmp_pat
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"{broken}: tenants[1]: unknown region 'eu-west-9'")
+    line = next(number for number, text in enumerate(broken.read_text().splitlines(), 1) if "eu-west-9" in text)
+    assert lines[0].startswith(f"{broken}: line {line}: tenants[1].region: unknown region 'eu-west-9'")
 
 
 def test_validate_config_warns_about_secrets_it_cannot_resolve_yet() -> None:
@@ -52,6 +58,81 @@ def test_validate_config_warns_about_secrets_it_cannot_resolve_yet() -> None:
     assert done.returncode == 0
     assert "warning:" in done.stderr
     assert "tenants[0].credentials.client_secret: environment variable ACME_SECRET is not set" in done.stderr
+
+
+@pytest.fixture
+def validate(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Any:
+    """``grantwarden validate-config`` on ``text`` in this process: (exit code, stdout, stderr)."""
+    for name in [name for name in os.environ if name.upper().startswith("GRANTWARDEN_")]:
+        monkeypatch.delenv(name)
+
+    def run(text: str) -> tuple[int, str, str]:
+        path = tmp_path / "grantwarden.yaml"
+        path.write_text(text)
+        code = cli.main(["validate-config", str(path)])
+        out, err = capsys.readouterr()
+        return code, out, err.replace(str(path), "grantwarden.yaml")
+
+    return run
+
+
+def tenant(name: str, client: str, secret: str = "{env: GW_TEST_UNSET_SECRET}") -> str:
+    return (
+        f"  - name: {name}\n    org_id: org-{name}\n    region: us-east-1\n"
+        f"    credentials: {{client_id: {client}, client_secret: {secret}}}\n"
+    )
+
+
+def test_validate_config_tells_every_problem_once_and_exits_2(validate: Any) -> None:
+    code, out, err = validate(
+        "colour: blue\ndefaults:\n  regrant: {mode: yolo}\n  refresh: {colur: 1}\ntenants:\n"
+        + "".join(tenant(f"t{i}", f"c{i}") for i in range(50))
+    )
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "grantwarden.yaml: line 1: colour: unknown setting (check its spelling and indentation)",
+        "grantwarden.yaml: line 3: defaults.regrant.mode: Input should be 'off', 'reissue' or 'remediate'",
+        "grantwarden.yaml: line 4: defaults.refresh.colur: unknown setting (check its spelling and indentation)",
+    ]
+
+
+def test_validate_config_refuses_an_empty_file(validate: Any) -> None:
+    code, out, err = validate("")
+    assert (code, out) == (2, "")
+    assert err == (
+        "grantwarden.yaml: the file is empty: list the orgs to keep authorised under tenants "
+        "(write tenants: [] to run with none on purpose)\n"
+    )
+
+
+def test_validate_config_accepts_no_tenants_written_on_purpose(validate: Any) -> None:
+    code, out, err = validate("tenants: []\n")
+    assert (code, err) == (0, "")
+    assert "tenants: 0 (tenants: [], none on purpose)" in out.splitlines()
+
+
+def test_validate_config_warns_on_stderr_and_exits_0_never_showing_a_secret(validate: Any) -> None:
+    code, out, err = validate(
+        "tenants:\n"
+        + tenant("acme", "cid-1", "hunter2-s3cret")
+        + tenant("globex", "cid-2")
+        + tenant("acme-apac", "cid-1")
+    )
+    assert code == 0
+    assert err.splitlines() == [
+        "warning: grantwarden.yaml: tenants[0].credentials.client_secret: a literal secret; prefer {env: NAME} or "
+        "{file: PATH}",
+        "warning: grantwarden.yaml: tenants[0].credentials.client_id, tenants[2].credentials.client_id: tenants "
+        "'acme' and 'acme-apac' use one OAuth client; a client-credentials client acts only in the org it belongs "
+        "to, so all but one get tokens for the wrong org (wrong_org); give each org its own client",
+        "warning: grantwarden.yaml: tenants[1].credentials.client_secret: environment variable GW_TEST_UNSET_SECRET "
+        "is not set or empty (needed at run time)",
+        "warning: grantwarden.yaml: tenants[2].credentials.client_secret: environment variable GW_TEST_UNSET_SECRET "
+        "is not set or empty (needed at run time)",
+    ]
+    assert "tenants: 3" in out.splitlines()
+    assert "  sharing an OAuth client with another tenant: 2 (see the warnings)" in out.splitlines()
+    assert "hunter2" not in out + err
 
 
 def test_validate_config_on_a_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

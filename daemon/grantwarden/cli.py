@@ -40,6 +40,8 @@ def _err(text: str) -> None:
 
 
 def _validate_config(args: argparse.Namespace) -> int:
+    """Every problem once on stderr and exit 2; or the summary on stdout, warnings (literal
+    secrets, shared clients, secrets that do not resolve here) on stderr, and exit 0."""
     try:
         loaded = configfile.load(args.file)
     except configfile.ConfigError as exc:
@@ -63,8 +65,12 @@ def summary(loaded: configfile.Loaded) -> list[str]:
     cfg = loaded.settings
     by_blueprint = collections.Counter(t.blueprint for t in cfg.tenants)
     by_grant = collections.Counter(str(t.credentials.grant) for t in cfg.tenants)
-    lines = [f"{loaded.source}: valid", f"tenants: {len(cfg.tenants)}"]
+    on_purpose = " (tenants: [], none on purpose)" if loaded.tenants_empty_on_purpose else ""
+    lines = [f"{loaded.source}: valid", f"tenants: {len(cfg.tenants)}{on_purpose}"]
     lines += [f"  grant {grant}: {count}" for grant, count in sorted(by_grant.items())]
+    if loaded.shared_clients:
+        shared = sum(len(names) for names in loaded.shared_clients.values())
+        lines.append(f"  sharing an OAuth client with another tenant: {shared} (see the warnings)")
     count = cfg.sharding.count
     per_shard = collections.Counter(
         sharding.jump_hash(sharding.fnv1a_64(t.org_id.encode()), count) for t in cfg.tenants

@@ -1,8 +1,9 @@
 """configproc: a large configuration is read in a child interpreter, with the same result.
 
 Covers: a file over the threshold is parsed by a child (the parent's own reader is never
-called) into settings and warnings equal to an in-process load; an invalid file gives the same
-error lines; ``GRANTWARDEN_*`` overrides from the given environment reach the child; a child
+called) into settings and warnings equal to an in-process load, shared OAuth clients and
+``tenants: []`` on purpose included; an invalid file gives the same error lines (with their
+line numbers, repeated keys among them); ``GRANTWARDEN_*`` overrides from the given environment reach the child; a child
 that cannot start falls back to reading in-process; a small file never starts a child.
 """
 
@@ -72,3 +73,45 @@ def test_a_small_file_never_starts_a_child(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(subprocess, "run", refuse)
     assert configproc.load(EXAMPLE, environ={}).settings.tenants
+
+
+def test_what_the_child_finds_beyond_the_settings_comes_back(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    shared = tmp_path / "shared.yaml"
+    shared.write_text(
+        EXAMPLE.read_text().replace("9e8d7c6b-5a49-3827-1605-f4e3d2c1b0a9", "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
+    )
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("tenants: []\n")
+    repeated = tmp_path / "repeated.yaml"
+    repeated.write_text(EXAMPLE.read_text() + "tenants: []\n")
+    expected = [configfile.load(path, environ={}) for path in (shared, empty)]
+    with pytest.raises(configfile.ConfigError) as here:
+        configfile.load(repeated, environ={})
+    force_child(monkeypatch)
+    loaded = [configproc.load(path, environ={}) for path in (shared, empty)]
+    assert (
+        loaded[0].shared_clients
+        == expected[0].shared_clients
+        == {"0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0": ("acme", "acme-eu")}
+    )
+    assert loaded[0].warnings == expected[0].warnings
+    assert loaded[1].tenants_empty_on_purpose
+    assert expected[1].tenants_empty_on_purpose
+    with pytest.raises(configfile.ConfigError) as there:
+        configproc.load(repeated, environ={})
+    assert there.value.lines() == here.value.lines()
+    assert [problem.why.startswith("key tenants appears twice") for problem in there.value.problems] == [True]
+
+
+@pytest.mark.parametrize("text", ["", "# emptied by mistake\n", "tenants:\n"])
+def test_a_reload_of_a_file_emptied_by_mistake_is_refused_not_read_as_no_tenants(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str
+) -> None:
+    """The reload's loader (a child for a large file): the running tenants stay, since the reload
+    keeps the old configuration on a ConfigError."""
+    emptied = tmp_path / "grantwarden.yaml"
+    emptied.write_text(text)
+    force_child(monkeypatch)
+    with pytest.raises(configfile.ConfigError) as caught:
+        configproc.load(emptied, environ={})
+    assert caught.value.lines()[0].endswith("(write tenants: [] to run with none on purpose)")

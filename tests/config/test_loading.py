@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from grantwarden.config import loading as configfile
-from grantwarden.config import models as settings
+from grantwarden.config import values
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "grantwarden.example.yaml"
 
@@ -160,7 +160,9 @@ DELETE = object()
         pytest.param(mutate("tenants.0.org_id", DELETE), "tenants[0].org_id: Field required", id="no-org"),
         pytest.param(mutate("tenants.1.parent", "nobody"), "tenants[1].parent: unknown parent", id="bad-parent"),
         pytest.param(mutate("tenants.0.parent", "acme-eu"), "inheritance cycle", id="cycle"),
-        pytest.param(mutate("tenants.0.region", "mars-1"), "tenants[0]: unknown region 'mars-1'", id="bad-region"),
+        pytest.param(
+            mutate("tenants.0.region", "mars-1"), "tenants[0].region: unknown region 'mars-1'", id="bad-region"
+        ),
         pytest.param(mutate("tenants.0.region", DELETE), "give region, or both", id="no-host"),
         pytest.param(mutate("tenants.0.blueprint", "nope"), "unknown blueprint 'nope'", id="bad-blueprint"),
         pytest.param(
@@ -184,11 +186,15 @@ DELETE = object()
             id="code-without-redirect",
         ),
         pytest.param(mutate("tenants.0.probe_interval", "soon"), "tenants[0].probe_interval: a duration", id="dur"),
-        pytest.param(mutate("tenants.0.probe_timeout", "2m"), "probe_timeout must be shorter", id="timeout-long"),
+        pytest.param(
+            mutate("tenants.0.probe_timeout", "2m"),
+            "tenants[0].probe_timeout: probe_timeout (120s) must be shorter than probe_interval (60s)",
+            id="timeout-long",
+        ),
         pytest.param(mutate("tenants.0.regrant", {"mode": "yolo"}), "tenants[0].regrant.mode", id="bad-mode"),
         pytest.param(
             mutate("tenants.0.refresh", {"at_fraction": 0.1, "jitter_fraction": 0.2}),
-            "jitter_fraction must be smaller",
+            "tenants[0].refresh.jitter_fraction: jitter_fraction (0.2) must be smaller than at_fraction (0.1)",
             id="jitter",
         ),
         pytest.param(mutate("tenants.0.colour", "blue"), "tenants[0].colour: unknown setting", id="typo"),
@@ -274,7 +280,9 @@ def test_a_tenant_list_that_holds_itself_is_one_clear_line(tmp_path: Path) -> No
     path.write_text("tenants: &x [*x]\n")
     with pytest.raises(configfile.ConfigError) as caught:
         configfile.load(path, environ={})
-    assert caught.value.lines() == [f"{path}: tenants[0]: must be a mapping with name, org_id, credentials, ..."]
+    assert caught.value.lines() == [
+        f"{path}: line 1: tenants[0]: must be a mapping with name, org_id, credentials, ..."
+    ]
 
 
 def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
@@ -295,10 +303,10 @@ def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     ],
 )
 def test_durations_parse_to_seconds(value: Any, seconds: float) -> None:
-    assert settings.parse_duration(value) == seconds
+    assert values.parse_duration(value) == seconds
 
 
 @pytest.mark.parametrize("value", ["5 minutes", "-3s", True, None, "1d"])
 def test_bad_durations_are_refused(value: Any) -> None:
     with pytest.raises(ValueError, match="duration"):
-        settings.parse_duration(value)
+        values.parse_duration(value)

@@ -179,6 +179,7 @@ async def test_run_with_an_invalid_file_exits_2_with_a_one_line_reason(tmp_path:
     assert process.returncode == 2
     assert out == b""
     lines = err.decode().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith(f"{config}: tenants[0]")
+    assert len(lines) == 2, lines  # both problems of the file in one pass
+    assert lines[0] == f"{config}: line 2: tenants[0].credentials: Field required"
+    assert lines[1].startswith(f"{config}: line 4: tenants[0].region: unknown region 'mars-north-1'")
     assert "Traceback" not in err.decode()

@@ -10,6 +10,11 @@ whose every line names the file and a path inside it, is short, and never holds 
 secret; never another exception. And ``python -m grantwarden validate-config`` on bad files exits 2
 with a message on stderr and no traceback.
 
+A key written twice in any mapping of the example (any depth, inside lists), read by either
+YAML reader, is exactly one problem naming its line, the mapping's path and the key; any set of
+mistakes at different places, with any number of tenants inheriting them, is reported in one
+pass with each mistake once at the place it was written.
+
 Cases once found broken stay as regression rows: deep nesting, 4300-digit integers, non-finite
 durations, alias bombs under ``parent``/``blueprint``, deep JSON in the environment, non-string
 and mis-cased top-level keys, keys that look like type names or carry line breaks.
@@ -36,6 +41,7 @@ from hypothesis import strategies as st
 
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings_mod
+from grantwarden.config import reporting
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 EXAMPLE = ROOT / "config" / "grantwarden.example.yaml"
@@ -43,6 +49,8 @@ BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
 SECRET = "lit3ral-Secret-value-9f2c"  # a literal client secret: never in an error message
 MAX_LINE = 2000  # characters: a problem line is read by a person, not scrolled through
 WHOLE_FILE = (
+    "the file is empty",
+    "no tenants:",
     "cannot read the file",
     "the file is larger",
     "not UTF-8 text",
@@ -117,10 +125,12 @@ def assert_reported(exc: configfile.ConfigError, source: str) -> None:
     """Every problem is one short line: the file, where in it, and what is wrong."""
     assert exc.problems, "a ConfigError without a problem"
     assert str(exc).splitlines() == exc.lines()
-    for (where, why), line in zip(exc.problems, exc.lines(), strict=True):
+    assert len(set(exc.lines())) == len(exc.lines()), f"a problem told twice: {exc.lines()}"
+    for (where, why, at), line in zip(exc.problems, exc.lines(), strict=True):
         assert line.startswith(f"{source}: "), line
         assert why.strip(), line
-        assert where or why.startswith(WHOLE_FILE) or _names_a_variable(exc.source, why), f"no path in: {line}"
+        named = where or at is not None or why.startswith(WHOLE_FILE) or _names_a_variable(exc.source, why)
+        assert named, f"no path in: {line}"
         assert "Traceback" not in line
         assert len(line.splitlines()) == 1, f"one problem, several lines: {line!r}"
         assert len(line) <= MAX_LINE, f"a {len(line)}-character problem line: {line[:200]}..."
@@ -273,7 +283,7 @@ def test_one_invalid_utf8_byte_anywhere_is_reported_as_not_utf8(tmp_path: Path, 
     text = EXAMPLE.read_bytes()
     result = outcome(write(tmp_path, text[:position] + bytes([byte]) + b"\n" + text[position:]))
     assert isinstance(result, configfile.ConfigError)
-    assert result.problems == [("", f"not UTF-8 text (byte {position})")]
+    assert result.problems == [configfile.Problem("", f"not UTF-8 text (byte {position})")]
 
 
 @FUZZ
@@ -377,7 +387,7 @@ def test_huge_numbers_are_reported_not_crashed_on(tmp_path: Path, text: str) -> 
 def test_a_non_finite_duration_is_refused(tmp_path: Path, field: str, value: str) -> None:
     result = outcome(write(tmp_path, dump(put(BASE, ("defaults", field), "@V@")).replace("'@V@'", value)))
     assert isinstance(result, configfile.ConfigError)
-    assert any(where == f"defaults.{field}" for where, _ in result.problems), result.lines()
+    assert any(problem.path == f"defaults.{field}" for problem in result.problems), result.lines()
 
 
 @pytest.mark.parametrize(
@@ -402,7 +412,7 @@ def test_every_line_of_a_many_problem_file_names_the_file_and_a_path(tmp_path: P
     broken = put(broken, ("tenants", 2, "credentials", "redirect_uri"), 42)
     result = outcome(write(tmp_path, dump(broken)))
     assert isinstance(result, configfile.ConfigError)
-    wheres = [where for where, _ in result.problems]
+    wheres = [problem.path for problem in result.problems]
     assert "defaults.probe_timeout" in wheres
     assert all(re.match(r"^(defaults|tenants\[\d\])", where) for where in wheres), wheres
 
@@ -431,11 +441,11 @@ def test_a_top_level_key_that_is_not_a_string_is_reported(tmp_path: Path, text: 
 def test_every_key_keeps_its_place_in_the_path(tmp_path: Path, text: str, where: str) -> None:
     result = outcome(write(tmp_path, text + "\n"))
     assert isinstance(result, configfile.ConfigError)
-    assert [found for found, _ in result.problems if found.startswith(where)], result.lines()
+    assert [problem for problem in result.problems if problem.path.startswith(where)], result.lines()
 
 
 def test_a_key_with_a_line_break_cannot_forge_a_second_problem_line(tmp_path: Path) -> None:
-    forged = 'server: {"listen\\nother.yaml: server.admin_token: forged": 1}\n'
+    forged = 'server: {"listen\\nother.yaml: server.admin_token: forged": 1}\ntenants: []\n'
     result = outcome(write(tmp_path, forged))
     assert isinstance(result, configfile.ConfigError)
     assert len(str(result).splitlines()) == len(result.problems) == 1
@@ -475,3 +485,97 @@ def test_validate_config_exits_2_with_a_message_and_no_traceback(tmp_path: Path,
     assert result.returncode == 2, result.stderr[-500:]
     assert result.stderr.strip()
     assert all(line.startswith(str(tmp_path / "grantwarden.yaml")) for line in result.stderr.splitlines())
+
+
+def node_at(document: Any, path: tuple[Key, ...]) -> Any:
+    for key in path:
+        document = document[key]
+    return document
+
+
+MAPPINGS = [path for path in [(), *PATHS] if isinstance(node_at(BASE, path), dict) and node_at(BASE, path)]
+MARKER = "zz-written-again"
+PURE_READER_ONLY = "# a tab\t(libyaml and the pure reader may differ: the pure reader reads this file)\n"
+
+
+@FUZZ
+@given(mapping=st.sampled_from(MAPPINGS), data=st.data(), pure_only=st.booleans())
+def test_a_key_written_twice_anywhere_is_one_problem_at_its_line_and_path(
+    tmp_path: Path, mapping: tuple[Key, ...], data: st.DataObject, pure_only: bool
+) -> None:
+    """The example with one key of one mapping written again (with the same value, so that
+    nothing else is wrong), last in its mapping."""
+    key = data.draw(st.sampled_from(sorted(node_at(BASE, mapping))))
+    text = dump(put(BASE, (*mapping, MARKER), node_at(BASE, (*mapping, key))))
+    lines = text.splitlines()
+    again = next(number for number, line in enumerate(lines, 1) if MARKER in line)
+    text = text.replace(f"{MARKER}:", f"{key}:") + (PURE_READER_ONLY if pure_only else "")
+    first = first_line_of(key, lines, again)
+    result = outcome(write(tmp_path, text))
+    assert isinstance(result, configfile.ConfigError)
+    where = reporting.text(mapping, BASE)
+    expected = f"key {reporting.key(key)} appears twice (first at line {first})"
+    assert result.problems == [configfile.Problem(where, expected, again)], result.lines()
+
+
+def depth_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" -"))
+
+
+def first_line_of(key: Key, lines: list[str], again: int) -> int:
+    """Where block-style ``lines`` first write ``key`` in the mapping that line ``again`` ends:
+    upwards from it, at its depth (a list item's ``- `` counts as depth), up to the mapping's start."""
+    depth, first = depth_of(lines[again - 1]), again
+    for number in range(again - 1, 0, -1):
+        line = lines[number - 1]
+        if depth_of(line) < depth:
+            break
+        if depth_of(line) == depth and line[depth:].startswith(f"{key}:"):
+            first = number
+        if depth_of(line) == depth and line.lstrip(" ").startswith("- "):
+            break
+    return first
+
+
+def child(number: int) -> dict[str, Any]:
+    """Another tenant inheriting from acme, as acme-eu does."""
+    return {
+        "name": f"acme-child-{number}",
+        "parent": "acme",
+        "org_id": f"00000000-0000-4000-8000-{number:012d}",
+        "region": "eu-west-1",
+        "credentials": {"client_id": f"child-client-{number}", "client_secret": {"env": "CHILD_SECRET"}},
+    }
+
+
+MISTAKES: dict[str, tuple[tuple[Key, ...], Any]] = {
+    "colour": (("colour",), "blue"),
+    "defaults.regrant.mode": (("defaults", "regrant", "mode"), "yolo"),
+    "defaults.refresh.colour": (("defaults", "refresh", "colour"), 1),
+    "blueprints.messaging-core.grants.colour": (("blueprints", "messaging-core", "grants", "colour"), 1),
+    "tenants[0].regrant.mode": (("tenants", 0, "regrant"), {"mode": "yolo"}),
+    "tenants[1].colour": (("tenants", 1, "colour"), 1),
+    "tenants[2].region": (("tenants", 2, "region"), "mars-1"),
+    "tenants[0]": (("tenants", 0, "api_base_url"), "http://127.0.0.1:1"),
+    "server.listen": (("server", "listen"), "nowhere"),
+    "tenants[0].probe_interval": (("tenants", 0, "probe_interval"), "0.5s"),
+}
+
+
+@FUZZ
+@given(
+    mistakes=st.sets(st.sampled_from(sorted(MISTAKES)), min_size=1),
+    children=st.integers(min_value=0, max_value=30),
+)
+def test_every_mistake_is_told_once_at_its_place_however_many_tenants_inherit_it(
+    tmp_path: Path, mistakes: set[str], children: int
+) -> None:
+    document = copy.deepcopy(BASE)
+    document["tenants"] += [child(number) for number in range(children)]
+    for name in mistakes:
+        path, value = MISTAKES[name]
+        document = put(document, path, value)
+    result = outcome(write(tmp_path, dump(document)))
+    assert isinstance(result, configfile.ConfigError)
+    assert sorted(problem.path for problem in result.problems) == sorted(mistakes), result.lines()
+    assert all(problem.line is not None for problem in result.problems), result.lines()

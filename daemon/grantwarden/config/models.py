@@ -1,53 +1,27 @@
 """The configuration models (design.md §2.2): what a grantwarden YAML file may say.
 
-These pydantic models are the single description of the file: the loader (``configfile``)
+These pydantic models are the single description of the file: the loader (``loading``)
 validates YAML and ``GRANTWARDEN_`` environment overrides against them, and
-``grantwarden.schema.json`` (package data) is generated from them. Durations are plain seconds once
-parsed; secrets stay references until a token is minted. Tenant inheritance (``parent``) is
-resolved by the loader before a tenant is validated, so a ``Tenant`` here is complete.
+``grantwarden.schema.json`` (package data) is generated from them. Durations are plain seconds
+once parsed (``values``); secrets stay references until a token is minted. Tenant inheritance
+(``parent``) is resolved by the loader before a tenant is validated, so a ``Tenant`` here is
+complete. A check that compares two settings is a field validator on the later one with an
+error kind the loader knows (it reports the problem where the settings were written), so it
+runs even when another setting of the same model is wrong: a file's problems show in one pass.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import pydantic
+import pydantic_core
 import pydantic_settings
 
+from grantwarden.config import values
 from grantwarden.config.secretrefs import Secret
 from grantwarden.policy import catalog, labels, regions
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def parse_duration(value: Any) -> float:
-    """``500ms``, ``30s``, ``5m``, ``2h`` or a number of seconds → seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string such as 500ms, 30s, 5m, 2h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _DURATION.match(value)):
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    else:
-        raise ValueError("a duration is a number of seconds or a string such as 500ms, 30s, 5m, 2h")
-    if not math.isfinite(seconds):
-        raise ValueError("a duration must be a finite number of seconds")
-    if seconds < 0:
-        raise ValueError("a duration must not be negative")
-    return seconds
-
-
-Duration = Annotated[
-    float,
-    pydantic.BeforeValidator(parse_duration),
-    pydantic.WithJsonSchema(
-        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION.pattern}]}
-    ),
-]
 
 
 class _Model(pydantic.BaseModel):
@@ -88,41 +62,32 @@ class MintingSettings(_Model):
 class RefreshSettings(_Model):
     at_fraction: float = pydantic.Field(default=0.75, gt=0, lt=1)
     """Refresh at this fraction of the token's lifetime (expires_in at receipt)."""
-    jitter_fraction: float = pydantic.Field(default=0.1, ge=0, lt=1)
+    jitter_fraction: float = pydantic.Field(default=0.1, ge=0, lt=1, validate_default=True)
     """Minus a random share of the lifetime up to this fraction, so tenants spread out."""
-    max_lead: Duration = pydantic.Field(default=300.0, gt=0)
+    max_lead: values.Duration = pydantic.Field(default=300.0, gt=0)
     """Seconds: refresh at most this long before expiry, plus a random share up to as much again
     (a 24 h token: 5-10 minutes before expiry). Caps both fractions for long-lived tokens."""
 
-    @pydantic.model_validator(mode="after")
-    def _jitter_below_fraction(self) -> RefreshSettings:
-        if self.jitter_fraction >= self.at_fraction:
-            raise ValueError("jitter_fraction must be smaller than at_fraction")
-        return self
+    _jitter_below_fraction = values.below("jitter_not_below_fraction", "jitter_fraction", "at_fraction")
 
 
 class RegrantSettings(_Model):
-    mode: labels.RegrantMode = labels.RegrantMode.REMEDIATE
+    mode: values.Choice[labels.RegrantMode] = labels.RegrantMode.REMEDIATE
     dry_run: bool = False
     """Plan and log re-grants but change nothing."""
     max_per_hour: int = pydantic.Field(default=4, ge=0, le=60)
-    settle_timeout: Duration = 300.0
+    settle_timeout: values.Duration = 300.0
     """Seconds to wait for a re-grant to propagate before calling it failed (platform: minutes)."""
 
 
 class Defaults(_Model):
-    probe_interval: Duration = 60.0
-    probe_timeout: Duration = 10.0
+    probe_interval: values.ProbeInterval = 60.0
+    probe_timeout: values.Duration = pydantic.Field(default=10.0, validate_default=True)
     probe_concurrency: int = pydantic.Field(default=4, ge=1, le=32)
     refresh: RefreshSettings = RefreshSettings()
     regrant: RegrantSettings = RegrantSettings()
 
-    @pydantic.field_validator("probe_interval")
-    @classmethod
-    def _interval_floor(cls, value: float) -> float:
-        if value < 1:
-            raise ValueError("probe_interval must be at least 1s")
-        return value
+    _timeout_below_interval = values.below("timeout_not_below_interval", "probe_timeout", "probe_interval", unit="s")
 
 
 class Requires(_Model):
@@ -182,19 +147,20 @@ class Blueprint(_Model):
 
 
 class Credentials(_Model):
-    grant: labels.GrantType = labels.GrantType.CLIENT_CREDENTIALS
+    grant: values.Choice[labels.GrantType] = labels.GrantType.CLIENT_CREDENTIALS
     client_id: str = pydantic.Field(min_length=1, max_length=200)
     client_secret: Secret
-    redirect_uri: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
+    redirect_uri: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$", validate_default=True)
     """Authorization code only: the loopback redirect registered on the client."""
     scopes: list[str] = []
     """Authorization code only: the scopes requested at authorization."""
 
-    @pydantic.model_validator(mode="after")
-    def _code_grant_needs_redirect(self) -> Credentials:
-        if self.grant is labels.GrantType.AUTHORIZATION_CODE and not self.redirect_uri:
+    @pydantic.field_validator("redirect_uri")
+    @classmethod
+    def _code_grant_needs_redirect(cls, value: str | None, info: pydantic.ValidationInfo) -> str | None:
+        if info.data.get("grant") is labels.GrantType.AUTHORIZATION_CODE and not value:
             raise ValueError("grant authorization_code needs redirect_uri")
-        return self
+        return value
 
 
 class AdminCredentials(_Model):
@@ -203,6 +169,10 @@ class AdminCredentials(_Model):
 
 
 TENANT_NAME = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+_HOSTS = (
+    "give region for Genesys Cloud's own hosts, or api_base_url and login_base_url for another host "
+    "(the simulator, a proxy), not both"
+)
 
 
 class Tenant(_Model):
@@ -213,25 +183,43 @@ class Tenant(_Model):
     org_id: str = pydantic.Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     region: str | None = None
     api_base_url: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
-    login_base_url: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$")
+    login_base_url: str | None = pydantic.Field(default=None, pattern=r"^https?://\S+$", validate_default=True)
     blueprint: str
     credentials: Credentials
     admin_credentials: AdminCredentials | None = None
-    probe_interval: Duration
-    probe_timeout: Duration
+    probe_interval: values.ProbeInterval
+    probe_timeout: values.Duration
     probe_concurrency: int = pydantic.Field(ge=1, le=32)
     refresh: RefreshSettings
     regrant: RegrantSettings
 
-    @pydantic.model_validator(mode="after")
-    def _hosts(self) -> Tenant:
-        if self.region is not None and self.region not in regions.API_HOSTS:
-            raise ValueError(f"unknown region {self.region!r}; known: {', '.join(regions.API_HOSTS)}")
-        if self.region is None and not (self.api_base_url and self.login_base_url):
-            raise ValueError("give region, or both api_base_url and login_base_url")
-        if self.probe_timeout >= self.probe_interval:
-            raise ValueError("probe_timeout must be shorter than probe_interval")
-        return self
+    _timeout_below_interval = values.below("timeout_not_below_interval", "probe_timeout", "probe_interval", unit="s")
+
+    @pydantic.field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in regions.API_HOSTS:
+            raise ValueError(f"unknown region {value!r}; known: {', '.join(regions.API_HOSTS)}")
+        return value
+
+    @pydantic.field_validator("login_base_url")
+    @classmethod
+    def _hosts(cls, value: str | None, info: pydantic.ValidationInfo) -> str | None:
+        """One way to the hosts (error ``tenant_hosts``): checked once the three are read, with
+        ``login_base_url``, the last; nothing to say when one of them is itself wrong."""
+        if not {"region", "api_base_url"} <= info.data.keys():
+            return value
+        region, urls = info.data["region"], [info.data["api_base_url"], value]
+        given = [name for name, url in zip(("api_base_url", "login_base_url"), urls, strict=True) if url]
+        if region is not None and given:
+            raise pydantic_core.PydanticCustomError(
+                "tenant_hosts", f"region is given with {' and '.join(given)}: {_HOSTS}"
+            )
+        if region is None and len(given) < 2:
+            raise pydantic_core.PydanticCustomError(
+                "tenant_hosts", "give region, or both api_base_url and login_base_url"
+            )
+        return value
 
     @property
     def api_url(self) -> str:

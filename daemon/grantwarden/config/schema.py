@@ -2,9 +2,10 @@
 
 ``grantwarden.schema.json`` beside this module is this output, shipped as package data
 (``shipped()`` reads it with importlib.resources; ``make schema`` writes it; a test fails when it
-is stale), so editors can complete and check a grantwarden file. One adjustment: in the file
+is stale), so editors can complete and check a grantwarden file. Two adjustments: in the file
 a tenant may leave out what it inherits from its ``parent`` or from ``defaults``, so only
-``name``, ``org_id`` and ``credentials`` are required there.
+``name``, ``org_id`` and ``credentials`` are required there; and the file itself must list its
+tenants (``tenants: []`` for none), which the loader, not the model, insists on.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ def generate() -> dict[str, Any]:
     schema["title"] = "grantwarden configuration"
     tenant = schema["$defs"]["Tenant"]
     tenant["required"] = FILE_REQUIRED_TENANT_FIELDS
+    schema["required"] = ["tenants"]
     return schema
 
 
