@@ -51,7 +51,7 @@ def _validate_config(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         _err(f"warning: {warning}")
     try:
-        configfile.resolve_secrets(loaded)
+        configfile.resolve_secrets(loaded, environ=os.environ)
     except configfile.ConfigError as exc:
         for line in exc.lines():
             _err(f"warning: {line} (needed at run time)")
@@ -98,7 +98,7 @@ def _load_for_use(path: str | None) -> configfile.Loaded | None:
         return None
     try:
         loaded = configproc.load(source)  # a large file is parsed in a child interpreter
-        configfile.resolve_secrets(loaded)
+        configfile.resolve_secrets(loaded, environ=os.environ)
     except configfile.ConfigError as exc:
         for line in exc.lines():
             _err(line)

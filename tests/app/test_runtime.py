@@ -136,7 +136,7 @@ async def running(
     path = tmp_path / "grantwarden.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     loaded = configfile.load(path, environ={})
-    configfile.resolve_secrets(loaded)
+    configfile.resolve_secrets(loaded, environ=os.environ)
     registry = prometheus_client.CollectorRegistry()
     started: asyncio.Future[tuple[runtime.Daemon, server.Running]] = asyncio.get_running_loop().create_future()
     options = runtime.Options(

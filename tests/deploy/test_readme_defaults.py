@@ -20,7 +20,7 @@ from typing import Any
 import pydantic
 import pytest
 
-from grantwarden.config import models
+from grantwarden.config import models, values
 from tests.deploy.support import REPO
 
 README = REPO / "README.md"
@@ -76,7 +76,7 @@ def _same(written: str, default: Any) -> bool:
         return text == str(default).lower()
     if isinstance(default, int | float):
         try:
-            return models.parse_duration(text) == default  # a number, or a duration such as 60s or 5m
+            return values.parse_duration(text) == default  # a number, or a duration such as 60s or 5m
         except ValueError:
             return False
     return text == str(default)

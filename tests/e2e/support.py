@@ -8,6 +8,7 @@ time), and loads it the way ``grantwarden run`` does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,5 +40,5 @@ def demo_config(
     if edit:
         raw = {**raw, **edit}
     loaded = configfile.load_mapping(raw, source=source, environ={})
-    configfile.resolve_secrets(loaded)
+    configfile.resolve_secrets(loaded, environ=os.environ)
     return loaded

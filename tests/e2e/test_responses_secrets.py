@@ -79,7 +79,7 @@ async def test_no_endpoint_and_no_log_line_reveals_a_secret_or_token(
         loaded = support.demo_config(sim, monkeypatch, tmp_path, edit=edit)
         # demo_config exported the real secret; acme-ca gets a wrong one: invalid_client, every mint
         monkeypatch.setenv(emitting.env_name("acme-ca"), WRONG_SECRET)
-        configfile.resolve_secrets(loaded)
+        configfile.resolve_secrets(loaded, environ=os.environ)
 
         issued: set[str] = set()
 

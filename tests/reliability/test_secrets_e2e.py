@@ -23,6 +23,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -250,7 +251,7 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         loaded = configfile.load_mapping(raw, source="secrets-e2e.yaml", environ={})
-        configfile.resolve_secrets(loaded)
+        configfile.resolve_secrets(loaded, environ=os.environ)
         seen: dict[str, str] = {}
         async with running(loaded, clock, redactor, env) as (daemon, http_server):
             await clock.advance(61)  # first cycles: acme healthy, acme-ca invalid_client, acme-eu re-grants

@@ -102,7 +102,11 @@ class FakeApi:
         self.scripts: dict[str, list[Any]] = {}
         self.roles: list[dict[str, Any]] = [VIEWER, WEB_VIEWER]
         self.licensed: frozenset[str] = frozenset({"messaging:integration:view", "messaging:setting:view"})
-        self.held: list[dict[str, str]] = [{"roleId": VIEWER["id"], "divisionId": "*"}]  # what this identity holds
+        # What this identity holds: an editor must hold every role of the client it edits (platform.md §2.4).
+        self.held: list[dict[str, str]] = [
+            {"roleId": VIEWER["id"], "divisionId": "*"},
+            {"roleId": "r-other", "divisionId": HOME},
+        ]
         self.clients: dict[str, dict[str, Any]] = {
             CLIENT: {
                 "id": CLIENT,

@@ -2,7 +2,7 @@
 
 A literal secret ends up in version control. Two tenants with one ``credentials.client_id``
 are most often a secondary org configured with a copy of the primary's credentials: a
-client-credentials client belongs to one org (reference §7), so the copy gets tokens for the
+client-credentials client belongs to one org (platform.md §7), so the copy gets tokens for the
 wrong org (``wrong_org``), and a fix that regenerates that client's secret would break the other
 tenant. Warnings are lines ``FILE: path: what`` that name tenants and places, never a secret.
 Called by ``loading``; ``shared_clients`` is kept on its result for the diagnosis to use.

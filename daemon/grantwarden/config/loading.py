@@ -218,7 +218,7 @@ def _overridden(path: Located, overrides: Mapping[str, Any]) -> bool:
     return True
 
 
-def resolve_secrets(loaded: Loaded, *, environ: Mapping[str, str] | None = None) -> None:
+def resolve_secrets(loaded: Loaded, *, environ: Mapping[str, str]) -> None:
     """Check that every secret reference resolves now; raises ``ConfigError`` naming each path."""
     problems = []
     for path, ref in cautions.secret_refs(loaded.settings):

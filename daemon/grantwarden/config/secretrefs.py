@@ -10,7 +10,6 @@ reference (the variable or the path), never what it holds, and never in the shap
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
@@ -54,18 +53,17 @@ class SecretRef(pydantic.BaseModel):
             return f"file:{self.file}"
         return "literal"
 
-    def reveal(self, environ: Mapping[str, str] | None) -> str:
+    def reveal(self, environ: Mapping[str, str]) -> str:
         """The secret's value; raises ``SecretUnavailableError`` naming the reference.
 
-        ``environ`` is where ``{env: NAME}`` is looked up, always given: the daemon passes the
-        environment it was composed with (``runtime.Options.environ``) down to every mint. None,
-        the process's own environment, is left for ``config.loading.resolve_secrets`` when its
-        caller gave no mapping (the command line checking its file before composing anything).
+        ``environ`` is where ``{env: NAME}`` is looked up, always given: the command line passes
+        the process's environment once, and the daemon passes the one it was composed with
+        (``runtime.Options.environ``) down to every mint; nothing here reads ``os.environ``.
         """
         if self.literal is not None:
             return self.literal
         if self.env is not None:
-            value = (os.environ if environ is None else environ).get(self.env)
+            value = environ.get(self.env)
             if not value:
                 raise SecretUnavailableError(f"environment variable {self.env} is not set or empty")
             return value
