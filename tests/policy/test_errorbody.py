@@ -66,6 +66,11 @@ def _json(value: object) -> bytes:
             {"is_html": True, "is_json": False, "title": "502 Bad Gateway", "code": None},
             id="html-error-page",
         ),
+        pytest.param(
+            _json({"<HTML": None, "code": "bad.request"}),
+            {"is_html": False, "is_json": True, "code": "bad.request"},
+            id="json-that-mentions-html-is-json",
+        ),
         pytest.param(b"", {"is_json": False, "is_html": False, "text": "", "code": None}, id="empty-body"),
         pytest.param(b"Service Unavailable", {"is_json": False, "text": "Service Unavailable"}, id="plain-text"),
         pytest.param(b"\xff\xfe\x00garbage\x80", {"is_json": False, "code": None}, id="binary-garbage"),

@@ -281,9 +281,15 @@ def test_random_bytes_are_a_yaml_or_encoding_problem_never_a_crash(tmp_path: Pat
 @given(position=st.integers(min_value=0, max_value=len(EXAMPLE.read_bytes())), byte=st.integers(0x80, 0xFF))
 def test_one_invalid_utf8_byte_anywhere_is_reported_as_not_utf8(tmp_path: Path, position: int, byte: int) -> None:
     text = EXAMPLE.read_bytes()
-    result = outcome(write(tmp_path, text[:position] + bytes([byte]) + b"\n" + text[position:]))
+    data = text[:position] + bytes([byte]) + b"\n" + text[position:]
+    # The first undecodable byte is the inserted one, or (inserted inside a multi-byte character,
+    # whose lead byte it may complete) one of its neighbours: the report names that first byte.
+    with pytest.raises(UnicodeDecodeError) as undecodable:
+        data.decode("utf-8")
+    assert position - 3 <= undecodable.value.start <= position + 1
+    result = outcome(write(tmp_path, data))
     assert isinstance(result, configfile.ConfigError)
-    assert result.problems == [configfile.Problem("", f"not UTF-8 text (byte {position})")]
+    assert result.problems == [configfile.Problem("", f"not UTF-8 text (byte {undecodable.value.start})")]
 
 
 @FUZZ

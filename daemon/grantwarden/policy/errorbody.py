@@ -94,7 +94,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def _looks_html(text: str) -> bool:
     head = text[:512].lstrip().lower()
-    return head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head
+    # A page starts with markup; JSON that merely mentions "<html" in a string is still JSON.
+    return head.startswith("<") and (head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head)
 
 
 def _html_title(text: str) -> str | None:
