@@ -12,6 +12,7 @@ runs even when another setting of the same model is wrong: a file's problems sho
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,12 +45,66 @@ class ShardingSettings(_Model):
     index: int | None = pydantic.Field(default=None, ge=0)
     """This replica's shard; unset: from GRANTWARDEN_SHARDING__INDEX or a StatefulSet pod ordinal."""
     count: int = pydantic.Field(default=1, ge=1, le=1024)
+    peer_url: str | None = None
+    """The hand-off URL of a shard, ``{index}`` standing for its number: a replica asked for a
+    tenant another shard owns redirects there (307); without it, it answers 421 naming the shard."""
+
+    @pydantic.field_validator("peer_url")
+    @classmethod
+    def _peer_template(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"https?://[^\s{}/]+(/[^\s{}]*)?", value.replace("{index}", "0")):
+            raise ValueError(f"peer_url {value!r} is not an http(s) URL")
+        if value is not None and "{index}" not in value:
+            raise ValueError("peer_url must contain {index}, which stands for the owning shard's number")
+        return value
 
     @pydantic.model_validator(mode="after")
     def _index_in_range(self) -> ShardingSettings:
         if self.index is not None and self.index >= self.count:
             raise ValueError(f"index {self.index} must be below count {self.count}")
         return self
+
+
+class HandoffFiles(_Model):
+    directory: Path
+    """One ``<tenant>.json`` per owned tenant whose token may be handed out (a directory of its own)."""
+    mode: str = pydantic.Field(default="0640", pattern=r"^0?[0-7]{3}$")
+    """Octal file mode; at most 0640: read and write for the owner, read for the group, nothing for others."""
+
+    @pydantic.field_validator("mode")
+    @classmethod
+    def _no_more_than_owner_and_group_read(cls, value: str) -> str:
+        if int(value, 8) & ~0o640:
+            raise ValueError(f"mode {value} gives more than 0640: tokens are for the owner and its group to read only")
+        return value
+
+    @property
+    def file_mode(self) -> int:
+        return int(self.mode, 8)
+
+
+class HandoffSettings(_Model):
+    """The token hand-off (design.md §2.7): the integration takes each org's token from here."""
+
+    listen: str = pydantic.Field(pattern=r"^(unix:/\S{1,106}|[^\s:]*:\d{1,5})$")
+    """``unix:/PATH`` (a socket, mode 0660) or ``HOST:PORT``: a listener of its own, not server.listen."""
+    bearer_token: Secret | None = pydantic.Field(default=None, validate_default=True)
+    """The token every hand-off request must carry; required on TCP, optional on a unix socket."""
+    files: HandoffFiles | None = None
+
+    @pydantic.field_validator("bearer_token")
+    @classmethod
+    def _tcp_needs_a_token(cls, value: Secret | None, info: pydantic.ValidationInfo) -> Secret | None:
+        listen = info.data.get("listen")  # absent when listen is itself wrong
+        if value is None and listen is not None and not listen.startswith("unix:"):
+            raise ValueError(
+                f"a hand-off on TCP ({listen}) needs bearer_token: anyone who reaches the port could take tokens"
+            )
+        return value
+
+    @property
+    def socket_path(self) -> Path | None:
+        return Path(self.listen.removeprefix("unix:")) if self.listen.startswith("unix:") else None
 
 
 class MintingSettings(_Model):
@@ -244,6 +299,8 @@ class Settings(pydantic_settings.BaseSettings):
     defaults: Defaults = Defaults()
     blueprints: dict[str, Blueprint] = {"default": Blueprint()}
     tenants: list[Tenant] = []
+    handoff: HandoffSettings | None = None
+    """Off unless configured: no listener, no files, no per-tenant cost."""
     state_dir: Path = Path("/var/lib/grantwarden")
     """Per-tenant state (rotated refresh tokens), one 0600 file per tenant."""
     _by_name: tuple[list[Tenant], dict[str, Tenant]] = pydantic.PrivateAttr(default=([], {}))

@@ -138,6 +138,12 @@ def _rate_limited(e: series.TenantSeries, tenant: str, escaped: bool) -> Samples
         yield (tenant,), e.rate_limited
 
 
+def _refusals(e: series.TenantSeries, tenant: str, escaped: bool) -> Samples:
+    if e.refusals:
+        for outcome, count in e.refusals.items():
+            yield (outcome, tenant), count
+
+
 def _worker_restarts(e: series.TenantSeries, tenant: str, escaped: bool) -> Samples:
     if e.worker_restarts:
         yield (tenant,), e.worker_restarts
@@ -180,6 +186,13 @@ FAMILIES = (
     Family("grantwarden_regrants", "counter", "Re-grants by result", ("result", T), _regrants),
     Family("grantwarden_rate_limited", "counter", "429 answers received", (T,), _rate_limited),
     Family("grantwarden_worker_restarts", "counter", "Tenant worker restarts after a crash", (T,), _worker_restarts),
+    Family(
+        "grantwarden_refusals_reported",
+        "counter",
+        "Refusals the integration reported through the hand-off, by outcome",
+        ("outcome", T),
+        _refusals,
+    ),
 )
 
 

@@ -51,6 +51,12 @@ class Metrics:
             registry=None,
         )
         self.build_info = prom.Gauge("grantwarden_build_info", "Always 1", ["version"], registry=None)
+        self.handoff_requests = prom.Counter(
+            "grantwarden_handoff_requests",
+            "Requests to the token hand-off, by endpoint and result (no tenant label: cardinality)",
+            ["endpoint", "result"],
+            registry=None,
+        )
         self.build_info.labels(version=__version__).set(1)
         # The same objects on a registry of their own: ``exposition()`` renders them through
         # prometheus_client without collecting the store the slow way.
@@ -62,6 +68,7 @@ class Metrics:
             self.total_shards,
             self.config_reload_ok,
             self.build_info,
+            self.handoff_requests,
         ):
             registry.register(metric)
             self._own.register(metric)

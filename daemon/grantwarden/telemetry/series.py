@@ -60,6 +60,7 @@ class TenantSeries:
         "name",
         "probes",
         "rate_limited",
+        "refusals",
         "regrants",
         "state",
         "token_expiry",
@@ -80,6 +81,7 @@ class TenantSeries:
         self.regrants: dict[labels.RegrantResult, int] = {}
         self.rate_limited = 0
         self.worker_restarts = 0
+        self.refusals: dict[labels.Outcome, int] | None = None  # only with a hand-off: reported refusals
 
     def record_probe(self, probe: str, outcome: labels.Outcome, http_status: int) -> None:
         """One probe run: its success gauge, its status gauge (0 for no response), its outcome count."""
@@ -98,6 +100,12 @@ class TenantSeries:
 
     def count_token_request(self, result: labels.TokenResult) -> None:
         self.token_requests[result] = self.token_requests.get(result, 0) + 1
+
+    def count_refusal(self, outcome: labels.Outcome) -> None:
+        """A refusal the integration reported through the hand-off."""
+        if self.refusals is None:
+            self.refusals = {}
+        self.refusals[outcome] = self.refusals.get(outcome, 0) + 1
 
     def count_regrant(self, result: labels.RegrantResult) -> None:
         self.regrants[result] = self.regrants.get(result, 0) + 1

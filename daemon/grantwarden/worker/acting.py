@@ -172,10 +172,14 @@ class Actor:
             self._status.regrant_failures += 1
         return Aftermath(cycle.observed, self.known_refusals(cycle.plans), self._holding)
 
-    async def _verify(self, cycle: Cycle, stop: asyncio.Event, *, what: str, correlation_id: str | None) -> Aftermath:
-        failing = cycle.observed.failing
+    async def _verify(
+        self, cycle: Cycle, stop: asyncio.Event, *, what: str, correlation_id: str | None
+    ) -> Aftermath | None:
+        failing = self._prober.verifiable(cycle.observed.failing)
         if cycle.decision.action is Action.REISSUE:
             await self._remint()
+        if not failing:  # only calls the integration reported and grantwarden must not repeat: its next report tells
+            return None
         observed = await self._settle(failing, stop)
         still = sorted(n for n in failing if (v := observed.verdicts.get(n)) and v.outcome is not labels.Outcome.OK)
         passed = all(n in observed.verdicts for n in failing) and not still

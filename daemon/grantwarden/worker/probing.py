@@ -88,7 +88,7 @@ class _Found:
 
 
 class Prober:
-    __slots__ = ("_api", "_clock", "_concurrency", "_org_id", "_probes", "_rate_limits")  # one per tenant
+    __slots__ = ("_api", "_clock", "_concurrency", "_extra", "_org_id", "_probes", "_rate_limits")  # one per tenant
 
     def __init__(
         self,
@@ -99,13 +99,24 @@ class Prober:
         clock: clock_mod.Clock,
         concurrency: int,
         rate_limits: RateLimits,
+        extra: Callable[[], tuple[catalog.ProbeDef, ...]] | None = None,
     ) -> None:
+        """``extra``: probes beyond the blueprint's, asked for at every pass (the GETs the
+        integration reported refused, ``access.Access.probe_defs``)."""
         self._org_id = org_id
         self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
         self._api = api
         self._clock = clock
         self._concurrency = concurrency
         self._rate_limits = rate_limits
+        self._extra = extra
+
+    def _all(self) -> tuple[catalog.ProbeDef, ...]:
+        return self._probes + self._extra() if self._extra is not None else self._probes
+
+    def verifiable(self, names: set[str]) -> set[str]:
+        """The probes of ``names`` a pass can run again (a reported non-GET cannot be repeated)."""
+        return names & {probe.name for probe in self._all()}
 
     async def run(self, only: set[str] | None = None) -> Pass:
         """Probe everything, or only the named probes (the identity check always runs)."""
@@ -120,7 +131,7 @@ class Prober:
         # ``concurrency`` lanes take the next probe as each finishes: a semaphore's order without
         # a semaphore per tenant, whose waiter deque (600 B) would stay allocated for good. A
         # stop in one lane cancels the others (the task group): the pass is over.
-        chosen = [p for p in self._probes if only is None or p.name in only]
+        chosen = [p for p in self._all() if only is None or p.name in only]
         queue = iter(chosen)
 
         async def lane() -> None:

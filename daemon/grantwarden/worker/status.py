@@ -58,6 +58,49 @@ class RegrantRecord:
     correlation_id: str | None = None
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefusalRecord:
+    """The last refusal the integration reported through the hand-off (design.md §2.7)."""
+
+    at: float
+    operation: str
+    method: str
+    path: str  # without the query
+    http_status: int
+    outcome: str
+    code: str | None
+    action: str
+
+
+@dataclasses.dataclass(eq=False, slots=True)
+class HandoffRecord:
+    """A tenant's hand-off, when one is configured: when its token last went out, what was reported."""
+
+    handed_out_at: float | None = None
+    refusal: RefusalRecord | None = None
+
+
+def handoff_json(record: HandoffRecord | None) -> dict[str, Any] | None:
+    if record is None:
+        return None
+    refusal = record.refusal
+    return {
+        "last_handed_out_at": iso(record.handed_out_at),
+        "last_refusal": None
+        if refusal is None
+        else {
+            "at": iso(refusal.at),
+            "operation": refusal.operation,
+            "method": refusal.method,
+            "path": refusal.path,
+            "http_status": refusal.http_status,
+            "outcome": refusal.outcome,
+            "code": refusal.code,
+            "action": refusal.action,
+        },
+    }
+
+
 @dataclasses.dataclass(eq=False, slots=True)
 class TenantStatus:
     tenant: str
@@ -84,6 +127,7 @@ class TenantStatus:
     next_cycle_at: float | None = None
     reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
     first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+    handoff: HandoffRecord | None = None  # only with a hand-off configured: no cost without
 
     @property
     def identity_verified(self) -> bool:
@@ -165,4 +209,5 @@ def tenant_json(status: TenantStatus) -> dict[str, Any]:
         "cycles": status.cycles,
         "last_cycle_at": iso(status.last_cycle_at),
         "next_cycle_at": iso(status.next_cycle_at),
+        "handoff": handoff_json(status.handoff),
     }

@@ -65,6 +65,7 @@ class _Unit:
     poke: asyncio.Event  # a reconcile request: un-parks a crash-looping tenant
     task: asyncio.Task[None] | None = None
     crashes: list[float] = dataclasses.field(default_factory=list)
+    worker: Worker | None = None  # the one running now; None between a crash and its restart
 
 
 class Supervisor:
@@ -110,6 +111,11 @@ class Supervisor:
                 continue
             self._start(spec)
         return Applied(tuple(added), tuple(removed), tuple(changed), tuple(unchanged))
+
+    def running(self, name: str) -> Worker | None:
+        """The worker running for tenant ``name`` now (a restart replaces it), or None."""
+        unit = self._units.get(name)
+        return unit.worker if unit is not None else None
 
     def poke(self, name: str) -> bool:
         """Ask a tenant for a cycle now (and un-park it after a crash loop). False if unknown."""
@@ -160,12 +166,15 @@ class Supervisor:
         structlog.contextvars.bind_contextvars(tenant=unit.spec.name, org_id=unit.status.org_id)
         while not unit.stop.is_set():
             try:
-                await self._factory(unit.spec, unit.status).run(unit.stop)
+                unit.worker = self._factory(unit.spec, unit.status)
+                await unit.worker.run(unit.stop)
                 return
             except Exception as exc:  # a tenant's crash must never escape its unit (logged below)
                 now = self._clock.now()
                 unit.crashes = [t for t in unit.crashes if now - t < RESTART_WINDOW_S] + [now]
                 LOG.error("worker_crashed", error=describe(exc), crashes=len(unit.crashes), exc_info=exc)
+            finally:
+                unit.worker = None
             if not backoff.restart_allowed(unit.crashes, self._clock.now()):
                 if await self._park(unit):
                     return

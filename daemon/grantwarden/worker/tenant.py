@@ -29,7 +29,18 @@ from grantwarden.policy.planning import Plan
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, api, minting, orgfacts, probing, refreshing, reporting, tokenbox, usergrant
+from grantwarden.worker import (
+    access,
+    acting,
+    api,
+    minting,
+    orgfacts,
+    probing,
+    refreshing,
+    reporting,
+    tokenbox,
+    usergrant,
+)
 from grantwarden.worker import status as health
 
 
@@ -47,6 +58,7 @@ class Deps:
     seed: int | None = None  # None: every worker draws from ``rng``; a seed: one stream per tenant
     redactor: redaction.Redactor | None = None  # learns the refresh tokens read from disk
     rng: random.Random = dataclasses.field(default_factory=random.Random)  # one Mersenne state is 2.5 KB
+    handoff: access.Wiring | None = None  # a hand-off is configured: each worker keeps an ``access.Access``
 
 
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
@@ -88,6 +100,7 @@ class Worker:
         "_clock",
         "_rng",
         "_user_grant",
+        "access",
         "actor",
         "api",
         "deps",
@@ -150,6 +163,7 @@ class Worker:
                 )
             )
         self.reporter = reporting.Reporter(status=status, metrics=deps.metrics, clock=clock)
+        self.access = None if deps.handoff is None else self._access(deps.handoff)
         self.prober = probing.Prober(
             org_id=tenant.org_id,
             probes=blueprint.probe_defs(),
@@ -157,6 +171,7 @@ class Worker:
             clock=clock,
             concurrency=tenant.probe_concurrency,
             rate_limits=self.reporter,
+            extra=self.access.probe_defs if self.access is not None else None,
         )
         self.planner = orgfacts.Planner(
             grant_type=tenant.credentials.grant,
@@ -178,6 +193,21 @@ class Worker:
             rng=rng,
         )
 
+    def _access(self, wiring: access.Wiring) -> access.Access:
+        """The hand-off's view of this tenant (design.md §2.7): it learns from the identity checks."""
+        grant = self._user_grant
+        return access.Access(
+            tenant=self.tenant,
+            status=self.status,
+            box=self.api.box,
+            gate_hold=lambda now, seconds: self.api.gate.hold(now=now, seconds=seconds),
+            clock=self._clock,
+            metrics=self.deps.metrics,
+            wiring=wiring,
+            lineage=(lambda: grant.grants) if grant is not None else (lambda: 0),
+            config_path=self.deps.config_path,
+        )
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: the refresh loop and the probe loop. The one place a stop is handled."""
         self.api.gate.stop = stop  # from now on a stop ends any wait at the gate, and every request
@@ -187,9 +217,13 @@ class Worker:
                 group.create_task(self._probe_loop(stop))
         except* gate.StoppedError:
             pass  # stopped while a request, a mint or a re-grant's settle waited: nothing to report
+        finally:
+            if self.access is not None:
+                self.access.close()  # its token goes out no more: a new worker proves itself again
 
     async def _probe_loop(self, stop: asyncio.Event) -> None:
-        wake = (stop, self.status.reconcile_requested)
+        reported = () if self.access is None else (self.access.wake,)  # a refusal the integration met
+        wake = (stop, self.status.reconcile_requested, *reported)
         offset = scheduling.first_offset(self.tenant.probe_interval, self._rng)
         self.status.next_cycle_at = self._clock.now() + offset
         await self._clock.sleep(offset, wakeup=wake)
@@ -204,6 +238,8 @@ class Worker:
             # Read the request before clearing it: a reconcile also lifts a hold (acting.decide).
             requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
+            for event in reported:
+                event.clear()
             await self.cycle(act=True, stop=stop, reconcile=requested)
             self.status.next_cycle_at = self._clock.now() + self.tenant.probe_interval
             await self._clock.sleep(self.tenant.probe_interval, wakeup=wake)
@@ -216,7 +252,11 @@ class Worker:
         box = self.api.box
         if self._user_grant is not None and box.token and await self._user_grant.changed_on_disk():
             box.invalidate(box.token)  # a person signed in again (new scopes): use the new grant
-        observed = await self.planner.refine(await self.prober.run())
+        mark = self.access.before_pass() if self.access is not None else 0
+        observed = await self.prober.run()
+        if self.access is not None:
+            observed = self.access.after_pass(observed, mark)  # identity learnt; reported refusals in
+        observed = await self.planner.refine(observed)
         plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
         result = self._diagnose(observed, plans, held=self.actor.held(decision))

@@ -149,6 +149,7 @@ class Minter:
     refused: set[str] = dataclasses.field(default_factory=set)  # hashes of tokens refused with invalid_grant
     unsaved: tuple[statefile.State, str] | None = None  # (rotated state the disk refused, token it replaces)
     stored: str | None = None  # the refresh token this minter last saved: the one its access token came from
+    grants: int = 0  # grants stored by someone else that this minter went on with (the hand-off re-checks identity)
 
     async def changed_on_disk(self) -> bool:
         """Whether someone else stored a new grant since this minter's last mint (a re-consent).
@@ -183,6 +184,8 @@ class Minter:
         if state is None:
             raise self._failed(f"has no stored authorization: run `{self._command}`", TokenProblem.INVALID_GRANT)
         self.refused &= {_digest(token) for token in state.tokens()}  # forget tokens no longer on disk
+        if self.stored is not None and state.refresh_token != self.stored:
+            self.grants += 1  # a person signed in again (or another writer rotated it): maybe another org
         return state
 
     async def _refresh(self, state: statefile.State) -> tuple[oauth.TokenGrant, str] | None:

@@ -1,0 +1,297 @@
+"""One tenant's tokens for the integration beside grantwarden: handed out only for its own org.
+
+Each running ``tenant.Worker`` holds one ``Access`` (when the hand-off is configured); the
+hand-off listener and file sink (``surface``) and, later, an in-path proxy reach it through the
+runtime by tenant name or org id. A restart builds a new one. What it offers:
+
+* ``token(min_valid_s)``: the tenant's token, refreshed (single flight, the box's) when it would
+  not last; never before an identity check has shown this credential acting in the tenant's org,
+  never while the last identity check says another org (``NotReadyError`` says why, with the fix from
+  the tenant's findings);
+* ``invalidate(token or sha256)``: the integration's 401 on the current token drops it and mints
+  once; a second such drop of the token minted in its place is a refusal the box backs off from;
+  an older token changes nothing;
+* ``report_refusal``: see ``refusals``.
+
+The credential's identity is kept per *lineage*: a client-credentials client always acts in its
+own org (platform.md §7), a user grant until another grant is stored (``usergrant.Minter.grants``).
+What it must not do: hand out a token of another org, log a token, or do a cycle's work on a
+request (it wakes the tenant's loop instead).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
+from grantwarden.config import models as settings
+from grantwarden.policy import catalog, errorbody, labels, traffic
+from grantwarden.remote import errors
+from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import observed, probing, tokenbox
+from grantwarden.worker import status as health
+
+_LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
+TOKEN_TYPE = "bearer"
+_CLIENT_REFUSAL = errorbody.ErrorFacts(message="the integration reported this token refused (401)")
+
+
+class NotReadyError(Exception):
+    """No token for the integration now: ``error`` (a label), ``outcome``, ``fix``, ``retry_at``."""
+
+    def __init__(self, error: str, outcome: str, fix: str, retry_at: float | None = None) -> None:
+        super().__init__(f"{error}: {fix}")
+        self.error, self.outcome, self.fix, self.retry_at = error, outcome, fix, retry_at
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Handout:
+    """What the integration gets: the token and where it acts. The token never reaches a repr."""
+
+    tenant: str
+    org_id: str
+    region: str | None
+    api_base_url: str
+    token: tokenbox.Token
+
+    def as_json(self, now: float) -> dict[str, Any]:
+        return {
+            "tenant": self.tenant,
+            "org_id": self.org_id,
+            "region": self.region,
+            "api_base_url": self.api_base_url,
+            "access_token": self.token.value,
+            "token_type": TOKEN_TYPE,
+            "expires_at": health.iso(self.token.expires_at),
+            "expires_in": max(0, int(self.token.expires_at - now)),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Wiring:
+    """What every access object of a daemon shares; ``on_change`` tells the file sink to look again."""
+
+    redactor: redaction.Redactor
+    on_change: Callable[[Access], None] | None = None
+
+
+class _Notifying(clock_mod.Event):
+    """The box's ``changed`` event, telling the access object too whenever it is set."""
+
+    def __init__(self, hook: Callable[[], None]) -> None:
+        super().__init__()
+        self._hook = hook
+
+    def set(self) -> None:
+        super().set()
+        self._hook()
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class Access:
+    def __init__(
+        self,
+        *,
+        tenant: settings.Tenant,
+        status: health.TenantStatus,
+        box: tokenbox.TokenBox,
+        gate_hold: Callable[[float, float], None],
+        clock: clock_mod.Clock,
+        metrics: metrics_mod.Metrics,
+        wiring: Wiring,
+        lineage: Callable[[], int] = lambda: 0,
+        config_path: str = "FILE",
+    ) -> None:
+        """``gate_hold(now, seconds)`` raises the tenant's Retry-After floor; ``lineage`` counts the
+        credentials (stored grants) the box has minted from."""
+        self.tenant, self.status, self.box = tenant, status, box
+        self.name, self.org_id = tenant.name, tenant.org_id
+        self.gate_hold, self.clock, self.metrics, self.wiring = gate_hold, clock, metrics, wiring
+        self.config_path = config_path
+        self._lineage = lineage
+        self.observed = observed.Observed(clock=clock)
+        self.wake = clock_mod.Event()  # a refusal to diagnose: the tenant's loop runs a cycle
+        self._purge: set[str] = set()
+        self._dropped_at: float | None = None  # an integration's 401 dropped a token then
+        self._handed: tokenbox.Token | None = None  # the last token that went out
+        self._blind_at: float | None = None  # a 401 report naming no token dropped one then
+        known = status.identity_org_id
+        self._other_org: str | None = known if known not in (None, tenant.org_id) else None
+        # A restarted worker keeps what its tenant's status knew of a client's identity: the
+        # client is the same, so is its org. A user grant proves itself again.
+        machine = tenant.credentials.grant is labels.GrantType.CLIENT_CREDENTIALS
+        self._verified: int | None = 0 if machine and status.identity_verified else None
+        if status.handoff is None:
+            status.handoff = health.HandoffRecord()
+        box.changed = _Notifying(self._changed)
+
+    # -- the integration's calls ------------------------------------------------------------------
+
+    async def token(self, min_valid_s: float = 0.0) -> Handout:
+        """The current token, lasting ``min_valid_s`` more seconds (at most half a token's lifetime)."""
+        self._check()
+        box = self.box
+        current = box.token
+        lifetime = current.expires_at - current.received_at if current is not None else None
+        valid_for = traffic.valid_for(min_valid_s, lifetime)
+        if current is not None and box.usable(current, valid_for_s=valid_for):
+            token = current
+        else:
+            with structlog.contextvars.bound_contextvars(tenant=self.name, org_id=self.org_id):
+                try:
+                    token = await box.get(valid_for_s=valid_for)
+                except tokenbox.TokenUnavailableError as exc:
+                    raise self._unavailable(exc) from None
+            self._check()  # a mint from a newly stored grant is another credential
+        return self.handed(token)
+
+    async def invalidate(self, presented: str) -> Handout:
+        """The integration's request with ``presented`` (a token or its SHA-256) met a 401."""
+        self._check()
+        current = self.box.token
+        if current is not None and _matches(current.value, presented):
+            self.drop(current, _client_refusal(), reason="the integration reported a 401")
+        return await self.token()
+
+    def drop(self, token: tokenbox.Token, exc: errors.HttpError, *, reason: str) -> None:
+        """Drop the current ``token``; a replacement dropped before an identity check accepted it is
+        a refusal: the box backs off before minting again (design.md §3.2)."""
+        replacement = self._dropped_at is not None and token.received_at >= self._dropped_at
+        with structlog.contextvars.bound_contextvars(tenant=self.name, org_id=self.org_id):
+            if replacement:
+                self.box.refused(token, exc)
+            else:
+                self.box.invalidate(token)
+        self._dropped_at = self.clock.now()
+        _LOG.info(
+            "token_invalidated_by_client",
+            tenant=self.name,
+            org_id=self.org_id,
+            reason=reason,
+            backing_off=replacement,
+            refusals=self.box.refusals,
+        )
+
+    def blind_drop_allowed(self, current: tokenbox.Token, now: float) -> bool:
+        """Whether a 401 report that names no token may drop ``current``: only a token that went
+        out, and at most once per probe interval (integrations still holding an older token)."""
+        if self._handed is not current or not traffic.due(self._blind_at, now, self.tenant.probe_interval):
+            return False
+        self._blind_at = now
+        return True
+
+    def handed(self, token: tokenbox.Token) -> Handout:
+        """Record a token going out (the listener or a file) and wrap it."""
+        self.wiring.redactor.add(token.value)
+        self._handed = token
+        if (record := self.status.handoff) is not None:
+            record.handed_out_at = self.clock.now()
+        tenant = self.tenant
+        return Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token)
+
+    def current(self) -> Handout | None:
+        """What the file sink writes: the token that may go out now without a request, or None."""
+        token = self.box.token
+        if token is None or not self.box.usable(token) or self.why_not() is not None:
+            return None
+        return self.handed(token)
+
+    # -- identity ---------------------------------------------------------------------------------
+
+    def why_not(self) -> NotReadyError | None:
+        """Why no token may go out now, whatever the box holds; None when one may."""
+        if (other := self._other_org) is not None:
+            fix = self._fix("token", f"Use org {self.org_id}'s own OAuth client: these credentials act in org {other}.")
+            return NotReadyError("wrong_org", str(labels.Outcome.WRONG_ORG), fix)
+        if self._verified is None or self._verified != self._lineage():
+            record = self.status.probes.get(catalog.TOKEN)
+            when = health.iso(self.status.next_cycle_at) or "once the worker runs"
+            fix = (
+                f"Tenant {self.name}'s token goes out once an identity check shows it acting in org {self.org_id} "
+                f"(GET /api/v2/tokens/me); the next check starts at {when}."
+            )
+            if record is None or record.outcome is labels.Outcome.OK:
+                return NotReadyError("identity_not_verified", "pending", fix, self.status.next_cycle_at)
+            fix = self._fix("token", fix)
+            return NotReadyError("identity_not_verified", str(record.outcome), fix, self.status.next_cycle_at)
+        return None
+
+    def before_pass(self) -> int:
+        """The credential lineage a pass starting now checks (taken before its first request)."""
+        return self._lineage()
+
+    def after_pass(self, observed_pass: probing.Pass, mark: int) -> probing.Pass:
+        """Learn from a pass's identity check; merge in the refusals the integration reported."""
+        verdict = observed_pass.verdicts.get(catalog.TOKEN)
+        identity = observed_pass.identity_org_id
+        before = self.why_not() is None
+        if verdict is not None and verdict.outcome is labels.Outcome.OK and identity == self.org_id:
+            self._verified, self._other_org, self._dropped_at = mark, None, None
+        elif identity is not None and identity != self.org_id:
+            self._verified, self._other_org = None, identity
+        if (self.why_not() is None) != before:
+            self._changed()
+        self._forget(self._purge)
+        attempts = self.status.regrant_attempts
+        merged = self.observed.merge(observed_pass, last_attempt_at=attempts[-1] if attempts else None)
+        self._purge, self.observed.retired = self.observed.retired, set()
+        return merged
+
+    def probe_defs(self) -> tuple[catalog.ProbeDef, ...]:
+        return self.observed.probe_defs()
+
+    def close(self) -> None:
+        """The worker ended: its token goes out no more (the file sink removes the file)."""
+        self._verified = None
+        self._changed()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if (reason := self.why_not()) is not None:
+            raise reason
+
+    def _unavailable(self, exc: tokenbox.TokenUnavailableError) -> NotReadyError:
+        error = "backing_off" if exc.retry_at is not None else "no_token"
+        record = self.status.probes.get(catalog.TOKEN)
+        outcome = labels.Outcome.UNAUTHORIZED if exc.refused or record is None else record.outcome
+        fix = self._fix("token", f"See GET /status/{self.name}: tenant {self.name} has no usable token now.")
+        return NotReadyError(error, str(outcome), fix, exc.retry_at)
+
+    def _fix(self, probe: str, default: str) -> str:
+        found = next((f for f in self.status.findings if f.probe == probe), None)
+        return found.fix if found is not None else default
+
+    def _forget(self, names: set[str]) -> None:
+        """Status records and metric series of observations that ended."""
+        series = self.metrics.tenant(self.name)
+        for name in names:
+            if self.observed.get(name) is None:
+                self.status.probes.pop(name, None)
+                series.probes.pop(name, None)
+
+    def _changed(self) -> None:
+        if (notify := self.wiring.on_change) is not None:
+            notify(self)
+
+
+def _matches(value: str, presented: str) -> bool:
+    """``presented`` is the token itself or its SHA-256 in hex; compared in constant time."""
+    if hmac.compare_digest(value.encode(), presented.encode()):
+        return True
+    return hmac.compare_digest(digest(value).encode(), presented.strip().lower().encode())
+
+
+def _client_refusal() -> errors.Unauthorized:
+    reply = errors.Reply(method="GET", path="(the integration's request)", status=401, facts=_CLIENT_REFUSAL)
+    return errors.Unauthorized(reply)
