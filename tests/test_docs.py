@@ -177,7 +177,8 @@ def _families() -> dict[str, tuple[str, frozenset[str]]]:
     for value in vars(built).values():
         if isinstance(value, prometheus_client.metrics.MetricWrapperBase):
             # prometheus_client keeps the type and label names here, with no public accessor
-            found[value._name] = (str(value._type), frozenset(value._labelnames))
+            name = value._name + "_total" if value._type == "counter" else value._name  # exposed with _total
+            found[name] = (str(value._type), frozenset(value._labelnames))
     return found
 
 

@@ -23,6 +23,7 @@ import prometheus_client
 import structlog
 
 from grantwarden import __version__
+from grantwarden.app import handoff
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import heap
 from grantwarden.base import redaction as redaction_mod
@@ -31,7 +32,7 @@ from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
 from grantwarden.policy import sharding
 from grantwarden.remote import client as remote_client
-from grantwarden.surface import server, watchdog
+from grantwarden.surface import files, server, watchdog
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import minting, supervisor, tenant
 from grantwarden.worker import status as health
@@ -82,6 +83,7 @@ class Daemon:
     sup: supervisor.Supervisor
     version: str = __version__
     stopping: bool = False
+    files: files.FileSink | None = None  # the hand-off's file sink, when configured
 
     def owned(self) -> list[settings.Tenant]:
         return [t for t in self.cfg.tenants if sharding.owns(t.org_id, self.shard_index, self.shard_count)]
@@ -96,7 +98,8 @@ class Daemon:
         return self.sup.alive and not self.stopping
 
     def ready(self) -> bool:
-        return all(status.first_cycle_done.is_set() for status in self.sup.statuses.values())
+        first_cycles = all(status.first_cycle_done.is_set() for status in self.sup.statuses.values())
+        return first_cycles and (self.files is None or self.files.ready())
 
     def reconcile(self, tenant_name: str) -> bool:
         return self.sup.poke(tenant_name)
@@ -137,6 +140,9 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         limiter = minting.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
         )
+        finder = handoff.Finder()
+        prepared = handoff.prepare(cfg, environ=options.environ, redactor=options.redactor, clock=options.clock,
+                                   lookup=finder.access)  # fmt: skip
         deps = tenant.Deps(
             client=client,
             clock=options.clock,
@@ -147,6 +153,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             environ=options.environ,
             seed=options.seed,
             redactor=options.redactor,
+            handoff=prepared.wiring if prepared is not None else None,
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 
@@ -173,6 +180,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             grace_s=GRACE_S,
         )
         daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
+        finder.daemon = daemon
+        daemon.files = prepared.sink if prepared is not None else None
         admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
         if admin:
             options.redactor.add(admin, configured=True)
@@ -196,6 +205,11 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         except BaseException:
             await sup.stop()  # the port is taken, say: no tenant task may outlive the failed start
             raise
+        try:
+            handing = await handoff.start(cfg, prepared, backend=finder, metrics=metrics, clock=options.clock)
+        except BaseException:
+            await handoff.abandon(prepared, sup, running)
+            raise
         log.info(
             "daemon_started",
             version=__version__,
@@ -204,6 +218,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             configured=len(cfg.tenants),
             shard=index,
             shards=count,
+            handoff=handing.listener.url if handing is not None else None,
         )
         reload = Reloader(loaded.source, daemon, holder, metrics, options)
         with _signals(stop, reload, enabled=options.install_signals):
@@ -213,7 +228,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         daemon.stopping = True
         freezer.cancel()
         log.info("daemon_stopping", grace_s=GRACE_S)
-        await sup.stop()
+        await handoff.stop(handing, sup)
         await running.stop()
         await reload.finish()
     log.info("daemon_stopped")

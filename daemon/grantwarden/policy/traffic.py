@@ -14,15 +14,19 @@ Pure rules, no I/O: the access object (``worker.access``) and the hand-off liste
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import re
 import urllib.parse
+from collections.abc import Mapping
 
 from grantwarden.policy import labels
 
 PREFIX = "traffic:"
 MAX_NAME = 100  # characters of an operation name; longer ones end in a digest of the whole
 API_ROOT = "/api/v2/"
+MAX_BODY = 16 * 1024  # bytes of a reported body read; the rest is cut
 _STATIC = re.compile(r"^[A-Za-z]{1,40}$")
 _KNOWN_STATIC = frozenset({"lexv2"})  # the one static segment with a digit (besides v2 itself)
 _METHOD = re.compile(r"^[A-Z]{3,7}$")
@@ -95,3 +99,34 @@ def valid_for(requested_s: float, lifetime_s: float | None) -> float:
 def due(last_at: float | None, now: float, interval_s: float) -> bool:
     """Whether an operation may be diagnosed again: at most once per probe interval."""
     return last_at is None or now - last_at >= interval_s
+
+
+def digest(token: str) -> str:
+    """A token's SHA-256 in hex: how an integration may name the token it used without sending it."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class NotReadyError(Exception):
+    """No token may go out now: ``error`` (a label), ``outcome``, ``fix``, and when to ask again."""
+
+    def __init__(self, error: str, outcome: str, fix: str, retry_at: float | None = None) -> None:
+        super().__init__(f"{error}: {fix}")
+        self.error, self.outcome, self.fix, self.retry_at = error, outcome, fix, retry_at
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Report:
+    """A refusal the integration met: the platform's answer to one of its requests."""
+
+    method: str
+    path: str  # as the integration sent it, query included
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    token_sha256: str | None = None
+
+
+def body_bytes(body: object) -> bytes:
+    """A reported body (its text, or the JSON it held) as bytes, at most ``MAX_BODY``."""
+    text = body if isinstance(body, str) else json.dumps(body)
+    return text.encode("utf-8", "replace")[:MAX_BODY]

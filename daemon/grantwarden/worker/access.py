@@ -22,7 +22,6 @@ request (it wakes the tenant's loop instead).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import hmac
 from collections.abc import Callable
 from typing import Any
@@ -35,20 +34,12 @@ from grantwarden.config import models as settings
 from grantwarden.policy import catalog, errorbody, labels, traffic
 from grantwarden.remote import errors
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import observed, probing, tokenbox
+from grantwarden.worker import observed, probing, refusals, tokenbox
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
 TOKEN_TYPE = "bearer"
 _CLIENT_REFUSAL = errorbody.ErrorFacts(message="the integration reported this token refused (401)")
-
-
-class NotReadyError(Exception):
-    """No token for the integration now: ``error`` (a label), ``outcome``, ``fix``, ``retry_at``."""
-
-    def __init__(self, error: str, outcome: str, fix: str, retry_at: float | None = None) -> None:
-        super().__init__(f"{error}: {fix}")
-        self.error, self.outcome, self.fix, self.retry_at = error, outcome, fix, retry_at
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,6 +51,14 @@ class Handout:
     region: str | None
     api_base_url: str
     token: tokenbox.Token
+
+    @property
+    def expires_at(self) -> float:
+        return self.token.expires_at
+
+    @property
+    def usable_until(self) -> float:
+        return self.token.usable_until
 
     def as_json(self, now: float) -> dict[str, Any]:
         return {
@@ -92,10 +91,6 @@ class _Notifying(clock_mod.Event):
     def set(self) -> None:
         super().set()
         self._hook()
-
-
-def digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 class Access:
@@ -196,23 +191,40 @@ class Access:
         self._handed = token
         if (record := self.status.handoff) is not None:
             record.handed_out_at = self.clock.now()
+        return self._wrap(token)
+
+    def _wrap(self, token: tokenbox.Token) -> Handout:
         tenant = self.tenant
         return Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token)
 
-    def current(self) -> Handout | None:
-        """What the file sink writes: the token that may go out now without a request, or None."""
+    def shareable(self) -> Handout | None:
+        """The token that may go out now without minting (what the file sink writes), or None.
+        Nothing is recorded: ``note_handed`` does, once the sink writes it."""
         token = self.box.token
         if token is None or not self.box.usable(token) or self.why_not() is not None:
             return None
-        return self.handed(token)
+        return self._wrap(token)
+
+    def note_handed(self) -> None:
+        """The current token went out (into a file)."""
+        if self.box.token is not None:
+            self.handed(self.box.token)
+
+    def report_refusal(self, report: traffic.Report) -> refusals.Answer:
+        """A refusal the integration met (``refusals``); raises ValueError for a path not under /api/v2/."""
+        return refusals.handle(self, report)
+
+    @property
+    def redactor(self) -> redaction.Redactor:
+        return self.wiring.redactor
 
     # -- identity ---------------------------------------------------------------------------------
 
-    def why_not(self) -> NotReadyError | None:
+    def why_not(self) -> traffic.NotReadyError | None:
         """Why no token may go out now, whatever the box holds; None when one may."""
         if (other := self._other_org) is not None:
             fix = self._fix("token", f"Use org {self.org_id}'s own OAuth client: these credentials act in org {other}.")
-            return NotReadyError("wrong_org", str(labels.Outcome.WRONG_ORG), fix)
+            return traffic.NotReadyError("wrong_org", str(labels.Outcome.WRONG_ORG), fix)
         if self._verified is None or self._verified != self._lineage():
             record = self.status.probes.get(catalog.TOKEN)
             when = health.iso(self.status.next_cycle_at) or "once the worker runs"
@@ -221,9 +233,9 @@ class Access:
                 f"(GET /api/v2/tokens/me); the next check starts at {when}."
             )
             if record is None or record.outcome is labels.Outcome.OK:
-                return NotReadyError("identity_not_verified", "pending", fix, self.status.next_cycle_at)
+                return traffic.NotReadyError("identity_not_verified", "pending", fix, self.status.next_cycle_at)
             fix = self._fix("token", fix)
-            return NotReadyError("identity_not_verified", str(record.outcome), fix, self.status.next_cycle_at)
+            return traffic.NotReadyError("identity_not_verified", str(record.outcome), fix, self.status.next_cycle_at)
         return None
 
     def before_pass(self) -> int:
@@ -261,12 +273,12 @@ class Access:
         if (reason := self.why_not()) is not None:
             raise reason
 
-    def _unavailable(self, exc: tokenbox.TokenUnavailableError) -> NotReadyError:
+    def _unavailable(self, exc: tokenbox.TokenUnavailableError) -> traffic.NotReadyError:
         error = "backing_off" if exc.retry_at is not None else "no_token"
         record = self.status.probes.get(catalog.TOKEN)
         outcome = labels.Outcome.UNAUTHORIZED if exc.refused or record is None else record.outcome
         fix = self._fix("token", f"See GET /status/{self.name}: tenant {self.name} has no usable token now.")
-        return NotReadyError(error, str(outcome), fix, exc.retry_at)
+        return traffic.NotReadyError(error, str(outcome), fix, exc.retry_at)
 
     def _fix(self, probe: str, default: str) -> str:
         found = next((f for f in self.status.findings if f.probe == probe), None)
@@ -289,7 +301,7 @@ def _matches(value: str, presented: str) -> bool:
     """``presented`` is the token itself or its SHA-256 in hex; compared in constant time."""
     if hmac.compare_digest(value.encode(), presented.encode()):
         return True
-    return hmac.compare_digest(digest(value).encode(), presented.strip().lower().encode())
+    return hmac.compare_digest(traffic.digest(value).encode(), presented.strip().lower().encode())
 
 
 def _client_refusal() -> errors.Unauthorized:

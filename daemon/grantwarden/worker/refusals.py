@@ -20,22 +20,24 @@ of a cycle happens here: a report costs a parse, a classification and a few assi
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
-import json
-from collections.abc import Mapping
-from typing import Any
+import hmac
+from typing import Any, Protocol
 
 import structlog
 
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
+from grantwarden.config import models as settings
 from grantwarden.policy import diagnosis, findings, labels, traffic
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.remote import errors
-from grantwarden.worker import access as access_mod
-from grantwarden.worker import observed, verdicts
+from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import observed, tokenbox, verdicts
 from grantwarden.worker import status as health
 
-MAX_BODY = 16 * 1024  # bytes of a reported body read; the rest is cut
 _HEADER_NAMES = {"retry-after": "Retry-After", errors.CORRELATION_HEADER.lower(): errors.CORRELATION_HEADER}
 _LOG = structlog.get_logger("grantwarden.handoff")
 
@@ -47,16 +49,6 @@ class Action(enum.StrEnum):
     TOKEN_KEPT = "token_kept"
     GATE_RAISED = "gate_raised"
     NOTED = "noted"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Report:
-    method: str
-    path: str  # as the integration sent it, query included
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    token_sha256: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -72,19 +64,56 @@ class Answer:
                 "action": str(self.action)}  # fmt: skip
 
 
-def body_bytes(body: object) -> bytes:
-    """A reported body (text, or the JSON it held) as bytes, at most ``MAX_BODY``."""
-    text = body if isinstance(body, str) else json.dumps(body)
-    return text.encode("utf-8", "replace")[:MAX_BODY]
+class Reported(Protocol):
+    """What a report needs of the tenant's ``access.Access``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def tenant(self) -> settings.Tenant: ...
+
+    @property
+    def status(self) -> health.TenantStatus: ...
+
+    @property
+    def box(self) -> tokenbox.TokenBox: ...
+
+    @property
+    def clock(self) -> clock_mod.Clock: ...
+
+    @property
+    def metrics(self) -> metrics_mod.Metrics: ...
+
+    @property
+    def observed(self) -> observed.Observed: ...
+
+    @property
+    def wake(self) -> asyncio.Event: ...
+
+    @property
+    def config_path(self) -> str: ...
+
+    @property
+    def redactor(self) -> redaction.Redactor: ...
+
+    def gate_hold(self, now: float, seconds: float) -> None: ...
+
+    def drop(self, token: tokenbox.Token, exc: errors.HttpError, *, reason: str) -> None: ...
+
+    def blind_drop_allowed(self, current: tokenbox.Token, now: float) -> bool: ...
 
 
-def handle(access: access_mod.Access, report: Report) -> Answer:
+def handle(access: Reported, report: traffic.Report) -> Answer:
     path, query = traffic.split(report.path)
     name = traffic.operation(report.method, path)
     headers = {_HEADER_NAMES[k.lower()]: v for k, v in report.headers.items() if k.lower() in _HEADER_NAMES}
     reply = errors.snapshot(
-        method=report.method, path=path, status=report.status, headers=headers, body=report.body[:MAX_BODY],
-        redactor=access.wiring.redactor,
+        method=report.method, path=path, status=report.status, headers=headers, body=report.body[: traffic.MAX_BODY],
+        redactor=access.redactor,
     )  # fmt: skip
     verdict = verdicts.of_exception(errors.for_reply(reply))
     access.metrics.tenant(access.name).count_refusal(verdict.outcome)
@@ -107,7 +136,7 @@ def handle(access: access_mod.Access, report: Report) -> Answer:
 _NOT_AUTHZ = "Nothing about the tenant's authorisation: retry as the platform's answer says."
 
 
-def _rate_limited(access: access_mod.Access, name: str, verdict: Verdict) -> Answer:
+def _rate_limited(access: Reported, name: str, verdict: Verdict) -> Answer:
     seconds = verdict.retry_after
     finding = f"Tenant {access.name}'s client was rate limited calling {name}."
     if seconds is None:
@@ -118,9 +147,7 @@ def _rate_limited(access: access_mod.Access, name: str, verdict: Verdict) -> Ans
     return Answer(str(verdict.outcome), finding, fix, name, Action.GATE_RAISED)
 
 
-def _unauthorized(
-    access: access_mod.Access, name: str, verdict: Verdict, reply: errors.Reply, sha256: str | None
-) -> Answer:
+def _unauthorized(access: Reported, name: str, verdict: Verdict, reply: errors.Reply, sha256: str | None) -> Answer:
     code = verdict.code or "HTTP 401"
     finding = f"Org {access.org_id}'s API refused tenant {access.name}'s token calling {name} ({code})."
     if verdict.code == "ip.not.authorized":
@@ -131,7 +158,7 @@ def _unauthorized(
         fix = f"Fetch tenant {access.name}'s token again: a new one is on its way."
         return Answer(str(verdict.outcome), finding, fix, name, Action.TOKEN_KEPT)
     if sha256 is not None:
-        drop = access_mod.digest(current.value) == sha256.strip().lower()
+        drop = hmac.compare_digest(traffic.digest(current.value), sha256.strip().lower())
     else:
         drop = access.blind_drop_allowed(current, now)
     if not drop:
@@ -142,7 +169,7 @@ def _unauthorized(
     return Answer(str(verdict.outcome), finding, fix, name, Action.TOKEN_DROPPED)
 
 
-def _diagnose(access: access_mod.Access, fresh: observed.Observation) -> Answer:
+def _diagnose(access: Reported, fresh: observed.Observation) -> Answer:
     woken = access.observed.record(fresh, interval_s=access.tenant.probe_interval)
     if woken:
         access.wake.set()
@@ -154,7 +181,7 @@ def _diagnose(access: access_mod.Access, fresh: observed.Observation) -> Answer:
     return Answer(outcome, found.summary, found.fix, fresh.name, Action.DIAGNOSING)
 
 
-def _provisional(access: access_mod.Access, name: str, verdict: Verdict) -> findings.Finding:
+def _provisional(access: Reported, name: str, verdict: Verdict) -> findings.Finding:
     """The finding of this one verdict before the tenant's cycle plans for it."""
     tenant = access.tenant
     return diagnosis.diagnose(
@@ -164,12 +191,12 @@ def _provisional(access: access_mod.Access, name: str, verdict: Verdict) -> find
     ).findings[0]  # fmt: skip
 
 
-def _finding(access: access_mod.Access, name: str, verdict: Verdict) -> str:
+def _finding(access: Reported, name: str, verdict: Verdict) -> str:
     answer = f"HTTP {verdict.status}" + (f" {verdict.code}" if verdict.code else "")
     return f"Org {access.org_id} answered tenant {access.name}'s {name} with {answer}."
 
 
-def _record(access: access_mod.Access, report: Report, path: str, name: str, verdict: Verdict, answer: Answer) -> None:
+def _record(access: Reported, report: traffic.Report, path: str, name: str, verdict: Verdict, answer: Answer) -> None:
     if (record := access.status.handoff) is not None:
         record.refusal = health.RefusalRecord(
             access.clock.now(), name, report.method, path, report.status, str(verdict.outcome), verdict.code,

@@ -1,0 +1,165 @@
+"""Composition of the token hand-off (design.md §2.7): its listener, its file sink, its backend.
+
+``runtime.run`` calls ``prepare`` before any worker starts (the bearer token resolved, the file
+sink's directory checked and cleared of an earlier run's files, the ``access.Wiring`` every
+worker gets), ``start`` once the workers run (the listener binds, the sink's writer starts), and
+``stop`` at the end: the listener closes first (no token goes out from the first moment of a
+stop), then the workers stop, then every file is removed. ``Finder`` answers the listener's and
+the sink's questions from the running daemon. Without ``handoff`` in the configuration every
+function here returns None or does nothing: no listener, no files, no access objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Mapping
+from typing import Protocol
+
+from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
+from grantwarden.config import models as settings
+from grantwarden.config.secretrefs import SecretUnavailableError
+from grantwarden.surface import files, handoff, listening
+from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import access, supervisor, tenant
+
+
+class Composed(Protocol):
+    """The running daemon as the finder reads it (``runtime.Daemon``)."""
+
+    cfg: settings.Settings
+    shard_index: int
+    shard_count: int
+    sup: supervisor.Supervisor
+
+
+class Finder:
+    """``surface.handoff.Backend`` over the running daemon: tenants, orgs, running access objects."""
+
+    def __init__(self) -> None:
+        self.daemon: Composed | None = None  # set once the daemon is composed
+        self._orgs: tuple[settings.Settings | None, dict[str, list[str]]] = (None, {})
+
+    @property
+    def shard_index(self) -> int:
+        return self.daemon.shard_index if self.daemon is not None else 0
+
+    @property
+    def shard_count(self) -> int:
+        return self.daemon.shard_count if self.daemon is not None else 1
+
+    def configured_org(self, name: str) -> str | None:
+        found = self.daemon.cfg.tenant(name) if self.daemon is not None else None
+        return found.org_id if found is not None else None
+
+    def org_tenants(self, org_id: str) -> list[str]:
+        if self.daemon is None:
+            return []
+        cfg, index = self._orgs
+        if cfg is not self.daemon.cfg:  # built once per configuration (a reload replaces it), not per request
+            index = {}
+            for t in self.daemon.cfg.tenants:
+                index.setdefault(t.org_id, []).append(t.name)
+            self._orgs = (self.daemon.cfg, index)
+        return index.get(org_id, [])
+
+    def access(self, name: str) -> access.Access | None:
+        """The running worker's access object of tenant ``name``, when it serves the configured org."""
+        worker = self.daemon.sup.running(name) if self.daemon is not None else None
+        found = worker.access if isinstance(worker, tenant.Worker) else None
+        if found is None or found.org_id != self.configured_org(name):
+            return None  # not running here, or a reload changed its org and its new worker has not started
+        return found
+
+
+@dataclasses.dataclass(eq=False)
+class Prepared:
+    wiring: access.Wiring
+    sink: files.FileSink | None
+    bearer: str | None
+
+
+@dataclasses.dataclass(eq=False)
+class Running:
+    listener: listening.Running
+    sink: files.FileSink | None
+    writing: asyncio.Task[None] | None
+    stop_writing: asyncio.Event
+
+
+def prepare(
+    cfg: settings.Settings,
+    *,
+    environ: Mapping[str, str],
+    redactor: redaction.Redactor,
+    clock: clock_mod.Clock,
+    lookup: files.Lookup,
+) -> Prepared | None:
+    """Raises OSError when the bearer token has become unreadable or the files' directory is unusable."""
+    if (handing := cfg.handoff) is None:
+        return None
+    try:
+        bearer = handing.bearer_token.reveal(environ).strip() if handing.bearer_token is not None else None
+    except SecretUnavailableError as exc:  # resolved a moment ago (cli); gone since
+        raise OSError(f"handoff.bearer_token: {exc}") from None
+    if bearer is not None:
+        redactor.add(bearer, configured=True)
+    sink = None
+    if handing.files is not None:
+        sink = files.FileSink(
+            directory=handing.files.directory, mode=handing.files.file_mode, clock=clock, lookup=lookup
+        )
+        sink.prepare()
+    return Prepared(access.Wiring(redactor=redactor, on_change=sink.changed if sink else None), sink, bearer)
+
+
+async def start(
+    cfg: settings.Settings,
+    prepared: Prepared | None,
+    *,
+    backend: handoff.Backend,
+    metrics: metrics_mod.Metrics,
+    clock: clock_mod.Clock,
+) -> Running | None:
+    """Bind ``handoff.listen`` and start the file sink's writer."""
+    if prepared is None or cfg.handoff is None:
+        return None
+    routes = handoff.Routes(
+        backend=backend,
+        metrics=metrics,
+        clock=clock,
+        bearer=prepared.bearer.encode() if prepared.bearer else None,
+        peer_url=cfg.sharding.peer_url,
+    )
+    listener = await listening.start(handoff.build_app(routes), cfg.handoff.listen)
+    stop_writing = asyncio.Event()
+    sink = prepared.sink
+    writing = asyncio.create_task(sink.run(stop_writing), name="handoff-files") if sink is not None else None
+    return Running(listener, sink, writing, stop_writing)
+
+
+class Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def abandon(prepared: Prepared | None, sup: supervisor.Supervisor, operator: Stoppable) -> None:
+    """The listener could not bind: stop what did start, leave no file."""
+    await sup.stop()
+    await operator.stop()
+    if prepared is not None and prepared.sink is not None:
+        await prepared.sink.stop()
+
+
+async def stop(running: Running | None, sup: supervisor.Supervisor) -> None:
+    """The listener, then the workers, then the files."""
+    if running is None:
+        await sup.stop()
+        return
+    await running.listener.stop()
+    await sup.stop()
+    running.stop_writing.set()
+    if running.writing is not None:
+        await running.writing
+    if running.sink is not None:
+        await running.sink.stop()
