@@ -44,8 +44,8 @@ class Running:
                     path.unlink()
 
 
-def bind_unix(path: Path) -> socket.socket:
-    """A listening-ready unix socket at ``path`` with mode 0660 from its first moment."""
+def bind_unix(path: Path) -> tuple[socket.socket, int]:
+    """A listening-ready unix socket at ``path`` with mode 0660 from its first moment, and its inode."""
     if not path.parent.is_dir():
         raise OSError(f"handoff.listen: the directory {path.parent} does not exist")
     with contextlib.suppress(FileNotFoundError):
@@ -59,12 +59,13 @@ def bind_unix(path: Path) -> socket.socket:
         sock.bind(str(temporary))
         os.chmod(temporary, SOCKET_MODE)
         os.replace(temporary, path)
+        inode = path.lstat().st_ino
     except BaseException:
         sock.close()
         with contextlib.suppress(FileNotFoundError):
             temporary.unlink()
         raise
-    return sock
+    return sock, inode
 
 
 async def start(app: web.Application, listen: str) -> Running:
@@ -74,9 +75,9 @@ async def start(app: web.Application, listen: str) -> Running:
     try:
         if listen.startswith("unix:"):
             path = Path(listen.removeprefix("unix:"))
-            sock = bind_unix(path)
+            sock, inode = bind_unix(path)
             await web.SockSite(runner, sock).start()
-            return Running(runner, f"unix:{path}", path, os.fstat(sock.fileno()).st_ino)
+            return Running(runner, f"unix:{path}", path, inode)
         host, port = server.parse_listen(listen)
         await web.TCPSite(runner, host or None, port).start()
     except BaseException:
