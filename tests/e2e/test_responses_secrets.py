@@ -4,10 +4,14 @@ Covers design.md §2.3 and platform.md §2.5: the daemon runs the demo world on 
 (wrong org, unlicensed, rate limits, a user grant without consent, an invalid client secret, a
 5xx, revoked tokens and the 401 re-mint) and a verified re-grant; then every endpoint answers
 (``/``, ``/status``, ``/status/{tenant}`` for each tenant and an unknown one, ``/metrics``,
-``/healthz``, ``/readyz``, reconcile 202, 401 without and with a wrong token, 404) and all its log
-output, rendered as in production (JSON at debug level, stdlib records included), is searched for
-every client secret, every access and refresh token the simulator issued, the admin token and each
-``Basic base64(id:secret)`` string, whole or any 12-character piece of one.
+``/healthz``, ``/readyz``, reconcile 202, 401 without and with a wrong token, 404), and so does the
+token hand-off (design.md §2.7) wherever its answer is not a token itself: 401 without and with a
+wrong bearer token, 404, 503 for the wrong-org tenant, 400, 413, a refusal report whose body
+echoes a token, and the names of the files of its file sink. All its log output, rendered as in
+production (JSON at debug level, stdlib records included, ``token_handed_out`` among them), is
+searched for every client secret, every access and refresh token the simulator issued, the admin
+and hand-off bearer tokens and each ``Basic base64(id:secret)`` string, whole or any 12-character
+piece of one.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from tests.e2e import support
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "admin-token-Zq8vN3xW5yR1tK7m"
+HANDOFF_TOKEN = "handoff-bearer-Pw2dK9sL4mQ7"
 WRONG_SECRET = "configured-but-wrong-secret-8Hf2Lp"
 PIECE = 12  # a leak of this many consecutive characters of a secret counts as a leak
 
@@ -75,7 +80,17 @@ async def test_no_endpoint_and_no_log_line_reveals_a_secret_or_token(
     logs.configure(level="debug", fmt="json", redactor=redactor, stream=stream, clock=clock)
     async with testing.running(support.DEMO, clock=clock) as sim:
         monkeypatch.setenv("GW_SECRETS_ADMIN", ADMIN_TOKEN)
-        edit = {"server": {"listen": "127.0.0.1:0", "admin_token": {"env": "GW_SECRETS_ADMIN"}}}
+        monkeypatch.setenv("GW_SECRETS_HANDOFF", HANDOFF_TOKEN)
+        sock, token_files = tmp_path / "handoff.sock", tmp_path / "tokens"
+        token_files.mkdir()
+        edit = {
+            "server": {"listen": "127.0.0.1:0", "admin_token": {"env": "GW_SECRETS_ADMIN"}},
+            "handoff": {
+                "listen": f"unix:{sock}",
+                "bearer_token": {"env": "GW_SECRETS_HANDOFF"},
+                "files": {"directory": str(token_files)},
+            },
+        }
         loaded = support.demo_config(sim, monkeypatch, tmp_path, edit=edit)
         # demo_config exported the real secret; acme-ca gets a wrong one: invalid_client, every mint
         monkeypatch.setenv(emitting.env_name("acme-ca"), WRONG_SECRET)
@@ -135,6 +150,9 @@ async def test_no_endpoint_and_no_log_line_reveals_a_secret_or_token(
                 await clock.advance(5)
                 remember_tokens()
                 answers["GET /status after reconcile"] = await fetch(http, "GET", base + "/status")
+            handed = await handoff_answers(sock, answers)
+            remember_tokens()
+            answers["token file names"] = (200, "\n".join(sorted(p.name for p in token_files.iterdir())))
         finally:
             stop.set()
             while not task.done():
@@ -145,12 +163,19 @@ async def test_no_endpoint_and_no_log_line_reveals_a_secret_or_token(
         secrets |= {f"Basic of {c.id}": redaction.basic_credentials(c.id, c.secret) for c in sim.world.clients.values()}
         secrets |= {f"token {i}": token for i, token in enumerate(sorted(issued))}
         secrets["admin token"] = ADMIN_TOKEN
+        secrets["hand-off bearer token"] = HANDOFF_TOKEN
         secrets["acme-ca's configured secret"] = WRONG_SECRET
         secrets["Basic of acme-ca's configured secret"] = redaction.basic_credentials(
             sim.tenant("acme-ca").client_id, WRONG_SECRET
         )
 
     statuses_seen = {key: status for key, (status, _) in answers.items()}
+    assert handed >= 2, "the hand-off did hand tokens out (their answers are the one place a token may be)"
+    assert statuses_seen["handoff: no bearer"] == statuses_seen["handoff: wrong bearer"] == 401
+    assert statuses_seen["handoff: wrong org"] == 503
+    assert statuses_seen["handoff: refusal echoing a token"] == 200
+    assert statuses_seen["handoff: too large"] == 413
+    assert "acme.json" in answers["token file names"][1]
     assert statuses_seen["POST reconcile"] == 202
     assert statuses_seen["POST reconcile, no token"] == 401
     assert statuses_seen["POST reconcile, wrong token"] == 401
@@ -162,6 +187,44 @@ async def test_no_endpoint_and_no_log_line_reveals_a_secret_or_token(
     found = {key: leaks(text, secrets) for key, (_, text) in answers.items()}
     assert {key: names for key, names in found.items() if names} == {}
     output = stream.getvalue()
-    for event in ("regrant_applied", "token_refresh_failed", "http_request"):
+    for event in ("regrant_applied", "token_refresh_failed", "http_request", "token_handed_out", "refusal_reported"):
         assert f'"event": "{event}"' in output, "the log output holds the lines worth scanning"
     assert leaks(output, secrets) == []
+
+
+async def handoff_answers(sock: Path, answers: dict[str, tuple[int, str]]) -> int:
+    """Every hand-off answer that is not a token itself goes into ``answers``; the tokens handed out
+    are counted and checked to be the tenants' own."""
+    bearer = {"Authorization": f"Bearer {HANDOFF_TOKEN}"}
+    handed = 0
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(sock))) as http:
+        base = "http://localhost"
+        for name in ("acme", "acme-eu"):
+            async with http.get(f"{base}/v1/tenants/{name}/token", headers=bearer) as response:
+                assert response.status == 200, await response.text()
+                token = (await response.json())["access_token"]
+                handed += 1
+        echo = {"code": "not.authorized", "message": f"refused: Bearer {token}", "token": token}
+        report = {
+            "method": "GET",
+            "path": "/api/v2/x",
+            "status": 403,
+            "headers": {"Authorization": token},
+            "body": echo,
+        }
+        for key, method, path, kwargs in (
+            ("handoff: no bearer", "GET", "/v1/tenants/acme/token", {}),
+            ("handoff: wrong bearer", "GET", "/v1/tenants/acme/token", {"headers": {"Authorization": "Bearer no"}}),
+            ("handoff: unknown tenant", "GET", "/v1/tenants/nobody/token", {"headers": bearer}),
+            ("handoff: wrong org", "GET", "/v1/tenants/acme-apac/token", {"headers": bearer}),
+            ("handoff: bad min_valid", "GET", "/v1/tenants/acme/token?min_valid=-1", {"headers": bearer}),
+            (
+                "handoff: refusal echoing a token",
+                "POST",
+                "/v1/tenants/acme/refusals",
+                {"headers": bearer, "json": report},
+            ),
+            ("handoff: too large", "POST", "/v1/tenants/acme/refusals", {"headers": bearer, "data": b"x" * 70_000}),
+        ):
+            answers[key] = await fetch(http, method, base + path, **kwargs)
+    return handed

@@ -31,12 +31,21 @@ from grantwarden.policy import traffic
             id="uuid-is-id",
         ),
         pytest.param(
-            "POST", "/api/v2/conversations/messages/agentless", "traffic:post-conversations-messages-agentless", id="post"
+            "POST",
+            "/api/v2/conversations/messages/agentless",
+            "traffic:post-conversations-messages-agentless",
+            id="post",
         ),
-        pytest.param("GET", "/api/v2/routing/queues/12345/members", "traffic:get-routing-queues-id-members", id="digits"),
-        pytest.param("GET", "/api/v2/routing/queues/q_1-a/members/", "traffic:get-routing-queues-id-members", id="slash"),
+        pytest.param(
+            "GET", "/api/v2/routing/queues/12345/members", "traffic:get-routing-queues-id-members", id="digits"
+        ),
+        pytest.param(
+            "GET", "/api/v2/routing/queues/q_1-a/members/", "traffic:get-routing-queues-id-members", id="slash"
+        ),
         pytest.param("PATCH", "/api/v2/Users/Me", "traffic:patch-users-me", id="lowered"),
-        pytest.param("GET", "/api/v2/integrations/speech/lexv2/bots", "traffic:get-integrations-speech-lexv2-bots", id="lexv2"),
+        pytest.param(
+            "GET", "/api/v2/integrations/speech/lexv2/bots", "traffic:get-integrations-speech-lexv2-bots", id="lexv2"
+        ),
         pytest.param("GET", "/api/v2/", "traffic:get", id="root"),
     ],
 )
@@ -97,7 +106,9 @@ def test_a_path_off_the_api_is_refused(path: str) -> None:
         pytest.param("GET", "/api/v2/x\\y", "", None, id="backslash"),
     ],
 )
-def test_only_a_get_on_plain_characters_is_probed_again(method: str, path: str, query: str, reprobe: str | None) -> None:
+def test_only_a_get_on_plain_characters_is_probed_again(
+    method: str, path: str, query: str, reprobe: str | None
+) -> None:
     assert traffic.reprobe_path(method, path, query) == reprobe
 
 

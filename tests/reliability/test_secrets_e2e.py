@@ -12,7 +12,11 @@ the admin token that the HTTP layer logs). Every log line (stdlib records includ
 answer, and the status records (``repr``, the JSON, the token's last error, probe messages,
 findings, re-grant details) are searched for every client secret, every access token the
 simulator issued or the daemon sent, the admin token and each ``Basic base64(id:secret)``,
-whole or as any 12-character piece; and the scan is shown to have had something to find.
+whole or as any 12-character piece; and the scan is shown to have had something to find. The
+token hand-off (design.md §2.7) is used through it all, as an integration would: tokens taken
+(the one answer a token may be in), 401s reported without naming the token (dropping and
+re-minting tokens in the storm), refusals reported with bodies that echo tokens; its every other
+answer, its bearer token and the names of its files are scanned too.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from tests.e2e import support
 pytestmark = pytest.mark.e2e
 
 ADMIN_TOKEN = "adm-tok-Rw4Ju8Qe2Ns6Lb0Xc9Vm"
+HANDOFF_TOKEN = "handoff-tok-Tq3Vx8Pz1Kd5"
 WRONG_SECRET = "wrong-but-configured-Hq7Tz3Kd"
 PIECE = 12  # this many consecutive characters of a secret count as a leak
 TENANTS = ["acme", "acme-eu", "acme-ca"]  # healthy, re-granted, invalid_client (WRONG_SECRET)
@@ -147,11 +152,18 @@ def configuration(sim: testing.Simulator, proxy: EchoProxy, state_dir: Path) -> 
     raw, env = emitting.render(sim.world, proxy.url, state_dir=str(state_dir))
     raw["tenants"] = [{k: v for k, v in t.items() if k != "parent"} for t in raw["tenants"] if t["name"] in TENANTS]
     raw["server"] = {"listen": "127.0.0.1:0", "admin_token": {"env": "GW_E2E_ADMIN"}}
+    (state_dir / "tokens").mkdir(parents=True, exist_ok=True)
+    raw["handoff"] = {
+        "listen": f"unix:{state_dir / 'handoff.sock'}",
+        "bearer_token": {"env": "GW_E2E_HANDOFF"},
+        "files": {"directory": str(state_dir / "tokens"), "mode": "0600"},
+    }
     raw["logging"] = {"level": "debug", "format": "json"}
     # Re-mints go out together at one clock instant, so the echo phase meets API requests too.
     raw["minting"] = {"rate_per_second": 20, "burst": 5}
     env[emitting.env_name("acme-ca")] = WRONG_SECRET
     env["GW_E2E_ADMIN"] = ADMIN_TOKEN
+    env["GW_E2E_HANDOFF"] = HANDOFF_TOKEN
     return raw, env
 
 
@@ -199,7 +211,7 @@ async def malformed(http_server: server.Running, header: bytes) -> bytes:
         writer.close()
 
 
-async def surface(http_server: server.Running, names: list[str]) -> dict[str, tuple[int, str]]:
+async def surface(http_server: server.Running, names: list[str], directory: Path) -> dict[str, tuple[int, str]]:
     """Every endpoint's answer, reconcile included."""
     base, bearer = http_server.url, {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     answers: dict[str, tuple[int, str]] = {}
@@ -211,10 +223,36 @@ async def surface(http_server: server.Running, names: list[str]) -> dict[str, tu
         reconcile = f"{base}/tenants/acme/reconcile"
         answers["reconcile without token"] = await fetch(http, "POST", reconcile)
         answers["reconcile, wrong token"] = await fetch(http, "POST", reconcile, headers={"Authorization": "Bearer x"})
+    answers |= await handoff(directory, names)
     refused = await malformed(http_server, b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\x01")
     assert refused.startswith(b"HTTP/1.0 400 "), refused[:100]
     # Not scanned: aiohttp's own 400 quotes the malformed header line back to the one who sent it
     # (a known limitation named in the README); what matters here is the error log line it writes.
+    return answers
+
+
+async def handoff(directory: Path, names: list[str]) -> dict[str, tuple[int, str]]:
+    """The integration's side: tokens taken (not scanned: a token is their point), refusals
+    reported, the other answers and the token files' names kept for the scan."""
+    bearer = {"Authorization": f"Bearer {HANDOFF_TOKEN}"}
+    answers: dict[str, tuple[int, str]] = {}
+    async with aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(directory / "handoff.sock"))) as http:
+        base = "http://localhost/v1/tenants"
+        for name in names:
+            status, text = await fetch(http, "GET", f"{base}/{name}/token", headers=bearer)
+            token = json.loads(text.split("\n\n", 1)[1]).get("access_token", "") if status == 200 else ""
+            if status != 200:
+                answers[f"handoff token {name}"] = (status, text)
+            refused = {"method": "GET", "path": "/api/v2/organizations/me", "status": 401, "headers": {},
+                       "body": {"code": "bad.credentials", "message": f"token {token} refused"}}  # fmt: skip
+            echoed = {"method": "POST", "path": "/api/v2/conversations/messages/agentless", "status": 403,
+                      "headers": {"Authorization": f"Bearer {token}"},
+                      "body": f"<html><title>403 {token}</title>{token}</html>"}  # fmt: skip
+            for key, report in (("401", refused), ("403", echoed)):
+                path = f"{base}/{name}/refusals"
+                answers[f"handoff {key} {name}"] = await fetch(http, "POST", path, headers=bearer, json=report)
+        answers["handoff without bearer"] = await fetch(http, "GET", f"{base}/acme/token")
+    answers["handoff files"] = (200, "\n".join(sorted(p.name for p in (directory / "tokens").iterdir())))
     return answers
 
 
@@ -257,7 +295,7 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
             await clock.advance(61)  # first cycles: acme healthy, acme-ca invalid_client, acme-eu re-grants
             await clock.advance(120)
             assert daemon.statuses()["acme-eu"].state is labels.State.HEALTHY, "a verified re-grant"
-            seen |= {f"{key} (1)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
+            seen |= {f"{key} (1)": text for key, (_, text) in (await surface(http_server, TENANTS, tmp_path)).items()}
 
             control.set_fault(sim.world, faults.Fault("/api/v2/", faults.Action.STATUS, status=401, times=40))
             control.set_fault(sim.world, faults.Fault("/oauth/token", faults.Action.STATUS, status=401, times=6))
@@ -265,7 +303,7 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
                 control.revoke_tokens(sim.world, client)
             for _ in range(3):
                 await clock.advance(60)
-            seen |= {f"{key} (2)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
+            seen |= {f"{key} (2)": text for key, (_, text) in (await surface(http_server, TENANTS, tmp_path)).items()}
 
             control.clear_faults(sim.world)
             for _ in range(6):  # credentials refused through the storm back off (up to 5 min) then recover
@@ -277,13 +315,13 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
             for _ in range(3):
                 await clock.advance(60)
                 await clock.settle(pause=0.01)
-            seen |= {f"{key} (3)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
+            seen |= {f"{key} (3)": text for key, (_, text) in (await surface(http_server, TENANTS, tmp_path)).items()}
             seen |= records(daemon.statuses())
             proxy.echo_left = 0
             for _ in range(6):  # past any backoff (5 min at most): acme-ca's wrong secret is refused again
                 await clock.advance(60)
                 await clock.settle(pause=0.01)
-            seen |= {f"{key} (4)": text for key, (_, text) in (await surface(http_server, TENANTS)).items()}
+            seen |= {f"{key} (4)": text for key, (_, text) in (await surface(http_server, TENANTS, tmp_path)).items()}
             seen |= {f"{key} (end)": text for key, text in records(daemon.statuses()).items()}
             final = daemon.statuses()
 
@@ -296,6 +334,7 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
         secrets |= {f"token {i}": token.value for i, token in enumerate(issued)}
         secrets |= {f"sent credential {i}": value for i, value in enumerate(sorted(proxy.sent))}
         secrets["admin token"] = ADMIN_TOKEN
+        secrets["hand-off bearer token"] = HANDOFF_TOKEN
 
     # The scan had something to find: secrets were sent, echoed, logged about and recorded.
     assert len(issued) >= 10, "tokens minted again and again through the 401 storm"
@@ -306,6 +345,9 @@ async def test_no_secret_reaches_logs_answers_or_status_records_through_failures
         assert event in output, f"the log output lacks {event}"
     assert "InvalidClient" in (final["acme-ca"].token_last_error or "")
     assert any(ECHO_MARK in text for key, text in seen.items() if key.startswith("status ")), "an echo in a status"
+    dropped = [line for line in output.splitlines() if '"event": "token_invalidated_by_client"' in line]
+    assert dropped, "reported 401s dropped tokens in the storm"
+    assert any("acme.json" in text for key, text in seen.items() if key.startswith("handoff files")), "files written"
 
     found = {key: leaks(text, secrets) for key, text in seen.items()}
     assert {key: names for key, names in found.items() if names} == {}

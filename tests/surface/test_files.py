@@ -61,12 +61,8 @@ class Sink:
     directory: Path
 
     async def settled(self) -> None:
-        for _ in range(200):
-            await self.clock.settle()
-            if self.sink.ready():
-                return
-            await asyncio.sleep(0.005)  # the writer thread
-        raise AssertionError("the sink never became ready")
+        await self.clock.settle()
+        await asyncio.wait_for(self.sink.drained(), timeout=10.0)  # the writer thread's work included
 
     def changed(self, *names: str) -> None:
         for name in names:
@@ -74,6 +70,12 @@ class Sink:
 
     def read(self, name: str) -> dict[str, Any]:
         return dict(json.loads((self.directory / f"{name}.json").read_text()))
+
+    def names(self) -> list[str]:
+        return sorted(p.name for p in self.directory.iterdir())
+
+    def mode(self, name: str) -> int:
+        return stat.S_IMODE((self.directory / name).stat().st_mode)
 
 
 @contextlib.asynccontextmanager
@@ -93,7 +95,7 @@ async def running(tmp_path: Path, mode: int = 0o640) -> AsyncIterator[Sink]:
 
 
 def test_start_up_refuses_a_missing_directory(tmp_path: Path) -> None:
-    sink = files.FileSink(directory=tmp_path / "nope", mode=0o640, clock=clock_mod.ManualClock(), lookup=dict().get)
+    sink = files.FileSink(directory=tmp_path / "nope", mode=0o640, clock=clock_mod.ManualClock(), lookup={}.get)
     with pytest.raises(OSError, match="does not exist"):
         sink.prepare()
 
@@ -101,7 +103,7 @@ def test_start_up_refuses_a_missing_directory(tmp_path: Path) -> None:
 def test_start_up_clears_an_earlier_runs_files_and_only_those(tmp_path: Path) -> None:
     for name in ("acme.json", "acme-eu.json", ".acme.json.tmp", "README", "Notes.JSON", "x.json.bak"):
         (tmp_path / name).write_text("{}")
-    files.FileSink(directory=tmp_path, mode=0o640, clock=clock_mod.ManualClock(), lookup=dict().get).prepare()
+    files.FileSink(directory=tmp_path, mode=0o640, clock=clock_mod.ManualClock(), lookup={}.get).prepare()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Notes.JSON", "README", "x.json.bak"]
 
 
@@ -114,13 +116,16 @@ async def test_a_file_holds_the_answer_with_exactly_the_configured_mode(tmp_path
             acme.rotate(1)
             s.changed("acme")
             await s.settled()
-            path = tmp_path / "acme.json"
-            assert stat.S_IMODE(path.stat().st_mode) == mode
+            assert s.mode("acme.json") == mode
             assert s.read("acme") == access.Handout(
-                "acme", "org-acme", None, "https://api.example.test", acme.token  # type: ignore[arg-type]
+                "acme",
+                "org-acme",
+                None,
+                "https://api.example.test",
+                acme.token,  # type: ignore[arg-type]
             ).as_json(NOW)
             assert acme.handed == 1
-            assert sorted(p.name for p in tmp_path.iterdir()) == ["acme.json"], "no temporary file left"
+            assert s.names() == ["acme.json"], "no temporary file left"
     finally:
         os.umask(old)
 
@@ -152,10 +157,10 @@ async def test_a_file_goes_when_its_token_may_no_longer_go_out(tmp_path: Path) -
         s.changed("acme", "acme-eu")
         del s.tenants["acme-eu"]  # the tenant was removed or its worker stopped: no access object any more
         await s.settled()
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["acme-ca.json"]
+        assert s.names() == ["acme-ca.json"]
         await s.clock.advance(600)  # acme-ca's token ages out and no new one came
         await s.settled()
-        assert list(tmp_path.iterdir()) == []
+        assert s.names() == []
 
 
 async def test_every_file_goes_at_stop(tmp_path: Path) -> None:
@@ -165,8 +170,8 @@ async def test_every_file_goes_at_stop(tmp_path: Path) -> None:
             s.tenants[name].rotate(1)
             s.changed(name)
         await s.settled()
-        assert len(list(tmp_path.iterdir())) == 2
-    assert list(tmp_path.iterdir()) == []
+        assert len(s.names()) == 2
+    assert s.names() == []
 
 
 async def test_ready_waits_for_every_change_to_be_written(tmp_path: Path) -> None:
@@ -177,25 +182,22 @@ async def test_ready_waits_for_every_change_to_be_written(tmp_path: Path) -> Non
         s.changed("acme")
         assert not s.sink.ready()
         await s.settled()
-        assert (tmp_path / "acme.json").exists()
+        assert s.names() == ["acme.json"]
 
 
 async def test_a_failing_write_keeps_the_sink_unready_and_is_logged(tmp_path: Path) -> None:
+    in_the_way = tmp_path / "acme.json"
+    in_the_way.mkdir()  # something in the way: the rename fails
     async with running(tmp_path) as s:
-        (tmp_path / "acme.json").mkdir()  # something in the way: the rename fails
         s.tenants["acme"] = Tenant("acme", s.clock)
         s.tenants["acme"].rotate(1)
         with capture_logs() as logs:
             s.changed("acme")
-            for _ in range(100):
-                await s.clock.settle()
-                if logs:
-                    break
-                await asyncio.sleep(0.005)
+            await s.settled()
         assert [(e["event"], e["tenant"]) for e in logs] == [("token_file_failed", "acme")]
         assert "z" * 40 not in str(logs)
         assert not s.sink.ready()
-        (tmp_path / "acme.json").rmdir()
+        in_the_way.rmdir()
         s.tenants["acme"].rotate(2)
         s.changed("acme")
         await s.settled()

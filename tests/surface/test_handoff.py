@@ -15,7 +15,6 @@ requests counted by endpoint and result, with no tenant label; no token in a log
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import json
@@ -137,6 +136,19 @@ async def served(
         await running.stop()
 
 
+def kind_and_mode(path: Path) -> tuple[bool, int]:
+    mode = path.lstat().st_mode
+    return stat.S_ISSOCK(mode), stat.S_IMODE(mode)
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def write(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
 def one_tenant(**source: Any) -> FakeBackend:
     return FakeBackend({"acme": FakeSource(**source)}, {"acme": ORG})
 
@@ -177,7 +189,7 @@ async def test_a_tenant_whose_org_changed_at_a_reload_gets_nothing_until_its_new
     async with served(backend, tmp_path) as s:
         backend.orgs["acme"] = "org-new"  # the configuration says another org; the running worker is the old one
         for path in ("/v1/tenants/acme/token", "/v1/orgs/org-new/token"):
-            status, body, headers = await s.call("GET", path)
+            status, body, _ = await s.call("GET", path)
             assert (status, body["error"]) == (503, "reloading"), path
             assert TOKEN not in json.dumps(body)
         status, body, _ = await s.call("GET", f"/v1/orgs/{ORG}/token")
@@ -228,7 +240,7 @@ async def test_a_refusal_report_is_validated_and_answered(tmp_path: Path) -> Non
         good = {"method": "GET", "path": "/api/v2/x?y=1", "status": 403, "headers": {"Retry-After": "3"}, "body": "no"}
         status, answer, _ = await s.call("POST", "/v1/tenants/acme/refusals", json=good)
         assert (status, answer["outcome"], answer["operation"]) == (200, "missing_permission", "traffic:get-x")
-        (_, report), = s.backend.sources["acme"].calls
+        ((_, report),) = s.backend.sources["acme"].calls
         assert report == traffic.Report("GET", "/api/v2/x?y=1", 403, {"Retry-After": "3"}, b"no", None)
         bad = {"method": "get", "path": "/oauth/token", "status": 200, "headers": {"a": 1}, "token_sha256": "short"}
         status, answer, _ = await s.call("POST", "/v1/tenants/acme/refusals", json=bad)
@@ -245,7 +257,9 @@ async def test_a_refusal_report_is_validated_and_answered(tmp_path: Path) -> Non
      "/v1/orgs/org-nobody/token", "/nothing/here"],
 )  # fmt: skip
 @pytest.mark.parametrize("bearer", [None, "wrong-token", BEARER + "x"], ids=["none", "wrong", "longer"])
-async def test_without_the_bearer_token_everything_is_the_same_401(tmp_path: Path, path: str, bearer: str | None) -> None:
+async def test_without_the_bearer_token_everything_is_the_same_401(
+    tmp_path: Path, path: str, bearer: str | None
+) -> None:
     backend = FakeBackend({"acme": FakeSource()}, {"acme": ORG, "elsewhere": "org-on-shard-1"}, shard_count=2)
     async with served(backend, tmp_path) as s:
         status, body, headers = await s.call("GET", path, bearer=bearer)
@@ -334,12 +348,11 @@ async def test_the_socket_is_0660_from_the_start_and_removed_at_stop(tmp_path: P
         async with served(one_tenant(), tmp_path) as s:
             path = s.running.socket_path
             assert path is not None
-            assert stat.S_ISSOCK(path.lstat().st_mode)
-            assert stat.S_IMODE(path.lstat().st_mode) == 0o660
-            assert [p.name for p in tmp_path.iterdir()] == ["handoff.sock"], "no temporary name left behind"
+            assert kind_and_mode(path) == (True, 0o660)
+            assert listing(tmp_path) == ["handoff.sock"], "no temporary name left behind"
     finally:
         os.umask(old)
-    assert not path.exists()
+    assert listing(tmp_path) == []
 
 
 async def test_a_stale_socket_is_replaced_and_another_file_is_refused(tmp_path: Path) -> None:
@@ -348,11 +361,12 @@ async def test_a_stale_socket_is_replaced_and_another_file_is_refused(tmp_path: 
     stale.close()
     async with served(one_tenant(), tmp_path) as s:
         assert (await s.call("GET", "/v1/tenants/acme/token"))[0] == 200
-    (tmp_path / "handoff.sock").write_text("a file somebody needs")
+    needed = tmp_path / "handoff.sock"
+    write(needed, "a file somebody needs")
     with pytest.raises(OSError, match="not a socket"):
         async with served(one_tenant(), tmp_path):
             pass
-    assert (tmp_path / "handoff.sock").read_text() == "a file somebody needs"
+    assert kind_and_mode(needed)[0] is False, "the file is still there, untouched"
     with pytest.raises(OSError, match="does not exist"):
         listening.bind_unix(tmp_path / "missing" / "handoff.sock")
 
@@ -381,4 +395,3 @@ async def test_requests_are_counted_without_a_tenant_label_and_no_line_holds_the
         assert (s.count("tenant_token", "ok"), s.count("tenant_token", "unauthorized")) == (1, 1)
         assert s.count("tenant_token", "not_found") == 1
         assert TOKEN not in str(logs)
-        await asyncio.sleep(0)

@@ -77,7 +77,9 @@ def setup(
 
     async def mint() -> oauth.TokenGrant:
         mints.append(f"tok-{len(mints) + 1}-{'x' * 24}")
-        return oauth.TokenGrant(access_token=mints[-1], token_type="bearer", expires_in=lifetime, received_at=clock.now())
+        return oauth.TokenGrant(
+            access_token=mints[-1], token_type="bearer", expires_in=lifetime, received_at=clock.now()
+        )
 
     box = tokenbox.TokenBox(
         tenant=tenant.name, mint=mint, clock=clock, rng=random.Random(1), refresh=tenant.refresh, metrics=None

@@ -93,7 +93,8 @@ async def test_a_reported_refusal_does_what_its_outcome_calls_for(row: Row) -> N
     with capture_logs() as logs:
         answer = made.access.report_refusal(row.report)
     assert (answer.outcome, answer.action) == (row.outcome, row.action)
-    assert answer.finding and answer.fix
+    assert answer.finding
+    assert answer.fix
     assert made.access.wake.is_set() is row.wakes
     assert (made.access.observed.get(answer.operation) is not None) is row.wakes
     raised = made.gate.not_before > before
@@ -119,7 +120,7 @@ async def test_a_403_is_answered_with_the_missing_permission_and_who_gives_it() 
     answer = made.access.report_refusal(report(403, {"code": "missing.permissions", "message": MISSING}))
     assert answer.as_json() == {
         "outcome": "missing_permission",
-        "finding": f"Probe 'traffic:get-conversations-messaging-settings': OAuth client client-1 in org org-1 lacks "
+        "finding": "Probe 'traffic:get-conversations-messaging-settings': OAuth client client-1 in org org-1 lacks "
         "messaging:setting:view.",
         "fix": answer.fix,
         "operation": "traffic:get-conversations-messaging-settings",
@@ -135,7 +136,9 @@ async def test_a_flood_of_one_operation_wakes_the_loop_once_and_is_answered_from
     first = made.access.report_refusal(report(403, body))
     made.access.wake.clear()
     made.status.findings = (
-        health.FindingRecord(first.operation, "missing_permission", (), True, "known summary", "grantwarden will add X."),
+        health.FindingRecord(
+            first.operation, "missing_permission", (), True, "known summary", "grantwarden will add X."
+        ),
     )
     answers = [made.access.report_refusal(report(403, body)) for _ in range(200)]
     assert not made.access.wake.is_set()

@@ -77,6 +77,8 @@ class FileSink:
         self._expiry: list[tuple[float, int, str, object]] = []  # (usable_until, seq, tenant, token) of each file
         self._seq = itertools.count()
         self._wake = clock_mod.Event()
+        self._idle = clock_mod.Event()  # set while nothing waits to be written
+        self._idle.set()
         self._busy = False
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="handoff-files")
 
@@ -86,7 +88,7 @@ class FileSink:
         if not self.directory.is_dir():
             raise OSError(f"handoff.files.directory {self.directory} does not exist")
         for path in self.directory.iterdir():
-            if _OURS.match(path.name):
+            if _OURS.match(path.name) and not path.is_dir():
                 path.unlink(missing_ok=True)
         probe = self.directory / f".write-check.{os.getpid()}.json.tmp"
         _write(probe, b"{}", self.mode)
@@ -95,11 +97,16 @@ class FileSink:
     def changed(self, found: Sharing) -> None:
         """A tenant's token or identity changed: look at its file again soon."""
         self._dirty.add(found.name)
+        self._idle.clear()
         self._wake.set()
 
     def ready(self) -> bool:
         """Every change written, no write failing."""
         return not self._dirty and not self._busy and not self._failed
+
+    async def drained(self) -> None:
+        """Return once every change noted so far is written (or failed): for tests and the demo."""
+        await self._idle.wait()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: write what changed, and look again at each file when its token ages out."""
@@ -108,6 +115,7 @@ class FileSink:
             self._wake.clear()
             self._due()
             if self._dirty:
+                self._idle.clear()
                 self._busy = True
                 try:
                     batch = await self._plan()
@@ -117,10 +125,13 @@ class FileSink:
                 self._done(batch, failed)
                 continue
             delay = self._expiry[0][0] - self._clock.now() if self._expiry else float("inf")
+            if delay > 0:
+                self._idle.set()
             await self._clock.sleep(max(0.0, delay), wakeup=(stop, self._wake))
 
     async def stop(self) -> None:
         """Remove every file written: a stopped daemon hands nothing out."""
+        self._idle.set()
         removals: list[tuple[str, Content]] = [(name, None) for name in [*self._written, *self._failed]]
         self._written.clear()
         with contextlib.suppress(RuntimeError):  # the loop is closing: the executor's thread is gone
