@@ -144,7 +144,22 @@ def _facts(status: health.TenantStatus, now: float) -> str:
         rows.insert(3, ("token error", f'<span class="bad">{_e(status.token_last_error)}</span>'))
     if status.identity_org_id and status.identity_org_id != status.org_id:
         rows.insert(3, ("token acts in", f'<span class="bad"><code>{_e(status.identity_org_id)}</code></span>'))
+    rows += _handoff(status.handoff, now)
     return "<dl>" + "".join(f"<dt>{_e(name)}</dt><dd>{value}</dd>" for name, value in rows) + "</dl>"
+
+
+def _handoff(record: health.HandoffRecord | None, now: float) -> list[tuple[str, str]]:
+    """The token hand-off's rows (design.md §2.7): when the token last went out, the last refusal reported."""
+    if record is None:
+        return []
+    rows = [("token handed out", _time(record.handed_out_at, now))]
+    if (refusal := record.refusal) is not None:
+        what = f"{refusal.method} {refusal.path} → {refusal.http_status} {refusal.code or ''}".rstrip()
+        rows.append(
+            ("refusal reported", f"{_time(refusal.at, now)}: <code>{_e(what)}</code> <b>{_e(refusal.outcome)}</b> "
+             f'<span class="muted">({_e(refusal.action)})</span>')
+        )  # fmt: skip
+    return rows
 
 
 def _findings(findings: Sequence[health.FindingRecord]) -> str:
@@ -199,6 +214,7 @@ def _card(status: health.TenantStatus, now: float) -> str:
 
 
 def _compact(tenants: Sequence[health.TenantStatus], now: float) -> str:
+    handing = any(s.handoff is not None for s in tenants)  # a column only with a hand-off configured
     rows = [
         (
             f"<b>{_e(s.tenant)}</b>",
@@ -206,10 +222,12 @@ def _compact(tenants: Sequence[health.TenantStatus], now: float) -> str:
             f"<code>{_e(s.client_id)}</code>",
             _e(expiry_text(s.token_expires_at, now)),
             _time(s.last_cycle_at, now),
+            *([_time(s.handoff.handed_out_at if s.handoff else None, now)] if handing else []),
         )
         for s in tenants
     ]
-    return _table("", ("tenant", "org id", "client id", "token expires", "last cycle"), rows)
+    heads = ("tenant", "org id", "client id", "token expires", "last cycle", *(["token handed out"] if handing else []))
+    return _table("", heads, rows)
 
 
 def _group(state: labels.State, tenants: Sequence[health.TenantStatus], now: float) -> str:
