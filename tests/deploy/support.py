@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -160,8 +161,11 @@ def assert_cli_accepts(argv: Sequence[str]) -> None:
 
 
 def validate_config(path: Path, environ: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """``grantwarden validate-config PATH`` as a user runs it, with exactly ``environ``."""
+    """``grantwarden validate-config PATH`` as a user runs it, with exactly ``environ`` (and the
+    ``PYTHONPATH`` the tests run with, so that the code under test answers, not an installed copy)."""
     env = {"PATH": "/usr/bin:/bin", **environ}
+    if "PYTHONPATH" in os.environ:
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return subprocess.run(
         [sys.executable, "-m", "grantwarden", "validate-config", str(path)],
         cwd=REPO,

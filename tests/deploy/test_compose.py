@@ -194,3 +194,30 @@ def test_the_compose_config_is_what_the_simulator_emits_for_the_demo_scenario() 
     assert _config()["blueprints"] == emitted["blueprints"]
     env = _env_file()
     assert {name: env.get(name) for name in secrets} == secrets, "compose.env differs from the scenario's secrets"
+
+
+def test_the_integration_shares_the_handoffs_socket_and_files_with_grantwarden() -> None:
+    handoff = _config()["handoff"]
+    socket_dir = str(Path(handoff["listen"].removeprefix("unix:")).parent)
+    token_dir = handoff["files"]["directory"]
+    daemon, integration = _mounts(_service("grantwarden")), _mounts(_service("integration"))
+    declared = _compose()["volumes"]
+    for directory in (socket_dir, token_dir):
+        assert daemon[directory] == integration[directory], f"{directory} is one volume for both"
+        options = declared[daemon[directory]]["driver_opts"]
+        assert options["type"] == "tmpfs", "tokens never touch a disk"
+        assert "uid=10001" in options["o"]
+        assert "gid=10001" in options["o"], "grantwarden's group, which the integration shares"
+    assert _service("integration")["user"].endswith(":10001")
+    assert any(volume.endswith(f"{token_dir}:ro") for volume in _service("integration")["volumes"])
+
+
+def test_the_integration_holds_no_secret_and_its_example_compiles() -> None:
+    integration = _service("integration")
+    assert "env_file" not in integration
+    assert "environment" not in integration
+    assert integration["entrypoint"] == ["python", "-c"]
+    (script,) = integration["command"]
+    compile(script, "integration", "exec")
+    assert "/run/grantwarden/handoff.sock" in script
+    assert "access_token" not in script, "the example prints what it got, never the token"

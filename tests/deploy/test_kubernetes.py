@@ -244,3 +244,110 @@ def test_the_disruption_budget_lets_one_replica_go_at_a_time() -> None:
     budget = _one("PodDisruptionBudget")
     assert budget["spec"]["maxUnavailable"] == 1
     assert _selects(budget["spec"]["selector"]["matchLabels"])
+
+
+# -- deploy/kubernetes/handoff: the integration with grantwarden as its token source (design.md §2.7) --
+
+HANDOFF = KUBERNETES / "handoff"
+
+
+def _handoff_documents() -> list[tuple[str, dict[str, Any]]]:
+    return [(path.name, doc) for path in sorted(HANDOFF.glob("*.yaml")) for doc in load_yaml_documents(path)]
+
+
+def _handoff_pod() -> dict[str, Any]:
+    (deployment,) = [doc for _, doc in _handoff_documents() if doc["kind"] == "Deployment"]
+    spec: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return spec
+
+
+def _handoff_containers() -> dict[str, dict[str, Any]]:
+    pod = _handoff_pod()
+    return {c["name"]: c for c in [*pod.get("initContainers", []), *pod["containers"]]}
+
+
+def _handoff_config() -> dict[str, Any]:
+    (configmap,) = [doc for _, doc in _handoff_documents() if doc["kind"] == "ConfigMap"]
+    config: dict[str, Any] = yaml.safe_load(configmap["data"]["config.yaml"])
+    return config
+
+
+def _mounts_of(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {mount["mountPath"]: mount for mount in container.get("volumeMounts", [])}
+
+
+@pytest.mark.parametrize(
+    ("filename", "document"),
+    [(name, doc) for name, doc in _handoff_documents() if doc["kind"] not in CUSTOM_KINDS],
+    ids=lambda value: value if isinstance(value, str) else f"{value['kind']}/{value['metadata']['name']}",
+)
+@pytest.mark.usefixtures("no_network")
+def test_every_handoff_manifest_validates_against_the_kubernetes_schemas(
+    filename: str, document: dict[str, Any]
+) -> None:
+    try:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(part) for part in exc.path)
+        pytest.fail(f"handoff/{filename}: {document['kind']}/{document['metadata']['name']}: {path}: {exc.message}")
+
+
+def test_the_handoff_kustomization_lists_its_manifests_and_pins_no_namespace() -> None:
+    kustomization = load_yaml(HANDOFF / "kustomization.yaml")
+    assert set(kustomization["resources"]) == {p.name for p in HANDOFF.glob("*.yaml")} - {"kustomization.yaml"}
+    assert [name for name, doc in _handoff_documents() if "namespace" in doc.get("metadata", {})] == []
+
+
+def test_grantwarden_is_a_native_sidecar_of_the_integration_running_the_mounted_config() -> None:
+    sidecar = _handoff_containers()["grantwarden"]
+    assert sidecar in _handoff_pod()["initContainers"]
+    assert sidecar["restartPolicy"] == "Always", "starts before the integration, stops after it"
+    args = [str(arg) for arg in sidecar["args"]]
+    assert_cli_accepts(args)
+    assert str(Path(args[args.index("--config") + 1]).parent) in _mounts_of(sidecar)
+    assert sidecar["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert port_of(_handoff_config()["server"]["listen"]) == sidecar["ports"][0]["containerPort"]
+
+
+def test_the_socket_and_the_token_files_live_in_shared_in_memory_volumes_mounted_whole() -> None:
+    config = _handoff_config()["handoff"]
+    socket_dir = str(Path(config["listen"].removeprefix("unix:")).parent)
+    token_dir = config["files"]["directory"]
+    volumes = {volume["name"]: volume for volume in _handoff_pod()["volumes"]}
+    containers = _handoff_containers()
+    for directory in (socket_dir, token_dir):
+        names = {container: _mounts_of(c)[directory]["name"] for container, c in containers.items()}
+        assert set(names) == {"grantwarden", "integration"}, f"{directory} is shared"
+        (volume,) = set(names.values())
+        assert volumes[volume]["emptyDir"]["medium"] == "Memory", "tokens never touch a disk"
+    for container in containers.values():
+        assert all("subPath" not in mount for mount in container.get("volumeMounts", [])), "a subPath never updates"
+
+
+def test_the_integration_shares_grantwardens_group_and_none_of_its_secrets() -> None:
+    pod, containers = _handoff_pod(), _handoff_containers()
+    sidecar, integration = containers["grantwarden"], containers["integration"]
+    assert sidecar["securityContext"]["runAsGroup"] == integration["securityContext"]["runAsGroup"] == 10001
+    assert pod["securityContext"]["fsGroup"] == 10001
+    assert sidecar["securityContext"]["runAsUser"] != integration["securityContext"]["runAsUser"]
+    secret_volumes = {v["name"] for v in pod["volumes"] if "secret" in v}
+    assert {m["name"] for m in integration["volumeMounts"]} & secret_volumes == set()
+    assert int(_handoff_config()["handoff"]["files"]["mode"], 8) & 0o040, "the group may read the files"
+    assert "bearer_token" not in _handoff_config()["handoff"], "a unix socket of the pod: its mode is the lock"
+    for container in containers.values():
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert container["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_the_handoff_config_is_valid_and_its_secrets_are_files_of_the_mounted_secret(tmp_path: Path) -> None:
+    (configmap,) = [doc for _, doc in _handoff_documents() if doc["kind"] == "ConfigMap"]
+    text = configmap["data"]["config.yaml"]
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    done = validate_config(path, {})
+    assert done.returncode == 0, done.stderr
+    secret = _one("Secret", "grantwarden-credentials")
+    mounted = _mounts_of(_handoff_containers()["grantwarden"])
+    for file in (Path(match) for match in re.findall(r"\{file:\s*([^}\s]+)\s*\}", text)):
+        assert str(file.parent) in mounted, f"{file} is not in a mounted directory"
+        assert file.name in secret["stringData"], f"secret.example.yaml has no key {file.name}"

@@ -40,7 +40,9 @@ def test_healthy_tenants_get_a_handout_column_only_with_a_handoff() -> None:
 
 
 def test_the_status_json_has_the_handoff_or_null() -> None:
-    refusal = health.RefusalRecord(NOW, "traffic:post-y", "POST", "/api/v2/y", 401, "unauthorized", None, "token_dropped")
+    refusal = health.RefusalRecord(
+        NOW, "traffic:post-y", "POST", "/api/v2/y", 401, "unauthorized", None, "token_dropped"
+    )
     shown = health.tenant_json(status("acme", handoff=health.HandoffRecord(NOW - 5, refusal)))
     assert shown["handoff"] == {
         "last_handed_out_at": health.iso(NOW - 5),
