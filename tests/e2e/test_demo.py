@@ -10,7 +10,9 @@ then healthy; acme-apac needs_attention with wrong_org and acme-latam with unlic
 its fix printed; acme-ca rate limited (429 in the output, in /status and in
 grantwarden_rate_limited_total) and never taken for an authorisation problem; the user-grant
 tenant signed in, its missing scope added to the client, a person's re-consent, and where it
-stands afterwards; the printed summary agrees with /status; no secret in the output or in /status.
+stands afterwards; acme's integration takes its token from the hand-off, meets a 403 once a role
+is removed, reports it, and its call passes again after the re-grant (design.md §2.7); the
+printed summary agrees with /status; no secret in the output or in /status.
 """
 
 from __future__ import annotations
@@ -211,3 +213,22 @@ def test_no_secret_of_the_scenario_is_printed_or_served(demo: DemoRun) -> None:
     assert secrets
     for text in (demo.out, demo.err, *demo.bodies):
         assert not [secret for secret in secrets if secret in text]
+
+
+def test_acmes_integration_takes_its_token_from_the_handoff_and_its_reported_403_is_repaired(demo: DemoRun) -> None:
+    told = [line.removeprefix("integration").strip() for line in demo.lines("acme") if line.startswith("integration")]
+    assert told[0].startswith("took its token from the hand-off: org 2a3a43e5-e89c-406e-badf-e79288bd4ab0")
+    assert told[1] == "GET /api/v2/conversations/messaging/settings → 200"
+    assert told[2].startswith("(the demo removes Messaging Viewer")
+    assert told[3] == (
+        "GET /api/v2/conversations/messaging/settings → 403 missing.permissions; "
+        "reported it: missing_permission, grantwarden is diagnosing"
+    )
+    assert told[4:] == ["GET /api/v2/conversations/messaging/settings → 200"], "passes again after the re-grant"
+    assert any(line.startswith("re-grant verified: added Messaging Viewer") for line in demo.lines("acme"))
+    refusal = demo.final["acme"]["handoff"]["last_refusal"]
+    assert (refusal["operation"], refusal["outcome"]) == (
+        "traffic:get-conversations-messaging-settings",
+        "missing_permission",
+    )
+    assert demo.final["acme"]["handoff"]["last_handed_out_at"] is not None

@@ -22,7 +22,7 @@ import contextlib
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +34,7 @@ from grantwarden.base import clock as clocks
 from grantwarden.base import logs, redaction
 from grantwarden.config import loading as configfile
 from grantwarden.demo import consent as demo_consent
+from grantwarden.demo import integration as demo_integration
 from grantwarden.demo import story as demo_story
 from grantwarden.simulator import emitting, scenarios, serving
 from grantwarden.simulator.reading import ScenarioError
@@ -95,6 +96,9 @@ async def _demo(workdir: Path, log: TextIO, duration_s: float | None, listen: st
             show = Show(loaded, environ=env, clock=clock, redactor=redactor, out=out, started_at=started_at)
             show.notes = {t.name: t.note for t in world.tenants}  # what each tenant demonstrates
             show.places = {"simulator": sim.base_url, "JSON log": f"{log.name} (removed when the demo ends)"}
+            if (handoff := loaded.settings.handoff) is not None:
+                show.places["token hand-off"] = handoff.listen
+            show.companions.append(demo_integration.companion(workdir / "handoff.sock", world, clock, show.say))
             return await show.run(duration_s, interrupted, err)
     finally:
         await sim.stop()
@@ -102,7 +106,8 @@ async def _demo(workdir: Path, log: TextIO, duration_s: float | None, listen: st
 
 def _load(config: dict[str, Any], env: Mapping[str, str], listen: str, path: Path) -> configfile.Loaded:
     """Write the demo's configuration where a person can read it, and load it like ``run`` does."""
-    config = {"server": {"listen": listen}, "defaults": DEMO_DEFAULTS, **config}
+    handoff = {"listen": f"unix:{path.parent / 'handoff.sock'}"}  # the demo's integration takes acme's token here
+    config = {"server": {"listen": listen}, "handoff": handoff, "defaults": DEMO_DEFAULTS, **config}
     path.write_text(yaml.safe_dump(config, sort_keys=False, width=120), encoding="utf-8")
     loaded = configfile.load(path, environ={})  # the person's GRANTWARDEN_* variables stay out of it
     configfile.resolve_secrets(loaded, environ=env)
@@ -147,6 +152,8 @@ class Show:
         self.places: dict[str, str] = {}
         self.last: dict[str, demo_story.Seen] = {}
         self.order = [t.name for t in loaded.settings.tenants]
+        # Beside the daemon once it runs (the hand-off's integration), cancelled when the story ends.
+        self.companions: list[Callable[[runtime.Daemon], asyncio.Task[None]]] = []
 
     def say(self, line: demo_story.Line) -> None:
         self.out.write(self.redactor.redact_text(demo_story.render(line, started_at=self.started_at)) + "\n")
@@ -179,9 +186,13 @@ class Show:
             )
             for line in early:
                 self.say(line)
+            beside = [companion(daemon) for companion in self.companions]
             try:
                 await self._watch(daemon, consent, duration_s, interrupted)
             finally:
+                for task in beside:
+                    task.cancel()
+                await asyncio.gather(*beside, return_exceptions=True)
                 stop.set()
                 self.write(["", *demo_story.summary(self.last, self.order), "", "stopping the daemon …"])
                 await daemon_run
