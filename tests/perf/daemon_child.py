@@ -7,7 +7,10 @@ and that it samples, beside the daemon, its own resident memory and the event lo
 timer due every ``--lag-interval`` seconds records how late it fired. On SIGTERM it stops the
 daemon and writes what it measured to ``--out``: the baseline RSS after imports (before the
 configuration is read), the configuration's load time, and the samples with their monotonic
-times, so that the benchmark picks its windows afterwards.
+times, so that the benchmark picks its windows afterwards. With ``--wave-done FILE``, SIGUSR1
+starts a refresh wave (every tenant's token refreshed at once, as fast as the mint limiter lets
+them), and once every hand-off token file is rewritten the times go into the output and FILE is
+written (benchmark 6, ``tests.perf.handoff``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.base import logs, redaction
 from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
-from grantwarden.worker import minting
+from grantwarden.worker import minting, tenant
 from tests.perf import common
 
 
@@ -76,6 +79,12 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
 
     def on_started(daemon: runtime.Daemon, http: Any) -> None:
         measured["started_at"] = time.monotonic()
+        if args.profile:
+            loop.add_signal_handler(signal.SIGUSR2, profiler(Path(args.profile)))
+        if args.wave_done:
+            loop.add_signal_handler(
+                signal.SIGUSR1, lambda: background.append(asyncio.ensure_future(wave(daemon, measured, args.wave_done)))
+            )
         print(f"daemon listening on {http.url}", flush=True)
 
     options = runtime.Options(
@@ -95,6 +104,41 @@ async def serve(args: argparse.Namespace, measured: dict[str, Any]) -> int:
     samplers_stop.set()
     await asyncio.gather(*samplers, return_exceptions=True)
     return code
+
+
+async def wave(daemon: runtime.Daemon, measured: dict[str, Any], done: str) -> None:
+    """Refresh every tenant's token at once; record when the mints and the file writes finished."""
+    measured["wave_started_at"] = time.monotonic()
+    workers = [daemon.sup.running(name) for name in list(daemon.statuses())]
+    boxes = [worker.api.box for worker in workers if isinstance(worker, tenant.Worker)]
+    await asyncio.gather(*(box.refresh(force=True) for box in boxes), return_exceptions=True)
+    measured["wave_minted_at"] = time.monotonic()
+    measured["wave_tenants"] = len(boxes)
+    if daemon.files is not None:
+        await daemon.files.drained()
+    measured["wave_written_at"] = time.monotonic()
+    mark_done(Path(done))
+
+
+def profiler(target: Path) -> Any:
+    """A SIGUSR2 handler: the first call starts profiling the process, the second writes the stats."""
+    import cProfile  # only when asked for
+
+    running: list[cProfile.Profile] = []
+
+    def toggle() -> None:
+        if not running:
+            running.append(cProfile.Profile())
+            running[0].enable()
+        else:
+            running[0].disable()
+            running.pop().dump_stats(str(target))
+
+    return toggle
+
+
+def mark_done(path: Path) -> None:
+    path.write_text("done\n")
 
 
 def record_mint_grants() -> list[float]:
@@ -153,6 +197,8 @@ def main() -> int:
     p.add_argument("--lag-interval", type=float, default=0.1)
     p.add_argument("--record-mints", action="store_true", help="record the mint limiter's grant times")
     p.add_argument("--tracemalloc", default=None, help="trace allocations; write the live ones here at stop")
+    p.add_argument("--wave-done", default=None, help="SIGUSR1 starts a refresh wave; this file says it ended")
+    p.add_argument("--profile", default=None, help="SIGUSR2 starts a cProfile of the loop, the next one writes it here")
     args = p.parse_args()
     if args.tracemalloc:
         tracemalloc.start()

@@ -15,7 +15,9 @@ replacement again backs off; no usable token says why and when; a closed access 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
+import json
 
 import pytest
 from structlog.testing import capture_logs
@@ -246,3 +248,21 @@ async def test_every_token_change_and_identity_change_tells_the_file_sink() -> N
     assert len(made.changes) == 2, "nothing changed"
     accesses.learn(made, accesses.wrong_org())
     assert len(made.changes) == 3
+
+
+async def test_the_answer_body_is_the_json_of_the_handout_encoded_once_per_token() -> None:
+    made = accesses.setup()
+    made.tenant = made.tenant.model_copy(update={"api_base_url": "https://api.example.test/<&>"})
+    made.access.tenant = made.tenant
+    accesses.learn(made, accesses.passed())
+    first = await made.access.token()
+    await made.clock.advance(61)
+    again = await made.access.token()
+    assert again.prefix is first.prefix, "encoded once for the token"
+    body = again.body(made.clock.now())
+    assert json.loads(body) == again.as_json(made.clock.now())
+    assert json.loads(body)["expires_in"] == made.lifetime - 61
+    assert b"<" not in body
+    assert b"&" not in body, "escaped as the operator listener escapes"
+    plain = dataclasses.replace(again, prefix=b"")
+    assert plain.body(made.clock.now()) == body

@@ -39,7 +39,8 @@ class Finder:
 
     def __init__(self) -> None:
         self.daemon: Composed | None = None  # set once the daemon is composed
-        self._orgs: tuple[settings.Settings | None, dict[str, list[str]]] = (None, {})
+        # Tenant -> org and org -> tenants, built once per configuration (a reload replaces it).
+        self._index: tuple[settings.Settings | None, dict[str, str], dict[str, list[str]]] = (None, {}, {})
 
     @property
     def shard_index(self) -> int:
@@ -50,19 +51,27 @@ class Finder:
         return self.daemon.shard_count if self.daemon is not None else 1
 
     def configured_org(self, name: str) -> str | None:
-        found = self.daemon.cfg.tenant(name) if self.daemon is not None else None
-        return found.org_id if found is not None else None
+        return self._indexes()[0].get(name)
 
     def org_tenants(self, org_id: str) -> list[str]:
+        return self._indexes()[1].get(org_id, [])
+
+    def _indexes(self) -> tuple[dict[str, str], dict[str, list[str]]]:
         if self.daemon is None:
-            return []
-        cfg, index = self._orgs
-        if cfg is not self.daemon.cfg:  # built once per configuration (a reload replaces it), not per request
-            index = {}
+            return {}, {}
+        cfg, orgs, tenants = self._index
+        if cfg is not self.daemon.cfg:
+            orgs, tenants = {}, {}
             for t in self.daemon.cfg.tenants:
-                index.setdefault(t.org_id, []).append(t.name)
-            self._orgs = (self.daemon.cfg, index)
-        return index.get(org_id, [])
+                orgs[t.name] = t.org_id
+                tenants.setdefault(t.org_id, []).append(t.name)
+            self._index = (self.daemon.cfg, orgs, tenants)
+        return orgs, tenants
+
+    def attach(self, daemon: Composed, prepared: Prepared | None) -> files.FileSink | None:
+        """The daemon is composed: answer from it from now on. Its file sink, if any."""
+        self.daemon = daemon
+        return prepared.sink if prepared is not None else None
 
     def access(self, name: str) -> access.Access | None:
         """The running worker's access object of tenant ``name``, when it serves the configured org."""
@@ -89,16 +98,14 @@ class Running:
 
 
 def prepare(
-    cfg: settings.Settings,
-    *,
-    environ: Mapping[str, str],
-    redactor: redaction.Redactor,
-    clock: clock_mod.Clock,
-    lookup: files.Lookup,
-) -> Prepared | None:
-    """Raises OSError when the bearer token has become unreadable or the files' directory is unusable."""
+    cfg: settings.Settings, *, environ: Mapping[str, str], redactor: redaction.Redactor, clock: clock_mod.Clock
+) -> tuple[Finder, Prepared | None]:
+    """The finder (``Finder.attach`` it to the daemon once composed) and what the workers and the
+    listener need. Raises OSError when the bearer token has become unreadable or the files'
+    directory is unusable."""
+    finder = Finder()
     if (handing := cfg.handoff) is None:
-        return None
+        return finder, None
     try:
         bearer = handing.bearer_token.reveal(environ).strip() if handing.bearer_token is not None else None
     except SecretUnavailableError as exc:  # resolved a moment ago (cli); gone since
@@ -107,11 +114,12 @@ def prepare(
         redactor.add(bearer, configured=True)
     sink = None
     if handing.files is not None:
+        files_cfg = handing.files
         sink = files.FileSink(
-            directory=handing.files.directory, mode=handing.files.file_mode, clock=clock, lookup=lookup
+            directory=files_cfg.directory, mode=files_cfg.file_mode, clock=clock, lookup=finder.access
         )
         sink.prepare()
-    return Prepared(access.Wiring(redactor=redactor, on_change=sink.changed if sink else None), sink, bearer)
+    return finder, Prepared(access.Wiring(redactor=redactor, on_change=sink.changed if sink else None), sink, bearer)
 
 
 async def start(

@@ -140,9 +140,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         limiter = minting.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
         )
-        finder = handoff.Finder()
-        prepared = handoff.prepare(cfg, environ=options.environ, redactor=options.redactor, clock=options.clock,
-                                   lookup=finder.access)  # fmt: skip
+        finder, prepared = handoff.prepare(cfg, environ=options.environ, redactor=options.redactor, clock=options.clock)
         deps = tenant.Deps(
             client=client,
             clock=options.clock,
@@ -180,8 +178,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             grace_s=GRACE_S,
         )
         daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
-        finder.daemon = daemon
-        daemon.files = prepared.sink if prepared is not None else None
+        daemon.files = finder.attach(daemon, prepared)
         admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
         if admin:
             options.redactor.add(admin, configured=True)
@@ -208,6 +205,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         try:
             handing = await handoff.start(cfg, prepared, backend=finder, metrics=metrics, clock=options.clock)
         except BaseException:
+            freezer.cancel()
             await handoff.abandon(prepared, sup, running)
             raise
         log.info(

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
+from multidict import CIMultiDict
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.policy import sharding, traffic
@@ -34,6 +35,7 @@ MAX_MIN_VALID_S = 86_400.0
 _log = structlog.get_logger("grantwarden.handoff")
 _JSON = "application/json"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Server": "grantwarden"}
+_TOKEN_HEADERS = CIMultiDict({**_HEADERS, "Content-Type": "application/json; charset=utf-8"})
 _UNKNOWN = json.dumps({"error": "unknown_tenant", "message": "no such tenant or org here"})
 _UNAUTHORIZED = json.dumps({"error": "unauthorized", "message": "this endpoint needs Authorization: Bearer <token>"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -51,7 +53,8 @@ class Handed(Protocol):
     @property
     def expires_at(self) -> float: ...
 
-    def as_json(self, now: float) -> dict[str, Any]: ...
+    def body(self, now: float) -> bytes:
+        """The answer's JSON (``expires_in`` as of ``now``), ``<``, ``>`` and ``&`` escaped."""
 
 
 class Answered(Protocol):
@@ -95,6 +98,11 @@ class _Refused(Exception):  # noqa: N818 - a control-flow signal carrying a fini
         self.response, self.result = response, result
 
 
+def token_reply(body: bytes) -> web.Response:
+    """A token answer: its bytes ready (``Handed.body``), the headers built once."""
+    return web.Response(body=body, headers=_TOKEN_HEADERS)
+
+
 def reply(payload: dict[str, Any] | str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     text = payload if isinstance(payload, str) else server.dumps(payload)
     return web.Response(text=text, status=status, content_type=_JSON, headers={**_HEADERS, **(headers or {})})
@@ -112,6 +120,9 @@ class Routes:
     bearer: bytes | None  # None: a unix socket without a token (its mode is the lock)
     peer_url: str | None
     _counters: dict[tuple[str, str], Any] = dataclasses.field(default_factory=dict)
+    _shards: dict[tuple[str, int], int] = dataclasses.field(default_factory=dict)  # (org, count) -> shard
+    # Bound once, after the logs were configured: an unbound logger binds at every call (12 µs).
+    _log: Any = dataclasses.field(default_factory=lambda: structlog.get_logger("grantwarden.handoff").bind())
 
     def count(self, endpoint: str, result: str) -> None:
         counter = self._counters.get((endpoint, result))
@@ -176,7 +187,14 @@ class Routes:
         return found
 
     def _owned(self, request: web.Request, org_id: str) -> None:
-        shard = sharding.shard_of(org_id, self.backend.shard_count)
+        count = self.backend.shard_count
+        if count == 1:
+            return
+        shard = self._shards.get((org_id, count))
+        if shard is None:
+            if len(self._shards) > 100_000:  # configured orgs only, but a reload may bring others
+                self._shards.clear()
+            shard = self._shards[org_id, count] = sharding.shard_of(org_id, count)
         if shard == self.backend.shard_index:
             return
         if self.peer_url is not None:
@@ -204,12 +222,12 @@ class Routes:
             handout = await found.token(min_valid)
         except traffic.NotReadyError as exc:
             raise self._not_ready(exc) from None
-        _log.debug("token_handed_out", tenant=handout.tenant, org_id=handout.org_id,
-                   expires_at=handout.expires_at)  # fmt: skip
+        self._log.debug("token_handed_out", tenant=handout.tenant, org_id=handout.org_id,
+                        expires_at=handout.expires_at)  # fmt: skip
         return self._answer(handout)
 
     def _answer(self, handout: Handed) -> web.Response:
-        return reply(handout.as_json(self.clock.now()))
+        return token_reply(handout.body(self.clock.now()))
 
     def _not_ready(self, exc: traffic.NotReadyError) -> _Refused:
         headers = {}
