@@ -95,6 +95,7 @@ def measured_load(workdir: Path, pid: int, socket: Path, tenants: Path, name: st
     cpu_before, started = common.cpu_seconds(pid), time.monotonic()
     result = load(workdir, socket, tenants, name)
     cpu, seconds = common.cpu_seconds(pid) - cpu_before, time.monotonic() - started
+    window = (started, started + seconds)
     answered = sum(result["statuses"].values())
     return {
         "requests": answered,
@@ -107,7 +108,20 @@ def measured_load(workdir: Path, pid: int, socket: Path, tenants: Path, name: st
         "cpu_idle_per_s": round(idle_rate, 4),
         "cpu_under_load_s": round(cpu, 3),
         "cpu_per_request_us": round(1e6 * max(0.0, cpu - idle_rate * seconds) / max(1, answered), 2),
+        "window": window,
         "command": result["command"],
+    }
+
+
+def collections_in(measured: dict[str, Any], window: tuple[float, float]) -> dict[str, float]:
+    """The daemon's garbage collections of generations 1 and 2 within ``window``: count and seconds."""
+    found = [(gen, seconds) for at, gen, seconds in measured.get("gc", []) if window[0] <= at <= window[1]]
+    return {
+        f"gen{gen}_{what}": round(
+            sum(s for g, s in found if g == gen) if what == "s" else sum(g == gen for g, _ in found), 3
+        )
+        for gen in (1, 2)
+        for what in ("count", "s")
     }
 
 
@@ -226,6 +240,8 @@ def run(workdir: Path) -> common.Result:
         "written_s": round(measured["wave_written_at"] - measured["wave_started_at"], 1),
         "lag": scale.lag_between(measured["lag"], measured["wave_started_at"], measured["wave_written_at"]),
     }
+    grantwarden["collections"] = collections_in(measured, grantwarden.pop("window"))
+    baseline.pop("window")
     burst = asyncio.run(sink_burst())
     ratio = baseline["cpu_per_request_us"] / grantwarden["cpu_per_request_us"]
     result = common.Result("handoff", workload, "")
