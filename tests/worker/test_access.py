@@ -222,7 +222,7 @@ async def test_without_a_usable_token_the_answer_says_why_and_when() -> None:
     made.box._mint = broken  # type: ignore[assignment]  # the token endpoint fails from now on
     with pytest.raises(traffic.NotReadyError) as refused:
         await made.access.token()
-    assert refused.value.error == "backing_off"
+    assert (refused.value.error, refused.value.outcome) == ("backing_off", "server_error"), "an outage, not the client"
     assert refused.value.retry_at is not None
 
 

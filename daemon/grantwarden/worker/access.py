@@ -35,7 +35,7 @@ from grantwarden.config import models as settings
 from grantwarden.policy import catalog, errorbody, labels, traffic
 from grantwarden.remote import errors
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import observed, probing, refusals, tokenbox
+from grantwarden.worker import observed, probing, refusals, tokenbox, verdicts
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
@@ -297,8 +297,12 @@ class Access:
 
     def _unavailable(self, exc: tokenbox.TokenUnavailableError) -> traffic.NotReadyError:
         error = "backing_off" if exc.retry_at is not None else "no_token"
-        record = self.status.probes.get(catalog.TOKEN)
-        outcome = labels.Outcome.UNAUTHORIZED if exc.refused or record is None else record.outcome
+        # As a probe reads it: a token endpoint that fails keeps its own outcome (an outage is no
+        # credential problem); a refused credential or a local failure is unauthorized.
+        cause = exc.cause
+        outcome = labels.Outcome.UNAUTHORIZED
+        if isinstance(cause, errors.RemoteError) and not exc.refused:
+            outcome = verdicts.of_exception(cause).outcome
         fix = self._fix("token", f"See GET /status/{self.name}: tenant {self.name} has no usable token now.")
         return traffic.NotReadyError(error, str(outcome), fix, exc.retry_at)
 
