@@ -3,7 +3,8 @@
 Order: refresh (in-process, 15–40 s), engine (~60 s), peer (~30 s), scale (10k, 5k, 1k: ~9.5 min,
 mostly the probe intervals of 300 s and 150 s that warm-up must cover), cold start (~3 min),
 hand-off (~4 min): about 18 minutes on 2 cores. A benchmark that could not finish within ``BUDGET_S`` by its
-estimate is reported as skipped instead of overrunning the 15 minutes ``make bench`` may take.
+estimate is reported as skipped instead of overrunning the 20 minutes ``make bench`` may take (15 before
+the hand-off's benchmark joined).
 ``BENCH_ONLY=engine,peer`` runs a subset.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 
 from tests.perf import coldstart, common, engine, handoff, peer, refresh, scale
 
-BUDGET_S = 14.75 * 60
+BUDGET_S = 19.5 * 60
 # name, expected seconds, runner
 Runner = Callable[[Path], common.Result]
 BENCHMARKS: list[tuple[str, float, Runner]] = [
@@ -31,7 +32,7 @@ BENCHMARKS: list[tuple[str, float, Runner]] = [
     ("peer", 35, peer.run),
     ("scale", 585, lambda workdir: scale.run(workdir)[0]),
     ("coldstart", 180, coldstart.run),
-    ("handoff", 260, handoff.run),
+    ("handoff", 245, handoff.run),
 ]
 
 
