@@ -94,6 +94,9 @@ def populate(metrics: metrics_mod.Metrics) -> None:
     beta.count_regrant(labels.RegrantResult.PLANNED)
     beta.count_regrant(labels.RegrantResult.VERIFIED)
     beta.rate_limited, beta.worker_restarts = 3, 1_234_567  # past a million: Go spells it 1.234567e+06
+    beta.count_refusal(OUTCOME.MISSING_PERMISSION)  # reported through the hand-off (design.md §2.7)
+    beta.count_refusal(OUTCOME.MISSING_PERMISSION)
+    metrics.handoff_requests.labels("tenant_token", "ok").inc()
     metrics.probe_duration_of("organization").observe(0.12)
 
 
@@ -303,3 +306,12 @@ async def test_no_tenant_has_more_than_30_series_after_failures_regrants_and_rat
 )
 def test_gzip_is_used_only_when_the_accept_encoding_header_allows_it(header: str, gzip: bool) -> None:
     assert exposition.accepts_gzip(header) is gzip
+
+
+async def test_reported_refusals_and_handoff_requests_are_exposed_the_requests_without_a_tenant() -> None:
+    metrics = fresh()
+    populate(metrics)
+    text = (await metrics.exposition(clock=ManualClock())).decode()
+    assert 'grantwarden_refusals_reported_total{outcome="missing_permission",tenant="say \\"cheese\\""} 2.0' in text
+    assert 'grantwarden_handoff_requests_total{endpoint="tenant_token",result="ok"} 1.0' in text
+    assert text.count("grantwarden_refusals_reported_total{") == 1, "a series only for an outcome reported"
