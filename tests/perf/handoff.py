@@ -42,7 +42,7 @@ import yaml
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.surface import files
-from grantwarden.worker import access, tokenbox
+from grantwarden.worker import handout, tokenbox
 from tests.perf import common, scale
 
 TENANTS = 10_000
@@ -130,14 +130,14 @@ class _Tenant:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.shared: access.Handout | None = None
+        self.shared: handout.Handout | None = None
 
     def rotate(self, number: int, now: float) -> None:
         token = tokenbox.Token(f"{'t' * 40}{number:08d}", expires_at=now + 86_400, refresh_at=now + 80_000,
                                received_at=now)  # fmt: skip
-        self.shared = access.Handout(self.name, f"org-{self.name}", None, "https://api.example.test", token)
+        self.shared = handout.Handout(self.name, f"org-{self.name}", None, "https://api.example.test", token)
 
-    def shareable(self) -> access.Handout | None:
+    def shareable(self) -> handout.Handout | None:
         return self.shared
 
     def note_handed(self) -> None:

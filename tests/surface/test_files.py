@@ -27,7 +27,7 @@ from structlog.testing import capture_logs
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.surface import files
-from grantwarden.worker import access, tokenbox
+from grantwarden.worker import handout, tokenbox
 
 NOW = 1_800_000_000.0
 
@@ -44,10 +44,10 @@ class Tenant:
         value = f"token-{self.name}-{number:06d}-" + "z" * 40
         self.token = tokenbox.Token(value, expires_at=now + lifetime, refresh_at=now + lifetime / 2, received_at=now)
 
-    def shareable(self) -> access.Handout | None:
+    def shareable(self) -> handout.Handout | None:
         if self.token is None or self.clock.now() >= self.token.usable_until:
             return None
-        return access.Handout(self.name, f"org-{self.name}", None, "https://api.example.test", self.token)
+        return handout.Handout(self.name, f"org-{self.name}", None, "https://api.example.test", self.token)
 
     def note_handed(self) -> None:
         self.handed += 1
@@ -117,7 +117,7 @@ async def test_a_file_holds_the_answer_with_exactly_the_configured_mode(tmp_path
             s.changed("acme")
             await s.settled()
             assert s.mode("acme.json") == mode
-            assert s.read("acme") == access.Handout(
+            assert s.read("acme") == handout.Handout(
                 "acme",
                 "org-acme",
                 None,

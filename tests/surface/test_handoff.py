@@ -34,7 +34,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.policy import sharding, traffic
 from grantwarden.surface import handoff, listening
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import access, refusals, tokenbox
+from grantwarden.worker import handout, refusals, tokenbox
 
 NOW = 1_800_000_000.0
 BEARER = "handoff-bearer-9c1f2e7a5b3d"
@@ -49,19 +49,19 @@ class FakeSource:
     crash: bool = False
     calls: list[tuple[str, object]] = dataclasses.field(default_factory=list)
 
-    def _handout(self) -> access.Handout:
+    def _handout(self) -> handout.Handout:
         if self.crash:
             raise RuntimeError(f"boom {TOKEN}")
         if self.refusal is not None:
             raise self.refusal
         token = tokenbox.Token(TOKEN, expires_at=NOW + 3600, refresh_at=NOW + 3000, received_at=NOW)
-        return access.Handout("acme", self.org_id, "eu-west-1", "https://api.mypurecloud.ie", token)
+        return handout.Handout("acme", self.org_id, "eu-west-1", "https://api.mypurecloud.ie", token)
 
-    async def token(self, min_valid_s: float = 0.0) -> access.Handout:
+    async def token(self, min_valid_s: float = 0.0) -> handout.Handout:
         self.calls.append(("token", min_valid_s))
         return self._handout()
 
-    async def invalidate(self, presented: str) -> access.Handout:
+    async def invalidate(self, presented: str) -> handout.Handout:
         self.calls.append(("invalidate", presented))
         return self._handout()
 

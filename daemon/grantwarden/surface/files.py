@@ -41,7 +41,7 @@ _log = structlog.get_logger("grantwarden.handoff")
 
 
 class Shared(Protocol):
-    """A token a file may hold (``worker.access.Handout``)."""
+    """A token a file may hold (``worker.handout.Handout``)."""
 
     @property
     def token(self) -> object: ...

@@ -16,33 +16,26 @@ lookup, one body for every unknown tenant), log or count a token (metrics have n
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
-from multidict import CIMultiDict
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.policy import sharding, traffic
-from grantwarden.surface import server
+from grantwarden.surface import replies
 from grantwarden.telemetry import metrics as metrics_mod
 
 MAX_REQUEST_BYTES = 64 * 1024
 MAX_MIN_VALID_S = 86_400.0
 _log = structlog.get_logger("grantwarden.handoff")
-_JSON = "application/json"
-_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Server": "grantwarden"}
-_TOKEN_HEADERS = CIMultiDict({**_HEADERS, "Content-Type": "application/json; charset=utf-8"})
-_UNKNOWN = json.dumps({"error": "unknown_tenant", "message": "no such tenant or org here"})
-_UNAUTHORIZED = json.dumps({"error": "unauthorized", "message": "this endpoint needs Authorization: Bearer <token>"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Handed(Protocol):
-    """A token going out, with where it acts (``worker.access.Handout``)."""
+    """A token going out, with where it acts (``worker.handout.Handout``)."""
 
     @property
     def tenant(self) -> str: ...
@@ -93,25 +86,6 @@ class Backend(Protocol):
         """The access object of ``tenant``'s running worker on this replica, or None."""
 
 
-class _Refused(Exception):  # noqa: N818 - a control-flow signal carrying a finished answer, not an error
-    def __init__(self, response: web.Response, result: str) -> None:
-        self.response, self.result = response, result
-
-
-def token_reply(body: bytes) -> web.Response:
-    """A token answer: its bytes ready (``Handed.body``), the headers built once."""
-    return web.Response(body=body, headers=_TOKEN_HEADERS)
-
-
-def reply(payload: dict[str, Any] | str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    text = payload if isinstance(payload, str) else server.dumps(payload)
-    return web.Response(text=text, status=status, content_type=_JSON, headers={**_HEADERS, **(headers or {})})
-
-
-def _error(status: int, name: str, message: str, result: str, **extra: Any) -> _Refused:
-    return _Refused(reply({"error": name, "message": message, **extra}, status), result)
-
-
 @dataclasses.dataclass(eq=False)
 class Routes:
     backend: Backend
@@ -140,22 +114,22 @@ class Routes:
         org_id = request.match_info["org_id"]
         names = self.backend.org_tenants(org_id)
         if not names:
-            raise _Refused(reply(_UNKNOWN, 404), "not_found")
+            raise replies.unknown()
         self._owned(request, org_id)
         if len(names) > 1:
             message = f"org {org_id} has several tenants here: ask for one by name"
-            raise _error(409, "ambiguous_org", message, "conflict", tenants=names)
+            raise replies.error(409, "ambiguous_org", message, "conflict", tenants=names)
         found = self._tenant(request, names[0])
         if found.org_id != org_id:  # a reload moved the tenant to another org in between
-            raise _reloading()
+            raise replies.reloading()
         return await self._handout(found, self._min_valid(request))
 
     async def invalidate(self, request: web.Request) -> web.Response:
         found = self._tenant(request, request.match_info["tenant"])
-        body = await self._json(request)
+        body = await replies.body(request)
         presented = body.get("token") or body.get("sha256")
         if not isinstance(presented, str) or not presented or len(presented) > 16_384:
-            raise _error(400, "bad_request", 'send {"token": "..."} or {"sha256": "<hex>"}', "bad_request")
+            raise replies.error(400, "bad_request", 'send {"token": "..."} or {"sha256": "<hex>"}', "bad_request")
         try:
             handout = await found.invalidate(presented)
         except traffic.NotReadyError as exc:
@@ -164,26 +138,27 @@ class Routes:
 
     async def refusals(self, request: web.Request) -> web.Response:
         found = self._tenant(request, request.match_info["tenant"])
-        report = _report(await self._json(request))
+        report = replies.report(await replies.body(request))
         try:
             answer = found.report_refusal(report)
         except ValueError as exc:
-            raise _error(400, "bad_request", str(exc), "bad_request") from None
-        return reply(answer.as_json())
+            raise replies.error(400, "bad_request", str(exc), "bad_request") from None
+        return replies.reply(answer.as_json())
 
     # -- helpers ----------------------------------------------------------------------------------
 
     def _tenant(self, request: web.Request, name: str) -> Source:
         org_id = self.backend.configured_org(name)
         if org_id is None:
-            raise _Refused(reply(_UNKNOWN, 404), "not_found")
+            raise replies.unknown()
         self._owned(request, org_id)
         found = self.backend.access(name)
         if found is None:
             fix = f"Tenant {name}'s worker is not running (starting, or restarting after a crash): see /status/{name}."
-            raise _Refused(reply({"error": "not_running", "outcome": "pending", "fix": fix}, 503), "not_ready")
+            body = {"error": "not_running", "outcome": "pending", "fix": fix}
+            raise replies.Refused(replies.reply(body, 503), "not_ready")
         if found.org_id != org_id:
-            raise _reloading()
+            raise replies.reloading()
         return found
 
     def _owned(self, request: web.Request, org_id: str) -> None:
@@ -199,11 +174,11 @@ class Routes:
             return
         if self.peer_url is not None:
             location = self.peer_url.replace("{index}", str(shard)).rstrip("/") + request.path_qs
-            response = reply({"error": "moved", "message": f"shard {shard} serves it", "shard": shard}, 307)
+            response = replies.reply({"error": "moved", "message": f"shard {shard} serves it", "shard": shard}, 307)
             response.headers["Location"] = location
-            raise _Refused(response, "redirected")
+            raise replies.Refused(response, "redirected")
         message = f"shard {shard} serves it, not shard {self.backend.shard_index}"
-        raise _error(421, "misdirected", message, "misdirected", shard=shard)
+        raise replies.error(421, "misdirected", message, "misdirected", shard=shard)
 
     def _min_valid(self, request: web.Request) -> float:
         raw = request.query.get("min_valid")
@@ -214,7 +189,9 @@ class Routes:
         except ValueError:
             value = math.nan
         if not 0 <= value <= MAX_MIN_VALID_S:  # NaN fails too
-            raise _error(400, "bad_request", f"min_valid is seconds from 0 to {MAX_MIN_VALID_S:g}", "bad_request")
+            raise replies.error(
+                400, "bad_request", f"min_valid is seconds from 0 to {MAX_MIN_VALID_S:g}", "bad_request"
+            )
         return value
 
     async def _handout(self, found: Source, min_valid: float) -> web.Response:
@@ -227,51 +204,14 @@ class Routes:
         return self._answer(handout)
 
     def _answer(self, handout: Handed) -> web.Response:
-        return token_reply(handout.body(self.clock.now()))
+        return replies.token_reply(handout.body(self.clock.now()))
 
-    def _not_ready(self, exc: traffic.NotReadyError) -> _Refused:
+    def _not_ready(self, exc: traffic.NotReadyError) -> replies.Refused:
         headers = {}
         if exc.retry_at is not None and math.isfinite(exc.retry_at):
             headers["Retry-After"] = str(max(1, math.ceil(exc.retry_at - self.clock.now())))
         body = {"error": exc.error, "outcome": exc.outcome, "fix": exc.fix}
-        return _Refused(reply(body, 503, headers), "not_ready")
-
-    @staticmethod
-    async def _json(request: web.Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.read() or b"null")
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise _error(400, "bad_request", "the body must be a JSON object", "bad_request")
-        return body
-
-
-def _reloading() -> _Refused:
-    fix = "The tenant's org changed in a reload; its new worker has not checked the new org's identity yet: ask again."
-    return _Refused(
-        reply({"error": "reloading", "outcome": "pending", "fix": fix}, 503, {"Retry-After": "1"}), "not_ready"
-    )
-
-
-def _report(body: dict[str, Any]) -> traffic.Report:
-    method, path, status = body.get("method"), body.get("path"), body.get("status")
-    headers, sha256 = body.get("headers") or {}, body.get("token_sha256")
-    problems = []
-    if not isinstance(method, str) or not traffic.method_ok(method):
-        problems.append("method is an HTTP method in capitals")
-    if not isinstance(path, str) or not path.startswith(traffic.API_ROOT):
-        problems.append("path is the request's path, starting with /api/v2/")
-    if not isinstance(status, int) or isinstance(status, bool) or not 300 <= status <= 599:
-        problems.append("status is the answer's HTTP status, 300-599")
-    if not isinstance(headers, dict) or len(headers) > 64 or not all(isinstance(v, str) for v in headers.values()):
-        problems.append("headers maps at most 64 names to strings")
-    if sha256 is not None and not (isinstance(sha256, str) and len(sha256) == 64):
-        problems.append("token_sha256 is 64 hex digits")
-    if problems:
-        raise _error(400, "bad_request", "; ".join(problems), "bad_request")
-    return traffic.Report(str(method), str(path), int(str(status)), headers, traffic.body_bytes(body.get("body", "")),
-                           sha256)  # fmt: skip
+        return replies.Refused(replies.reply(body, 503, headers), "not_ready")
 
 
 def guarded(routes: Routes, endpoint: str, handler: Handler) -> Handler:
@@ -280,17 +220,19 @@ def guarded(routes: Routes, endpoint: str, handler: Handler) -> Handler:
 
     async def run(request: web.Request) -> web.StreamResponse:
         try:
-            _authenticate(request, routes.bearer)
+            replies.authenticate(request, routes.bearer)
             if (request.content_length or 0) > MAX_REQUEST_BYTES:
-                raise _too_large()
+                raise replies.too_large(MAX_REQUEST_BYTES)
             response, result = await handler(request), "ok"
-        except _Refused as refused:
+        except replies.Refused as refused:
             response, result = refused.response, refused.result
         except web.HTTPRequestEntityTooLarge:
-            response, result = _too_large().response, "too_large"
+            response, result = replies.too_large(MAX_REQUEST_BYTES).response, "too_large"
         except Exception:  # noqa: BLE001 - the boundary: log it (redacted), answer without details
             _log.error("http_error", method=request.method, path=request.path, exc_info=True)
-            response = reply({"error": "internal", "message": "internal error; the daemon's log has the details"}, 503)
+            response = replies.reply(
+                {"error": "internal", "message": "internal error; the daemon's log has the details"}, 503
+            )
             result = "error"
         routes.count(endpoint, result)
         return response
@@ -298,22 +240,8 @@ def guarded(routes: Routes, endpoint: str, handler: Handler) -> Handler:
     return run
 
 
-def _authenticate(request: web.Request, bearer: bytes | None) -> None:
-    if bearer is None:
-        return
-    headers = request.headers.getall("Authorization", [])
-    if len(headers) != 1 or not server.authorized(headers[0], bearer):
-        raise _Refused(
-            reply(_UNAUTHORIZED, 401, {"WWW-Authenticate": 'Bearer realm="grantwarden-handoff"'}), "unauthorized"
-        )
-
-
-def _too_large() -> _Refused:
-    return _error(413, "request_too_large", f"requests are limited to {MAX_REQUEST_BYTES} bytes", "too_large")
-
-
 async def _not_found(request: web.Request) -> web.Response:
-    raise _error(404, "not_found", "no such endpoint", "not_found")
+    raise replies.error(404, "not_found", "no such endpoint", "not_found")
 
 
 def build_app(routes: Routes) -> web.Application:

@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import hmac
-import json
 from collections.abc import Callable
-from typing import Any
 
 import structlog
 
@@ -35,59 +33,11 @@ from grantwarden.config import models as settings
 from grantwarden.policy import catalog, errorbody, labels, traffic
 from grantwarden.remote import errors
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import observed, probing, refusals, tokenbox, verdicts
+from grantwarden.worker import handout, observed, probing, refusals, tokenbox, verdicts
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
-TOKEN_TYPE = "bearer"
 _CLIENT_REFUSAL = errorbody.ErrorFacts(message="the integration reported this token refused (401)")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Handout:
-    """What the integration gets: the token and where it acts. The token never reaches a repr.
-
-    ``prefix`` is the answer's JSON up to ``expires_in``, encoded once per token (``Access``
-    keeps it), so that answering 2,000 requests a second encodes a number, not a document."""
-
-    tenant: str
-    org_id: str
-    region: str | None
-    api_base_url: str
-    token: tokenbox.Token = dataclasses.field(repr=False)
-    prefix: bytes = dataclasses.field(repr=False, default=b"")
-
-    @property
-    def expires_at(self) -> float:
-        return self.token.expires_at
-
-    @property
-    def usable_until(self) -> float:
-        return self.token.usable_until
-
-    def as_json(self, now: float) -> dict[str, Any]:
-        return {
-            "tenant": self.tenant,
-            "org_id": self.org_id,
-            "region": self.region,
-            "api_base_url": self.api_base_url,
-            "access_token": self.token.value,
-            "token_type": TOKEN_TYPE,
-            "expires_at": health.iso(self.token.expires_at),
-            "expires_in": max(0, int(self.token.expires_at - now)),
-        }
-
-    def body(self, now: float) -> bytes:
-        """``as_json(now)`` as JSON bytes, ``<``, ``>`` and ``&`` escaped (``surface.server.dumps``)."""
-        prefix = self.prefix or encoded_prefix(self.as_json(now))
-        return b"%s%d}" % (prefix, max(0, int(self.token.expires_at - now)))
-
-
-def encoded_prefix(answer: dict[str, Any]) -> bytes:
-    """The JSON of ``answer`` without ``expires_in``, ending where its value goes."""
-    fields = {key: value for key, value in answer.items() if key != "expires_in"}
-    text = json.dumps(fields).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return text[:-1].encode() + b', "expires_in": '
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,7 +100,7 @@ class Access:
 
     # -- the integration's calls ------------------------------------------------------------------
 
-    async def token(self, min_valid_s: float = 0.0) -> Handout:
+    async def token(self, min_valid_s: float = 0.0) -> handout.Handout:
         """The current token, lasting ``min_valid_s`` more seconds (at most half a token's lifetime)."""
         self._check()
         box = self.box
@@ -168,7 +118,7 @@ class Access:
             self._check()  # a mint from a newly stored grant is another credential
         return self.handed(token)
 
-    async def invalidate(self, presented: str) -> Handout:
+    async def invalidate(self, presented: str) -> handout.Handout:
         """The integration's request with ``presented`` (a token or its SHA-256) met a 401."""
         self._check()
         current = self.box.token
@@ -203,7 +153,7 @@ class Access:
         self._blind_at = now
         return True
 
-    def handed(self, token: tokenbox.Token) -> Handout:
+    def handed(self, token: tokenbox.Token) -> handout.Handout:
         """Record a token going out (the listener or a file) and wrap it."""
         if self._handed is not token:  # registered again at each of the worker's own uses anyway
             self.wiring.redactor.add(token.value)
@@ -212,14 +162,14 @@ class Access:
             record.handed_out_at = self.clock.now()
         return self._wrap(token)
 
-    def _wrap(self, token: tokenbox.Token) -> Handout:
+    def _wrap(self, token: tokenbox.Token) -> handout.Handout:
         tenant = self.tenant
         if self._encoded[0] is not token:
-            plain = Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token)
-            self._encoded = (token, encoded_prefix(plain.as_json(0.0)))
-        return Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token, self._encoded[1])
+            plain = handout.Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token)
+            self._encoded = (token, handout.encoded_prefix(plain.as_json(0.0)))
+        return handout.Handout(tenant.name, tenant.org_id, tenant.region, tenant.api_url, token, self._encoded[1])
 
-    def shareable(self) -> Handout | None:
+    def shareable(self) -> handout.Handout | None:
         """The token that may go out now without minting (what the file sink writes), or None.
         Nothing is recorded: ``note_handed`` does, once the sink writes it."""
         token = self.box.token
