@@ -11,7 +11,9 @@ so the next ``get()`` mints; ``api.TenantApi`` does that around every request.
 
 What the box does not do: decide schedules (``refreshing`` sleeps until ``refresh_at``), or know
 how a token is obtained: the ``mint`` callable hides client credentials versus refresh tokens.
-Its log lines carry no tenant: the tenant's task has it bound (``structlog.contextvars``).
+Its log lines carry no tenant: the tenant's task has it bound (``structlog.contextvars``). A 429
+from the token endpoint is told to ``rate_limits`` (the tenant's reporter) as it arrives, so the
+status shows it like a probe's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import dataclasses
 import math
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
@@ -65,6 +68,12 @@ def describe(cause: BaseException | None) -> str:
     return "unknown" if cause is None else f"{type(cause).__name__}: {cause}"
 
 
+class RateLimits(Protocol):
+    """Told of every 429 when it arrives (``reporting.Reporter``), with the request it answered."""
+
+    def rate_limited(self, probe: str, retry_after: float | None) -> None: ...
+
+
 class TokenBox:
     __slots__ = (  # two boxes per tenant: slots instead of an instance dict
         "_clock",
@@ -72,6 +81,7 @@ class TokenBox:
         "_limiter",
         "_metrics",
         "_mint",
+        "_rate_limits",
         "_refresh",
         "_rng",
         "changed",
@@ -95,9 +105,11 @@ class TokenBox:
         metrics: metrics_mod.Metrics | None,
         limiter: minting.MintLimiter | None = None,
         identity: str | None = None,
+        rate_limits: RateLimits | None = None,
     ) -> None:
         """``refresh``: the tenant's own settings object, held rather than copied (two boxes a
-        tenant); ``identity``: None for the tenant's own client, "admin" for its admin credentials."""
+        tenant); ``identity``: None for the tenant's own client, "admin" for its admin credentials;
+        ``rate_limits``: told of the token endpoint's 429s (else they only count in ``metrics``)."""
         self.tenant = tenant
         self.identity = identity
         self._mint = mint
@@ -106,6 +118,7 @@ class TokenBox:
         self._refresh = refresh
         self._metrics = metrics
         self._limiter = limiter
+        self._rate_limits = rate_limits
         self.token: Token | None = None
         self.failures = 0
         self.last_error: Exception | None = None
@@ -166,6 +179,17 @@ class TokenBox:
             return token
         finally:
             self._inflight = None
+
+    def reconfigure(self, *, refresh: settings.RefreshSettings) -> None:
+        """New refresh settings (a reload): they schedule the NEXT token; the one in hand keeps its
+        refresh time, so a changed fraction costs no mint."""
+        self._refresh = refresh
+
+    def retry_now(self) -> None:
+        """Forget a failed mint's backoff (a missing secret is there now): the next ``get()`` mints."""
+        if self.retry_at is not None and not self.refusals:
+            self.failures, self.retry_at = 0, None
+            self.changed.set()
 
     def invalidate(self, token: Token) -> None:
         """The platform refused ``token`` (401): drop it if it is still the current one."""
@@ -243,12 +267,15 @@ class TokenBox:
         if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
             self.retry_at = max(self.retry_at, now + exc.retry_after)
         result = minting.result_of(exc)
+        if isinstance(exc, errors.RateLimited) and self._rate_limits is not None:  # counted there, and shown
+            request = "token" if self.identity is None else f"{self.identity} token"
+            self._rate_limits.rate_limited(request, exc.retry_after)
         if self._metrics is not None:
             series = self._metrics.tenant(self.tenant)
             if not isinstance(exc, minting.MintFailedError) or exc.sent:
                 series.count_token_request(result)
             series.token_refresh = self.retry_at
-            if result is labels.TokenResult.RATE_LIMITED:
+            if result is labels.TokenResult.RATE_LIMITED and self._rate_limits is None:
                 series.rate_limited += 1  # a 429 is a 429, token or API
         self._log(
             _LOG.warning,
