@@ -80,7 +80,10 @@ def test_an_unknown_shard_is_an_error_that_says_what_to_set(environ: dict[str, s
             id="base-urls",
         ),
         pytest.param(
-            {"credentials": {"client_id": "client-2", "client_secret": {"env": "ACME_SECRET"}}}, True, False, id="client"
+            {"credentials": {"client_id": "client-2", "client_secret": {"env": "ACME_SECRET"}}},
+            True,
+            False,
+            id="client",
         ),
         pytest.param(
             {"credentials": {"client_id": "client-1", "client_secret": {"env": "OTHER"}}}, True, False, id="secret-ref"
@@ -146,9 +149,7 @@ def test_tenants_that_run_alike_share_one_settings_key_object() -> None:
 def test_server_secrets_must_resolve_and_tenant_secrets_only_when_strict(
     strict: bool, environ: dict[str, str], problems: list[str]
 ) -> None:
-    loaded = load(
-        {**BASE, "admin_credentials": None}, server={"admin_token": {"env": "ADMIN_TOKEN"}}
-    )
+    loaded = load({**BASE, "admin_credentials": None}, server={"admin_token": {"env": "ADMIN_TOKEN"}})
     if not problems:
         fleet.check_secrets(loaded, environ, strict=strict)
         return

@@ -139,38 +139,6 @@ class Answer:
 Serve = Callable[..., Awaitable[server.Running]]
 
 
-@pytest.fixture
-def clock() -> clock_mod.ManualClock:
-    return clock_mod.ManualClock(start=NOW)
-
-
-@pytest.fixture
-def metrics() -> metrics_mod.Metrics:
-    return metrics_mod.Metrics(registry=prom.CollectorRegistry())
-
-
-@pytest.fixture
-async def serve(clock: clock_mod.ManualClock, metrics: metrics_mod.Metrics) -> AsyncIterator[Serve]:
-    started: list[server.Running] = []
-
-    async def _serve(backend: Any, *, admin_token: str | None = ADMIN, **extra: Any) -> server.Running:
-        running = await server.start(
-            backend=backend, metrics=metrics, listen="127.0.0.1:0", admin_token=admin_token, clock=clock, **extra
-        )
-        started.append(running)
-        return running
-
-    yield _serve
-    for running in started:
-        await running.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
 async def call(
     http: aiohttp.ClientSession, running: server.Running, path: str, method: str = "GET", **kw: Any
 ) -> Answer:

@@ -173,9 +173,7 @@ async def test_a_change_of_settings_alone_is_handed_to_the_running_worker() -> N
     assert isinstance(worker, Ticker)
 
     applied = fleet.sup.apply(specs(acme="id1/5", beta="id1/10"))
-    assert applied == supervisor.Applied(
-        added=(), removed=(), changed=(), unchanged=("beta",), reconfigured=("acme",)
-    )
+    assert applied == supervisor.Applied(added=(), removed=(), changed=(), unchanged=("beta",), reconfigured=("acme",))
     assert told == [("acme", "5", worker)]
     await clock.advance(10)
     assert fleet.made["acme"] == [worker], "the same worker: no restart, so no new token"
