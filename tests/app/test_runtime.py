@@ -124,9 +124,15 @@ async def running(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     names: list[str],
+    *,
+    raw: dict[str, Any] | None = None,
     **edit: Any,
 ) -> AsyncIterator[Daemon]:
-    raw, env = render(sim, tmp_path, names)
+    """The demo's ``names`` (or a configuration ``raw`` rendered and with its secrets set by the
+    caller), edited at the top level by ``edit``, in a file the daemon runs from."""
+    env: dict[str, str] = {}
+    if raw is None:
+        raw, env = render(sim, tmp_path, names)
     raw.update(edit)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
