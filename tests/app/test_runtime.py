@@ -126,10 +126,12 @@ async def running(
     names: list[str],
     *,
     raw: dict[str, Any] | None = None,
+    strict: bool = False,
     **edit: Any,
 ) -> AsyncIterator[Daemon]:
     """The demo's ``names`` (or a configuration ``raw`` rendered and with its secrets set by the
-    caller), edited at the top level by ``edit``, in a file the daemon runs from."""
+    caller), edited at the top level by ``edit``, in a file the daemon runs from (``run --strict``
+    when ``strict``); secrets are left to the daemon, as ``grantwarden run`` leaves them."""
     env: dict[str, str] = {}
     if raw is None:
         raw, env = render(sim, tmp_path, names)
@@ -139,7 +141,6 @@ async def running(
     path = tmp_path / "grantwarden.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     loaded = configfile.load(path, environ={})
-    configfile.resolve_secrets(loaded, environ=os.environ)
     registry = prometheus_client.CollectorRegistry()
     started: asyncio.Future[tuple[runtime.Daemon, server.Running]] = asyncio.get_running_loop().create_future()
     options = runtime.Options(
@@ -151,6 +152,7 @@ async def running(
         watchdog_interval_s=3600.0,
         seed=3,
         on_started=lambda daemon, http: started.set_result((daemon, http)),
+        strict=strict,
     )
     task = asyncio.create_task(runtime.run(loaded, options), name="daemon")
     daemon, http = await started
