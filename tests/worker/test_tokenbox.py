@@ -377,7 +377,7 @@ async def test_a_429_from_the_token_endpoint_reaches_the_status_as_a_429_on_toke
         rng=random.Random(1),
         refresh=DEFAULTS,
         metrics=metrics,
-        rate_limits=reporting.Reporter(status=status, metrics=metrics, clock=clock),
+        observer=reporting.Reporter(status=status, metrics=metrics, clock=clock),
     )
     with pytest.raises(tokenbox.TokenUnavailableError):
         await box.get()

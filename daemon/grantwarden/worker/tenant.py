@@ -166,7 +166,7 @@ class Worker:
             refresh=tenant.refresh,
             metrics=deps.metrics,
             limiter=deps.limiter,
-            rate_limits=self.reporter,
+            observer=self.reporter,
         )
         self.api = api.TenantApi(
             client=deps.client, endpoints=endpoints, gate=limit, box=box, timeout_s=tenant.probe_timeout
@@ -192,7 +192,7 @@ class Worker:
                     metrics=None,
                     limiter=deps.limiter,
                     identity="admin",  # no series of its own
-                    rate_limits=self.reporter,  # its 429s hold the tenant's gate too
+                    observer=self.reporter,  # its 429s hold the tenant's gate too
                 )
             )
         self.prober = probing.Prober(
