@@ -291,6 +291,33 @@ async def test_a_post_during_a_reload_gets_the_outcome_of_the_reload_after_it(
         assert held.calls == 2
 
 
+async def test_a_reload_that_fails_unexpectedly_answers_and_the_next_one_still_works(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    monkeypatch.setenv("GW_RELOAD_ADMIN", ADMIN)
+    server = {"listen": "127.0.0.1:0", "admin_token": {"env": "GW_RELOAD_ADMIN"}}
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme"], server=server) as d,
+    ):
+        await clock.advance(61)
+        real = configproc.load
+
+        def broken(*args: Any, **kwargs: Any) -> configfile.Loaded:
+            raise RuntimeError("a bug in the loader")
+
+        monkeypatch.setattr(configproc, "load", broken)
+        with capture_logs() as logs:
+            status, body = await post(d.http.url + "/-/reload")
+        assert (status, body["error"]) == (422, "config_invalid")
+        assert body["problems"] == [f"{d.path}: the reload failed: RuntimeError (the log has the details)"]
+        assert [e["event"] for e in logs].count("config_reload_failed") == 1
+        monkeypatch.setattr(configproc, "load", real)
+        assert (await post(d.http.url + "/-/reload"))[0] == 202, "reloads go on"
+        assert d.reload_ok() == 1
+
+
 def specs(**keys: int) -> list[supervisor.Spec]:
     return [supervisor.Spec(name, key) for name, key in keys.items()]
 

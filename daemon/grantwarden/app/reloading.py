@@ -111,7 +111,11 @@ class Reloader:
     async def _reload_until_current(self) -> None:
         while self._waiting and not self._daemon.stopping:
             waiting, self._waiting = self._waiting, []
-            outcome = await self.reload()
+            try:
+                outcome = await self.reload()
+            except Exception as exc:  # noqa: BLE001 - a bug must neither end reloads for good nor leave a POST waiting
+                problem = f"{self._source}: the reload failed: {type(exc).__name__} (the log has the details)"
+                outcome = self._failed(self._clock.now(), [problem], exc=exc)
             for answer in waiting:
                 if not answer.done():
                     answer.set_result(outcome)
@@ -126,7 +130,7 @@ class Reloader:
         try:
             prepared = await asyncio.to_thread(self._prepare)
         except (configfile.ConfigError, fleet.ShardError) as exc:
-            return self._failed(attempted, str(exc).splitlines(), refused=False)
+            return self._failed(attempted, str(exc).splitlines())
         except RefusedError as exc:
             return self._failed(attempted, [f"{self._source}: {exc}"], refused=True)
         if self._daemon.stopping:  # the supervisor is stopping: nothing may start now
@@ -163,9 +167,13 @@ class Reloader:
         )
         return self.record
 
-    def _failed(self, attempted: float, problems: list[str], *, refused: bool) -> health.ReloadRecord:
+    def _failed(
+        self, attempted: float, problems: list[str], *, refused: bool = False, exc: Exception | None = None
+    ) -> health.ReloadRecord:
         self._metrics.config_reload_ok.set(0)
-        self._log.error("config_reload_failed", source=self._source, problems=problems)
+        self._log.error(
+            "config_reload_failed", source=self._source, problems=problems, **({"exc_info": exc} if exc else {})
+        )
         self.record = dataclasses.replace(
             self.record, attempted_at=attempted, ok=False, problems=tuple(problems), refused=refused
         )

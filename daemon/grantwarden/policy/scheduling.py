@@ -5,7 +5,8 @@ burst the platform answers with 429s, and minting thousands of tokens at once tr
 endpoint's own limit (platform.md §5: "minting tokens is itself rate-limited"). ``first_window``
 says over how long first cycles spread: what minting their tokens takes at the replica's rate,
 never more than one interval (six tenants are ready in a second, not a minute); ``first_offset``
-draws a tenant's place in it; ``Bucket`` is the token bucket that every tenant's minting passes
+draws a tenant's place in it, and ``into_phase`` moves its later cycles back to a place of their
+own in the interval, so the steady load stays spread; ``Bucket`` is the token bucket that every tenant's minting passes
 through, and what still keeps 10,000 tenants under the rate. ``Bucket`` is the one mutable object in ``policy``: a small
 state machine whose only input is the ``now`` its caller passes, so tests drive it from a
 table of times with no clock and no sleeps. Callers: the tenant loops and the tokens box.
@@ -36,6 +37,21 @@ def first_window(interval: float, *, tenants: int, rate_per_s: float | None) -> 
     if rate_per_s is None or not rate_per_s > 0:  # no limiter, or no rate to go by (NaN, 0)
         return interval
     return min(interval, max(0, tenants) / rate_per_s)  # an infinite rate: all at once
+
+
+def into_phase(*, elapsed: float, phase: float, interval: float) -> float:
+    """Seconds a tenant waits after its first cycle on top of ``interval``, so that its cycles from
+    the second on start at ``phase`` within the interval: first cycles come together, fast
+    (``first_window``), and the cycles after them spread over the interval as if they had never
+    met. ``elapsed``: from the worker's start to the end of its first cycle; the result is in
+    [0, interval), so no gap between two cycles is ever shorter than the interval.
+
+        start  first cycle   end                                  second cycle
+        |--f--[==========]|<------- interval ------->|<- extra ->|  at start + phase + k·interval
+    """
+    if not math.isfinite(interval) or interval <= 0:
+        return 0.0
+    return (phase - elapsed) % interval
 
 
 def first_offset(interval: float, rng: random.Random) -> float:

@@ -280,9 +280,13 @@ class Worker:
 
     async def _probe_loop(self, stop: asyncio.Event, *, at_once: bool = False) -> None:
         wake = (stop, self.status.reconcile_requested)
-        window = 0.0 if at_once else self.deps.launch.window(self.tenant.probe_interval)
+        started, interval = self._clock.now(), self.tenant.probe_interval
+        window = 0.0 if at_once else self.deps.launch.window(interval)
         offset = scheduling.first_offset(window, self._rng)
-        self.status.next_cycle_at = self._clock.now() + offset
+        # Where its cycles settle within an interval once the first is done: first cycles bunch up
+        # to be ready soon, the later ones spread as before (none when the first ones spread anyway).
+        phase = self._rng.random() * interval if window < interval else None
+        self.status.next_cycle_at = started + offset
         await self._clock.sleep(offset, wakeup=wake)
         while not stop.is_set():
             # Wait out a Retry-After floor here, where a stop ends the wait: inside a probe the
@@ -296,8 +300,13 @@ class Worker:
             requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
             await self.cycle(act=True, stop=stop, reconcile=requested)
-            self.status.next_cycle_at = self._clock.now() + self.tenant.probe_interval
-            await self._clock.sleep(self.tenant.probe_interval, wakeup=wake)
+            interval = self.tenant.probe_interval
+            delay = interval
+            if phase is not None:
+                delay += scheduling.into_phase(elapsed=self._clock.now() - started, phase=phase, interval=interval)
+                phase = None
+            self.status.next_cycle_at = self._clock.now() + delay
+            await self._clock.sleep(delay, wakeup=wake)
 
     async def cycle(self, *, act: bool, stop: asyncio.Event | None = None, reconcile: bool = False) -> acting.Cycle:
         """Probe, plan, decide, diagnose, report; then act on the decision when ``act``.
