@@ -4,10 +4,12 @@ Covers: a tenant whose ``{env: NAME}`` secret is unset and one whose ``{file: PA
 exist start at once in ``needs_attention`` with a ``secret_unavailable`` finding naming the
 variable or the file (never a value), send no token request, and do not hold ``/readyz`` back,
 while every other tenant runs; when the secret file appears, the next interval's look finds it and
-the tenant recovers; a reload that adds a tenant with an unresolvable secret applies the rest, and
-that tenant waits alone; ``run --strict`` keeps the old refusal (nothing starts, the path named),
-and so does a reload under ``--strict``; an unresolvable ``server.admin_token`` fails the start
-whatever the mode; the command line says all of it in one line each and exits 2 where it refuses.
+the tenant recovers; a secret file that vanishes later fails the tenant's mints (with a backoff
+that grows to minutes) and, once back, is used at the very next cycle; a reload that adds a
+tenant with an unresolvable secret applies the rest, and that tenant waits alone; ``run
+--strict`` keeps the old refusal (nothing starts, the path named), and so does a reload under
+``--strict``; an unresolvable ``server.admin_token`` fails the start whatever the mode; the
+command line says all of it in one line each and exits 2 where it refuses.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from grantwarden.base import redaction
 from grantwarden.base.clock import ManualClock
 from grantwarden.config import loading as configfile
 from grantwarden.policy import labels
-from grantwarden.simulator import testing
+from grantwarden.simulator import control, testing
 from tests.app.test_runtime import render, running, tenant_tasks
 from tests.e2e import support
 
@@ -94,6 +96,31 @@ async def test_a_tenant_whose_secret_cannot_be_resolved_waits_alone_and_recovers
         ("acme-ca", "credentials.client_secret"),
     }
     assert env["GW_TEST_CA_VALUE"] not in repr(logs)
+
+
+async def test_a_secret_file_that_comes_back_is_used_at_the_next_cycle_not_after_the_backoff(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    monkeypatch.delenv("GW_TEST_UNSET_SECRET", raising=False)
+    async with testing.running(support.DEMO, clock=clock) as sim:
+        raw, env, secret_file = broken(sim, tmp_path)
+        secret_file.write_text(env["GW_TEST_CA_VALUE"])
+        raw["tenants"] = [tenant_of(raw, "acme-ca")]
+        async with running(sim, clock, tmp_path, monkeypatch, ["acme-ca"], raw=raw) as d:
+            await clock.advance(61)
+            status = d.daemon.statuses()["acme-ca"]
+            assert status.state is labels.State.HEALTHY
+            secret_file.unlink()
+            control.revoke_tokens(sim.world, tenant_of(raw, "acme-ca")["credentials"]["client_id"])
+            await clock.advance(900)  # 15 minutes of failed mints: the backoff is minutes long by now
+            assert status.state is labels.State.NEEDS_ATTENTION
+            assert status.token_last_error is not None
+            assert "cannot be resolved" in status.token_last_error
+            assert (status.token_refresh_at or 0) - clock.now() > 61, "the next retry is more than an interval off"
+            secret_file.write_text(env["GW_TEST_CA_VALUE"])
+            await clock.advance(61)
+            assert status.state is labels.State.HEALTHY, "the next cycle mints with the secret that is back"
 
 
 async def test_a_reload_adding_a_tenant_whose_secret_is_missing_applies_and_that_tenant_waits(

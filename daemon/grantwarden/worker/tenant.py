@@ -33,6 +33,7 @@ from grantwarden.config.secretrefs import SecretUnavailableError
 from grantwarden.policy import catalog, labels, scheduling
 from grantwarden.policy import diagnosis as diagnosis_mod
 from grantwarden.policy.planning import Plan
+from grantwarden.policy.tokens import TokenProblem
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.telemetry import metrics as metrics_mod
@@ -275,8 +276,15 @@ class Worker:
                 return None
         if waited:
             self.status.reconcile_requested.clear()
-            self.api.box.retry_now()  # a failed mint's backoff must not outlast the missing secret
         return waited
+
+    def _secret_back(self) -> None:
+        """A secret that failed the last mint (a file gone, say) resolves again: mint at this cycle
+        rather than after the backoff, which may have grown to minutes meanwhile."""
+        failure = self.api.box.last_error
+        missing = isinstance(failure, minting.MintFailedError) and failure.problem is TokenProblem.SECRET_UNAVAILABLE
+        if missing and not unresolved_secrets(self.tenant, self.deps.environ):
+            self.api.box.retry_now()
 
     async def _probe_loop(self, stop: asyncio.Event, *, at_once: bool = False) -> None:
         wake = (stop, self.status.reconcile_requested)
@@ -296,6 +304,7 @@ class Worker:
                 self.status.next_cycle_at = not_before
             if await self._clock.sleep(not_before - self._clock.now(), wakeup=(stop,)):
                 return
+            self._secret_back()
             # Read the request before clearing it: a reconcile also lifts a hold (acting.decide).
             requested = self.status.reconcile_requested.is_set()
             self.status.reconcile_requested.clear()
