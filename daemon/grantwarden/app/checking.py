@@ -4,14 +4,17 @@ Each tenant gets the same ``tenant.Worker`` the daemon runs, and one ``cycle(act
 token, the identity check, the probes, the licence check and the re-grant plan are exactly what
 ``run`` would see and decide, but no client is edited and no token is dropped. The output is a
 readable report (or JSON with ``--json``): per tenant its state, failing probes, and each
-finding with the one-sentence fix; ``plan`` adds what a re-grant would change.
+finding with the one-sentence fix; ``plan`` adds what a re-grant would change. A Retry-After
+longer than a few seconds is told as it starts (``tell``: a line on stderr), and ``max_wait_s``
+(``--max-wait``) caps what a tenant's pass waits out: beyond it the tenant reads rate limited.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -26,7 +29,7 @@ from grantwarden.policy import labels, remediation
 from grantwarden.policy.planning import Refusal, RolePlan, ScopePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, minting
+from grantwarden.worker import acting, minting, probing
 from grantwarden.worker import status as health
 from grantwarden.worker import tenant as tenant_mod
 
@@ -47,8 +50,12 @@ async def check(
     clock: clock_mod.Clock,
     redactor: redaction_mod.Redactor,
     environ: Mapping[str, str],
+    max_wait_s: float | None = None,
+    tell: Callable[[str], None] | None = None,
 ) -> list[Checked]:
-    """One cycle per chosen tenant; ``environ`` is where ``{env: NAME}`` secrets are read."""
+    """One cycle per chosen tenant; ``environ`` is where ``{env: NAME}`` secrets are read;
+    ``max_wait_s`` caps a Retry-After waited out (None: the daemon's minute); ``tell`` hears of
+    long waits, one line each."""
     cfg = loaded.settings
     chosen = [t for t in cfg.tenants if names is None or t.name in names]
     metrics = metrics_mod.Metrics(registry=prometheus_client.CollectorRegistry())
@@ -71,14 +78,46 @@ async def check(
             # Its own task (gather): the tenant bound here names every line its cycle logs.
             with structlog.contextvars.bound_contextvars(tenant=tenant_cfg.name, org_id=tenant_cfg.org_id):
                 status = tenant_mod.new_status(tenant_cfg)
+                patient = dataclasses.replace(deps, patience=patience(tenant_cfg.name, max_wait_s, tell))
                 worker = tenant_mod.Worker(
-                    tenant=tenant_cfg, blueprint=cfg.blueprints[tenant_cfg.blueprint], status=status, deps=deps
+                    tenant=tenant_cfg, blueprint=cfg.blueprints[tenant_cfg.blueprint], status=status, deps=patient
                 )
                 async with limit:
                     cycle = await worker.cycle(act=False)
                 return Checked(tenant_cfg, status, cycle)
 
         return list(await asyncio.gather(*(one(t) for t in chosen)))
+
+
+# --- waiting out Retry-After: what check says while it waits, and --max-wait ---
+
+
+def patience(tenant: str, max_wait_s: float | None, tell: Callable[[str], None] | None) -> probing.Patience:
+    """One tenant's patience: the daemon's minute, or ``--max-wait``; long waits told by name."""
+    limit = probing.MAX_RETRY_AFTER_WAIT_S if max_wait_s is None else max_wait_s
+    told = None if tell is None else functools.partial(_waiting_line, tell, tenant, max_wait_s)
+    return probing.Patience(max_wait_s=limit, tell=told)
+
+
+def _waiting_line(
+    tell: Callable[[str], None], tenant: str, max_wait_s: float | None, request: str, seconds: float, waiting: bool
+) -> None:
+    if waiting:
+        hint = "--max-wait to stop sooner" if max_wait_s is None else f"--max-wait {max_wait_s:g} s"
+        tell(f"{tenant}: rate limited on {request}, waiting {seconds:.0f} s (Retry-After); {hint}")
+    else:
+        limit = f"the {probing.MAX_RETRY_AFTER_WAIT_S:g} s a pass waits"
+        if max_wait_s is not None:
+            limit = f"--max-wait {max_wait_s:g} s"
+        tell(f"{tenant}: rate limited on {request} for {seconds:.0f} s (Retry-After), more than {limit}: not waiting")
+
+
+def state_label(status: health.TenantStatus) -> str:
+    """The state as the report prints it: a first pass that ended rate limited leaves the state
+    at ``starting`` (a 429 never sets one), and reads ``RATE_LIMITED`` instead."""
+    if status.state is labels.State.STARTING and any(f.outcome == labels.Outcome.RATE_LIMITED for f in status.findings):
+        return "RATE_LIMITED"
+    return status.state.upper()
 
 
 def healthy(results: list[Checked]) -> bool:
@@ -90,7 +129,7 @@ def report(results: list[Checked], *, with_plan: bool) -> list[str]:
     for result in results:
         status = result.status
         failing = [f"{p.probe} ({p.outcome})" for p in status.probes.values() if p.outcome is not labels.Outcome.OK]
-        lines.append(f"{status.tenant}  org {status.org_id}  {status.state.upper()}")
+        lines.append(f"{status.tenant}  org {status.org_id}  {state_label(status)}")
         lines.append(f"  failing: {', '.join(failing) if failing else 'none'}")
         for finding in status.findings:
             lines.append(f"  finding: {finding.summary}")
@@ -102,7 +141,8 @@ def report(results: list[Checked], *, with_plan: bool) -> list[str]:
         lines.append("")
     counts: dict[str, int] = {}
     for result in results:
-        counts[result.status.state] = counts.get(result.status.state, 0) + 1
+        label = state_label(result.status).lower()
+        counts[label] = counts.get(label, 0) + 1
     lines.append(", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no tenants")
     return lines
 

@@ -98,6 +98,10 @@ class Actor:
         self._rng = rng
         self._refused: dict[str, Refusal] | None = None  # plan key → the platform's refusal of it; rare
 
+    def reconfigure(self, *, regrant: settings.RegrantSettings) -> None:
+        """New re-grant settings (a reload), from the next decision on; refusals and holds stay."""
+        self._regrant = regrant
+
     def known_refusals(self, planned: Mapping[str, Plan]) -> dict[str, Plan]:
         """Plans the platform already refused become that refusal: never the same PUT twice."""
         refused = self._refused

@@ -84,6 +84,10 @@ class TenantApi:
         self.gate = gate
         self.box = box
 
+    def retime(self, timeout_s: float) -> None:
+        """The request timeout from the next call on (a reload changed ``probe_timeout``)."""
+        self._timeout_s = timeout_s
+
     def as_identity(self, box: tokenbox.TokenBox) -> TenantApi:
         """The same org, endpoints, timeout and gate, acting with another identity's tokens."""
         return TenantApi(

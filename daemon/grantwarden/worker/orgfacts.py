@@ -57,6 +57,10 @@ class Planner:
         self._licensed: frozenset[str] | None = None
         self._licensed_at = float("-inf")
 
+    def reconfigure(self, *, grants: settings.Grants) -> None:
+        """A new allow-list (a reload changed the blueprint), from the next plan on."""
+        self._grants = grants
+
     async def licensed(self) -> frozenset[str] | None:
         """The org's licensed permissions (cached an hour); None when they cannot be read."""
         if self._licensed is not None and self._clock.now() - self._licensed_at < LICENSED_TTL_S:

@@ -9,6 +9,12 @@ the integration needs answers 2xx. Endpoint probes run concurrently, at most
 (``verdicts``); only a stop ends a pass early: ``gate.StoppedError`` from the lane that met it
 (in the lanes' exception group), the other lanes cancelled, for the tenant's loop to handle.
 
+A 429 is waited out within the pass only up to ``Patience.max_wait_s`` (60 s; ``check
+--max-wait`` less): a request that would wait longer at the tenant's Retry-After floor is not
+sent and reads ``rate_limited``, so a pass never sits for minutes (the tenant's loop waits the
+floor out before its next cycle). A credential the API keeps refusing (its token box backs off,
+design.md §3.2) reads as that refusal (``unauthorized``), never as a token-endpoint failure.
+
 The pass only observes and returns a frozen ``Pass``; a later step that reads more into it
 (``orgfacts.Planner.refine``) returns a new one. Diagnosis, metrics and logs are the caller's.
 """
@@ -40,6 +46,7 @@ STOP_AFTER_TOKEN = frozenset(
     }
 )
 MAX_RETRY_AFTER_WAIT_S = 60.0  # a 429 asking for a longer wait ends the probe as rate_limited
+TELL_AFTER_S = 5.0  # a wait longer than this is told (``check`` prints a line)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -73,6 +80,31 @@ class RateLimits(Protocol):
     def rate_limited(self, probe: str, retry_after: float | None) -> None: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Patience:
+    """How long a pass waits out a Retry-After, and who hears of a long wait.
+
+    One shared by every tenant of the daemon; ``check`` gives each tenant its own, whose ``tell``
+    prints a line naming the tenant: ``(request, seconds, waiting)``, the probe that got the 429,
+    the Retry-After, and whether the pass waits it out (else the probe reads ``rate_limited``).
+    """
+
+    max_wait_s: float = MAX_RETRY_AFTER_WAIT_S
+    tell: Callable[[str, float, bool], None] | None = None
+
+    def waits(self, seconds: float | None) -> bool:
+        """Whether a 429 asking for ``seconds`` is waited out in the pass (None: no Retry-After)."""
+        return seconds is not None and seconds <= self.max_wait_s
+
+    def told(self, request: str, seconds: float | None) -> None:
+        """Tell of a Retry-After longer than ``TELL_AFTER_S``, waited out or not."""
+        if self.tell is not None and seconds is not None and seconds > TELL_AFTER_S:
+            self.tell(request, seconds, self.waits(seconds))
+
+
+PATIENT = Patience()  # the daemon's: every tenant waits up to a minute within a pass
+
+
 class _Found:
     """The pass being gathered; the lanes write into it, ``frozen()`` hands it on."""
 
@@ -88,7 +120,7 @@ class _Found:
 
 
 class Prober:
-    __slots__ = ("_api", "_clock", "_concurrency", "_org_id", "_probes", "_rate_limits")  # one per tenant
+    __slots__ = ("_api", "_clock", "_concurrency", "_org_id", "_patience", "_probes", "_rate_limits")  # one per tenant
 
     def __init__(
         self,
@@ -99,6 +131,7 @@ class Prober:
         clock: clock_mod.Clock,
         concurrency: int,
         rate_limits: RateLimits,
+        patience: Patience = PATIENT,
     ) -> None:
         self._org_id = org_id
         self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
@@ -106,14 +139,28 @@ class Prober:
         self._clock = clock
         self._concurrency = concurrency
         self._rate_limits = rate_limits
+        self._patience = patience
+
+    def reconfigure(self, *, probes: tuple[catalog.ProbeDef, ...], concurrency: int) -> None:
+        """The blueprint's probes and the concurrency from the next pass on (a reload)."""
+        self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
+        self._concurrency = concurrency
 
     async def run(self, only: set[str] | None = None) -> Pass:
         """Probe everything, or only the named probes (the identity check always runs)."""
+        found = _Found()
+        if self._held(found, catalog.TOKEN):
+            return found.frozen(None)
+        started = self._clock.now()
         try:
             await self._api.box.get()
         except tokenbox.TokenUnavailableError as exc:
-            return Pass(token_problem=verdicts.token_problem(exc.cause))
-        found = _Found()
+            if not exc.refused:
+                return Pass(token_problem=verdicts.token_problem(exc.cause))
+            # Backing off after the API refused fresh tokens (design.md §3.2): the cause is that
+            # 401, which read as a token-endpoint failure would ask for a new secret or region.
+            self._record(found, catalog.TOKEN, _verdict_of(exc), started, exc)
+            return found.frozen(None)
         token_problem = await self._identity(found)
         if found.verdicts[catalog.TOKEN].outcome in STOP_AFTER_TOKEN:
             return found.frozen(token_problem)
@@ -153,7 +200,21 @@ class Prober:
         self._record(found, catalog.TOKEN, verdict, started, None)
         return None
 
+    def _held(self, found: _Found, name: str) -> bool:
+        """Record ``name`` as ``rate_limited``, unsent, when the tenant's Retry-After floor is further
+        off than this pass waits: a pass never sits out minutes at the gate."""
+        now = self._clock.now()
+        wait = self._api.gate.not_before - now
+        if wait <= self._patience.max_wait_s:
+            return False
+        message = f"not sent: the tenant waits out a Retry-After for {wait:.0f} s more"
+        verdict = Verdict(outcome=labels.Outcome.RATE_LIMITED, message=message, retry_after=round(wait, 1))
+        self._record(found, name, verdict, now, None)
+        return True
+
     async def _endpoint(self, probe: catalog.ProbeDef, found: _Found) -> None:
+        if self._held(found, probe.name):
+            return
         started = self._clock.now()
         try:
             answer = await self._retried(probe.name, self._api.get, probe.path, read=False)
@@ -175,7 +236,8 @@ class Prober:
             return await call(*args, **kwargs)
         except errors.RateLimited as exc:
             self._rate_limits.rate_limited(name, exc.retry_after)
-            if exc.retry_after is None or exc.retry_after > MAX_RETRY_AFTER_WAIT_S:
+            self._patience.told(name, exc.retry_after)
+            if not self._patience.waits(exc.retry_after):
                 raise
         try:
             return await call(*args, **kwargs)
