@@ -365,10 +365,17 @@ ROWS = [
         id="unauthorized-bad-credentials",
     ),
     pytest.param(
-        probe(verdict(Outcome.UNAUTHORIZED, status=401, code="ip.not.authorized")),
+        probe(
+            verdict(
+                Outcome.IP_NOT_AUTHORIZED,
+                status=401,
+                code="ip.not.authorized",
+                message="Requests originating from this IP address are not authorized: [203.0.113.9]",
+            )
+        ),
         State.NEEDS_ATTENTION,
-        [(Outcome.UNAUTHORIZED, False, "IP allowlist", None)],
-        id="unauthorized-ip",
+        [(Outcome.IP_NOT_AUTHORIZED, False, "add 203.0.113.9 to the org's IP address allowlist", None)],
+        id="ip-not-authorized",
     ),
     pytest.param(
         probe(verdict(Outcome.UNEXPECTED_STATUS, status=404, code="not.found")),

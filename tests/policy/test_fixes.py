@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from grantwarden.policy import diagnosis, fixes
+from grantwarden.policy import diagnosis, fixes, rejections
 from grantwarden.policy.findings import Subject, Text
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
@@ -179,7 +179,7 @@ def rejected(
     s = dataclasses.replace(
         subject(REMEDIATE), client_state=state, shared_with=shared, login_url=login_url, region=region
     )
-    finding = fixes.invalid_client_finding(s)
+    finding = rejections.invalid_client_finding(s)
     assert (finding.outcome, finding.fixable, finding.command, finding.probe) == (
         Outcome.UNAUTHORIZED, False, None, "token"
     )  # fmt: skip
