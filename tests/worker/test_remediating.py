@@ -85,6 +85,7 @@ async def test_the_put_body_keeps_everything_and_only_appends() -> None:
 
 async def test_a_409_re_reads_and_keeps_what_a_person_changed_meanwhile() -> None:
     admin = fakes.FakeApi(clock_mod.ManualClock(), client_id=fakes.ADMIN_CLIENT)
+    admin.held.append({"roleId": "r-person", "divisionId": fakes.HOME})  # an editor holds every role it sends
     admin.then("put_oauth_client", a_person_adds_a_role(admin))
     outcome = await remediating.Executor(admin=admin, client_id=fakes.CLIENT).add_roles(PLAN)  # type: ignore[arg-type]
     assert outcome.result is Result.APPLIED

@@ -65,6 +65,7 @@ async def check(
             state_dir=cfg.state_dir,
             environ=environ,
             redactor=redactor,
+            sharing=cfg.sharing_client_with,
         )
 
         async def one(tenant_cfg: settings.Tenant) -> Checked:

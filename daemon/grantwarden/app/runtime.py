@@ -147,6 +147,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             environ=options.environ,
             seed=options.seed,
             redactor=options.redactor,
+            sharing=lambda name: holder["cfg"].sharing_client_with(name),  # the configuration in force
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 

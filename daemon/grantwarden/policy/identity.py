@@ -34,12 +34,18 @@ class Mismatch:
     kind: Kind
     acts_in: str  # the org the token acts in
     home: str | None  # the token's home org, when named
+    org_id: str  # the tenant's org
+    expected_home: str | None = None  # a trust tenant's trustee org
 
     @property
     def message(self) -> str:
         """The probe record's message (status page, ``probe_failed``)."""
+        if self.kind is Kind.TRUSTED_USER:
+            return f"the token acts in org {self.acts_in} as a trusted user of org {self.home}, not as the org's own"
+        if self.kind is Kind.OTHER_HOME:
+            return f"the token acts in org {self.acts_in} as a user of org {self.home}, not of org {self.expected_home}"
         home = f" (home org {self.home})" if self.home and self.home != self.acts_in else ""
-        return f"the token acts in org {self.acts_in}{home}"
+        return f"the token acts in org {self.acts_in}{home}, not in {self.org_id}"
 
 
 def judge(*, org_id: str, home_org_id: str | None, acts_in: str, home: str | None) -> Mismatch | None:
@@ -49,10 +55,10 @@ def judge(*, org_id: str, home_org_id: str | None, acts_in: str, home: str | Non
     """
     home = home or None
     if acts_in != org_id:
-        return Mismatch(Kind.OTHER_ORG, acts_in, home)
+        return Mismatch(Kind.OTHER_ORG, acts_in, home, org_id, home_org_id)
     if home_org_id is None:
-        return None if home in (None, org_id) else Mismatch(Kind.TRUSTED_USER, acts_in, home)
-    return None if home == home_org_id else Mismatch(Kind.OTHER_HOME, acts_in, home)
+        return None if home in (None, org_id) else Mismatch(Kind.TRUSTED_USER, acts_in, home, org_id)
+    return None if home == home_org_id else Mismatch(Kind.OTHER_HOME, acts_in, home, org_id, home_org_id)
 
 
 def finding(s: findings.Subject, mismatch: Mismatch) -> findings.Finding:

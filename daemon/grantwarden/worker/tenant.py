@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from grantwarden.base import clock as clock_mod
@@ -25,11 +25,13 @@ from grantwarden.base import redaction
 from grantwarden.config import models as settings
 from grantwarden.policy import diagnosis as diagnosis_mod
 from grantwarden.policy import labels, scheduling
+from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.planning import Plan
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import acting, api, minting, orgfacts, probing, refreshing, reporting, tokenbox, usergrant
+from grantwarden.worker import inquiry as inquiries
 from grantwarden.worker import status as health
 
 
@@ -47,6 +49,9 @@ class Deps:
     seed: int | None = None  # None: every worker draws from ``rng``; a seed: one stream per tenant
     redactor: redaction.Redactor | None = None  # learns the refresh tokens read from disk
     rng: random.Random = dataclasses.field(default_factory=random.Random)  # one Mersenne state is 2.5 KB
+    sharing: Callable[[str], tuple[str, ...]] | None = None
+    """The other tenants using a tenant's OAuth client, by name, as the configuration in force says
+    (``Settings.sharing_client_with``); asked only for an ``invalid_client`` fix."""
 
 
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
@@ -91,6 +96,7 @@ class Worker:
         "actor",
         "api",
         "deps",
+        "inquirer",
         "planner",
         "prober",
         "reporter",
@@ -150,6 +156,9 @@ class Worker:
                 )
             )
         self.reporter = reporting.Reporter(status=status, metrics=deps.metrics, clock=clock)
+        trust = tenant.credentials.trust
+        home_org_id = trust.home_org_id if trust is not None else None
+        admin_client_id = credentials.client_id if credentials is not None else None
         self.prober = probing.Prober(
             org_id=tenant.org_id,
             probes=blueprint.probe_defs(),
@@ -157,6 +166,7 @@ class Worker:
             clock=clock,
             concurrency=tenant.probe_concurrency,
             rate_limits=self.reporter,
+            home_org_id=home_org_id,
         )
         self.planner = orgfacts.Planner(
             grant_type=tenant.credentials.grant,
@@ -164,6 +174,15 @@ class Worker:
             grants=blueprint.grants,
             api=self.api,
             admin=admin,
+            clock=clock,
+            trusted=trust is not None,
+        )
+        self.inquirer = inquiries.Inquirer(
+            tenant=tenant,
+            allow_roles=blueprint.grants.roles,
+            api=self.api,
+            admin=admin,
+            status=status,
             clock=clock,
         )
         self.actor = acting.Actor(
@@ -176,6 +195,8 @@ class Worker:
             reporter=self.reporter,
             clock=clock,
             rng=rng,
+            managed_by=tenant.managed_by(blueprint),
+            admin_client_id=admin_client_id,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -217,8 +238,9 @@ class Worker:
         if self._user_grant is not None and box.token and await self._user_grant.changed_on_disk():
             box.invalidate(box.token)  # a person signed in again (new scopes): use the new grant
         observed = await self.planner.refine(await self.prober.run())
-        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
+        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts), reconcile=reconcile)
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
+        await self.inquirer.look(observed)  # before this cycle's records replace the last ones
         result = self._diagnose(observed, plans, held=self.actor.held(decision))
         self.reporter.probes(observed)
         self._show(result, observed)
@@ -231,6 +253,11 @@ class Worker:
         return cycle
 
     def _diagnose(self, observed: probing.Pass, plans: Mapping[str, Plan], *, held: bool) -> diagnosis_mod.Diagnosis:
+        tenant, evidence = self.tenant, self.inquirer.evidence
+        sharing = self.deps.sharing
+        rejected = observed.token_problem is token_policy.TokenProblem.INVALID_CLIENT
+        trust = tenant.credentials.trust
+        admin = tenant.admin_credentials
         return diagnosis_mod.diagnose(
             tenant=self.tenant.name,
             org_id=self.tenant.org_id,
@@ -246,6 +273,16 @@ class Worker:
             previous=self.status.state,
             config_path=self.deps.config_path,
             dry_run=self.tenant.regrant.dry_run,
+            login_url=tenant.login_url,
+            region=tenant.region,
+            client_state=evidence.client_state,
+            shared_with=sharing(tenant.name) if sharing is not None and rejected else (),
+            admin_client_id=admin.client_id if admin is not None else None,
+            home_org_id=trust.home_org_id if trust is not None else None,
+            identity_home_org_id=observed.identity_home_org_id,
+            managed_by=self.actor.managed_by,
+            member=evidence.member,
+            changes=evidence.changes,
         )
 
     def _show(self, result: diagnosis_mod.Diagnosis, observed: probing.Pass) -> None:
