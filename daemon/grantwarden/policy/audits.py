@@ -3,13 +3,13 @@
 When a probe that passed starts failing for a permission, the likeliest cause is that someone
 changed the OAuth client (or, for a trust tenant, the trust): a role removed, the client
 disabled. The platform audits those changes under service ``PeoplePermissions`` (platform.md
-§11.3) and answers ``POST /api/v2/audits/query/realtime`` for the last 14 days (§11.1, §11.5)
-with ``AuditLogMessage`` records (§11.4). ``query`` builds the request, ``parse`` reads the
-records without failing on any shape, ``culprit`` picks the change since the probe last passed
-(a removal first), and ``describe`` says it in one sentence: entity, action, old and new values
-(role ids named where known), who (user or client, home org, address) and when. Which property
-names an ``Update`` carries is not documented (§11.3): every property is shown as it came.
-Pure: ``now`` is passed in. Called by ``worker.inquiry``.
+§11.3) and answers ``POST /api/v2/audits/query/realtime`` for the last 14 days (platform.md
+§11.1, §11.5) with ``AuditLogMessage`` records (platform.md §11.4). ``query`` builds the
+request, ``parse`` reads the records without failing on any shape, ``culprit`` picks the change
+since the probe last passed (a removal first), and ``describe`` says it in one sentence: entity,
+action, old and new values (role ids named where known), who (user or client, home org,
+address) and when. Which property names an ``Update`` carries is not documented (platform.md
+§11.3): every property is shown as it came. Pure: ``now`` is passed in. Called by ``worker.inquiry``.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ class Mismatch:
         if self.kind is Kind.OTHER_HOME:
             return f"the token acts in org {self.acts_in} as a user of org {self.home}, not of org {self.expected_home}"
         home = f" (home org {self.home})" if self.home and self.home != self.acts_in else ""
-        return f"the token acts in org {self.acts_in}{home}, not in {self.org_id}"
+        return f"the token acts in org {self.acts_in}{home}, not in org {self.org_id}"
 
 
 def judge(*, org_id: str, home_org_id: str | None, acts_in: str, home: str | None) -> Mismatch | None:

@@ -55,6 +55,7 @@ class RolePlan:
     role_names: tuple[str, ...]
     covers: frozenset[str]
     division_id: str
+    role_covers: tuple[frozenset[str], ...] = ()  # what each entry of ``add`` covers, in its order
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -263,7 +264,9 @@ def _choose(
 def _plan(chosen: Sequence[RoleFacts], remaining: frozenset[str], target: str) -> RolePlan:
     covered = frozenset().union(*(permissions.granted_by(r, remaining) for r in chosen))
     add = tuple(RoleDivision(role_id=r.id, division_id=target) for r in chosen)
-    return RolePlan(add=add, role_names=tuple(r.name for r in chosen), covers=covered, division_id=target)
+    each = tuple(permissions.granted_by(r, remaining) for r in chosen)
+    names = tuple(r.name for r in chosen)
+    return RolePlan(add=add, role_names=names, covers=covered, division_id=target, role_covers=each)
 
 
 def _uncovered(

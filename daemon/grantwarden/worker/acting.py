@@ -52,6 +52,7 @@ class Cycle:
     plans: Mapping[str, Plan]
     decision: remediation.Decision
     diagnosis: diagnosis_mod.Diagnosis
+    managed_by: labels.ManagedBy = labels.ManagedBy.GRANTWARDEN  # grants.managed_by: who edits the client
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

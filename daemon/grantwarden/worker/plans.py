@@ -33,7 +33,13 @@ def merged_roles(plans: Mapping[str, Plan]) -> RolePlan | None:
     add = tuple(dict.fromkeys(e for p in role_plans for e in p.add))
     names = tuple(dict.fromkeys(n for p in role_plans for n in p.role_names))
     covers = frozenset().union(*(p.covers for p in role_plans))
-    return RolePlan(add=add, role_names=names, covers=covers, division_id=role_plans[0].division_id)
+    each: dict[RoleDivision, frozenset[str]] = {}
+    for plan in role_plans:
+        for entry, covered in zip(plan.add, plan.role_covers or (plan.covers,) * len(plan.add), strict=False):
+            each[entry] = each.get(entry, frozenset()) | covered
+    role_covers = tuple(each.get(entry, frozenset()) for entry in add)
+    division = role_plans[0].division_id
+    return RolePlan(add=add, role_names=names, covers=covers, division_id=division, role_covers=role_covers)
 
 
 def merged_scopes(plans: Mapping[str, Plan]) -> ScopePlan | None:

@@ -247,7 +247,7 @@ class Worker:
         self.status.cycles += 1
         self.status.last_cycle_at = self._clock.now()
         self.status.first_cycle_done.set()
-        cycle = acting.Cycle(observed, plans, decision, result)
+        cycle = acting.Cycle(observed, plans, decision, result, self.actor.managed_by)
         if act and (after := await self.actor.act(cycle, stop or asyncio.Event())) is not None:
             self._show(self._diagnose(after.observed, after.plans, held=after.held), after.observed)
         return cycle
