@@ -87,7 +87,4 @@ def fix(member: Member, missing: Sequence[str], *, tenant: str) -> str:
         text += f"; it holds {findings.names(member.roles)} there now" if member.roles else "; it holds no role there"
     if member.unread:
         text += f"; grantwarden could not name the role: {member.unread}"
-    return (
-        f"{text}. grantwarden never changes a trust (tenant {tenant} acts through {member.trust}): it is "
-        f"org {member.trustor_org_id}'s decision."
-    )
+    return f"{text}. grantwarden never changes a trust for tenant {tenant}: that is org {member.trustor_org_id}'s decision."
