@@ -114,10 +114,11 @@ def plan_text(cycle: acting.Cycle) -> str:
     """What ``run`` would do about this tenant, in one line: one change per PUT it would send."""
     decision = cycle.decision
     roles, scopes = plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)
-    changes = [_plan_line(plan) for plan in (roles, scopes) if plan is not None]
+    managed = cycle.managed_by is labels.ManagedBy.TERRAFORM
+    changes = [_plan_line(plan, put=not managed) for plan in (roles, scopes) if plan is not None]
     refusals = [f"refused ({p.reason}): {p.detail}" for p in cycle.plans.values() if isinstance(p, Refusal)]
     action = decision.action
-    if changes and cycle.managed_by is labels.ManagedBy.TERRAFORM:
+    if changes and managed:
         lines = [f"managed by terraform, never edited: {c} in its {terraform.RESOURCE} resource" for c in changes]
         return "; ".join([*lines, *dict.fromkeys(refusals)])
     if action is remediation.Action.NONE:
@@ -130,13 +131,14 @@ def plan_text(cycle: acting.Cycle) -> str:
     return prefix + "; ".join(changes)
 
 
-def _plan_line(plan: RolePlan | ScopePlan) -> str:
+def _plan_line(plan: RolePlan | ScopePlan, *, put: bool = True) -> str:
+    how = "one PUT; " if put else ""
     if isinstance(plan, RolePlan):
         names = dict(zip((e.role_id for e in plan.add), plan.role_names, strict=False))
         entries = ", ".join(f"'{names.get(e.role_id, e.role_id)}' in division {e.division_id}" for e in plan.add)
         word = "role" if len(plan.add) == 1 else "roles"
-        return f"add {word} {entries} (one PUT; covers {', '.join(sorted(plan.covers))})"
-    return f"add scope {', '.join(plan.add)} to the client (one PUT), then a person re-consents"
+        return f"add {word} {entries} ({how}covers {', '.join(sorted(plan.covers))})"
+    return f"add scope {', '.join(plan.add)} to the client ({how}then a person re-consents)"
 
 
 def plan_json(result: Checked) -> dict[str, Any]:

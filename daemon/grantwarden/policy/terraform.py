@@ -41,7 +41,7 @@ def hcl(plan: RolePlan | ScopePlan, *, tenant: str, org_id: str, client_id: str)
     names = dict(zip((e.role_id for e in plan.add), plan.role_names, strict=False))
     for name in dict.fromkeys(plan.role_names):
         lines += [f'data "{ROLE_DATA}" "{label(name)}" {{', f"  name = {_quoted(name)}", "}"]
-    lines.append(f"# inside resource {RESOURCE!r} of OAuth client {client_id}:")
+    lines.append(f'# inside its resource "{RESOURCE}" (OAuth client {client_id}):')
     for entry in plan.add:
         name = names.get(entry.role_id, entry.role_id)
         lines += [
