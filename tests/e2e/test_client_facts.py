@@ -162,7 +162,8 @@ async def test_a_role_removed_after_a_healthy_cycle_names_who_removed_it_from_th
         assert f"OAuthClient {spec.client_id}" in change
         assert f"by user Avery Agent ({agent.id}) from 198.51.100.7" in change
         assert "roleDivisions removed 'Messaging Viewer' in division" in change
-        assert removed_at > 0 and " at 20" in change  # the audit record's own ISO time
+        assert removed_at > 0
+        assert " at 20" in change
         assert later == change, "the story stays with the finding until the probe passes"
         assert len(audit_queries(sim)) == 1, "one query per regression, not per cycle"
 
@@ -207,8 +208,9 @@ async def test_a_role_that_keeps_disappearing_is_re_added_once_then_reported_wit
     fix = finding(status, MESSAGING)
     assert "something keeps removing role 'Messaging Viewer' from OAuth client" in fix.summary
     assert "grantwarden added it and re-added it once" in fix.fix
-    assert f"POST /tenants/acme/reconcile" in fix.fix
-    assert fix.change is not None and "by user Avery Agent" in fix.change
+    assert "POST /tenants/acme/reconcile" in fix.fix
+    assert fix.change is not None
+    assert "by user Avery Agent" in fix.change
     assert "removed 'Messaging Viewer'" in fix.change
 
 

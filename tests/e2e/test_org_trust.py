@@ -164,4 +164,5 @@ async def test_a_trust_tenant_signed_in_without_target_is_told_to_sign_in_with_i
     assert f"the token acts in org {PARTNER_ORG} (home org {PARTNER_ORG}), not in org {acme}" in finding.summary
     assert f"target={acme}" in finding.fix
     assert f"the trust from org {acme} to org {PARTNER_ORG} is disabled, expired" in finding.fix
-    assert finding.command is not None and "grantwarden authorize" in finding.command
+    assert finding.command is not None
+    assert "grantwarden authorize" in finding.command

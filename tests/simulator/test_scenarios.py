@@ -77,7 +77,8 @@ def test_the_demo_sets_up_each_problem_it_documents() -> None:
     )
     assert sim.clients[partner.client_id].org_id == partner_org.id, "the trustee org's own code client"
     trust = sim.trusts.get(acme_org.id, partner_org.id)
-    assert trust is not None and trust.enabled
+    assert trust is not None
+    assert trust.enabled
     (member,) = trust.members.values()
     held = {acme_org.roles[rd.role_id].name for rd in member.configured.role_divisions}
     assert held == {"Messaging Viewer", "Web Deployments Viewer"}

@@ -211,7 +211,8 @@ async def test_a_trust_member_that_cannot_be_read_by_name_says_why(
     if expect["unread"] is None:
         assert member.unread is None
     else:
-        assert member.unread is not None and f"{expect['unread']} would allow it" in member.unread
+        assert member.unread is not None
+        assert f"{expect['unread']} would allow it" in member.unread
         assert f"OAuth client {fakes.ADMIN_CLIENT}" in member.unread
     assert member.covering == ("Messaging Viewer",), "the org's roles still name the role to give"
 
@@ -222,7 +223,8 @@ async def test_without_an_admin_identity_the_member_says_which_permission_would_
     assert member is not None
     assert member.user_id == "u-1"
     assert member.unread is not None
-    assert "no admin_credentials" in member.unread and "authorization:orgTrusteeUser:view" in member.unread
+    assert "no admin_credentials" in member.unread
+    assert "authorization:orgTrusteeUser:view" in member.unread
 
 
 def audit_entry(**extra: Any) -> dict[str, Any]:
