@@ -158,4 +158,5 @@ async def test_a_trust_tenant_reads_missing_permissions_as_trustor_roles_and_pla
         "a": RefusalReason.TRUSTOR_ROLE,
         "b": RefusalReason.MISSING_SCOPE,
     }
-    assert admin.calls == [] and tenant.called("licensed_permissions") == [], "nothing is read to plan nothing"
+    assert admin.calls == [], "nothing is read to plan nothing"
+    assert tenant.called("licensed_permissions") == []

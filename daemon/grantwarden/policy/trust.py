@@ -87,4 +87,5 @@ def fix(member: Member, missing: Sequence[str], *, tenant: str) -> str:
         text += f"; it holds {findings.names(member.roles)} there now" if member.roles else "; it holds no role there"
     if member.unread:
         text += f"; grantwarden could not name the role: {member.unread}"
-    return f"{text}. grantwarden never changes a trust for tenant {tenant}: that is org {member.trustor_org_id}'s decision."
+    owner = member.trustor_org_id
+    return f"{text}. grantwarden never changes a trust for tenant {tenant}: that is org {owner}'s decision."
