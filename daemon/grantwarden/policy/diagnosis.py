@@ -177,10 +177,10 @@ def _trustor(s: Subject, v: Verdict, member: trust.Member | None) -> _Built:
     # platform.md §13: a trusted user holds the trustor roles the trust gives it, and no others.
     member = member or trust.Member(trustor_org_id=s.org_id, trustee_org_id=s.home_org_id or "its home org")
     where = f" in division(s) {', '.join(v.divisions)}" if v.divisions else ""
-    summary = (
-        f"{member.user}, acting in org {s.org_id} through {member.trust}, lacks {findings.requirement_text(v)}{where}"
-    )
-    return summary, Text(trust.fix(member, v.permissions, tenant=s.tenant)), v.permissions
+    lacks = f"lacks {findings.requirement_text(v)}{where}"
+    signed = f"signed in with OAuth client {s.client_id} and acting in org {s.org_id} through {member.trust}"
+    fix = trust.fix(member, v.permissions, tenant=s.tenant, client_id=s.client_id)
+    return f"{member.user}, {signed}, {lacks}", Text(fix), v.permissions
 
 
 def _scope(s: Subject, v: Verdict, plan: Plan | None) -> _Built:

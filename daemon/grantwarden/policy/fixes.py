@@ -45,7 +45,7 @@ def scope_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
         scopes = ", ".join(verdict.scopes)
         fix = (
             f"Ask an admin of org {s.home_org_id}, which owns OAuth client {s.client_id}, to add one of the scopes "
-            f"[{scopes}] to it, then run `{s.authorize}`."
+            f"[{scopes}] to it for tenant {s.tenant} in org {s.org_id}, then run `{s.authorize}`."
         )
         return Text(fix, command=s.authorize)
     if isinstance(plan, ScopePlan) and s.managed_by is ManagedBy.TERRAFORM:

@@ -68,13 +68,15 @@ def finding(s: findings.Subject, mismatch: Mismatch) -> findings.Finding:
     home = mismatch.home or "not named"
     if mismatch.kind is Kind.OTHER_ORG:
         summary = (
-            f"Tenant {s.tenant}: the token acts in org {mismatch.acts_in} (home org {home}), not in org {s.org_id} "
-            f"that it should reach through the org trust from org {s.org_id} to org {s.home_org_id}."
+            f"Tenant {s.tenant}: the token of OAuth client {s.client_id} acts in org {mismatch.acts_in} (home org "
+            f"{home}), not in org {s.org_id} that it should reach through the org trust from org {s.org_id} to org "
+            f"{s.home_org_id}."
         )
         fix = (
-            f"Sign in again so that the token acts in org {s.org_id}: run `{s.authorize}`, which asks with "
-            f"target={s.org_id}; or the trust from org {s.org_id} to org {s.home_org_id} is disabled, expired or no "
-            f"longer lets this user in: an admin of org {s.org_id} checks it."
+            f"Sign in again with OAuth client {s.client_id} so that the token acts in org {s.org_id}: run "
+            f"`{s.authorize}`, which asks with target={s.org_id}; or the trust from org {s.org_id} to org "
+            f"{s.home_org_id} is disabled, expired or no longer lets this user in: an admin of org {s.org_id} "
+            "checks it."
         )
     elif mismatch.kind is Kind.TRUSTED_USER:
         summary = (
@@ -82,18 +84,19 @@ def finding(s: findings.Subject, mismatch: Mismatch) -> findings.Finding:
             f"(OAuth client {s.client_id}), not as org {s.org_id}'s own."
         )
         fix = (
-            f"Sign in as a user of org {s.org_id} (run `{s.authorize}`), or use org {s.org_id}'s own OAuth client; "
-            f"to act through the trust from org {s.org_id} to org {home} on purpose, set "
-            f"credentials.trust.home_org_id to {home} for tenant {s.tenant}."
+            f"Sign in as a user of org {s.org_id} (run `{s.authorize}`), or use org {s.org_id}'s own OAuth client "
+            f"instead of OAuth client {s.client_id}; to act through the trust from org {s.org_id} to org {home} on "
+            f"purpose, set credentials.trust.home_org_id to {home} for tenant {s.tenant}."
         )
     else:
         summary = (
-            f"Tenant {s.tenant}: the token acts in org {s.org_id} as a user of org {home}, not of org "
-            f"{s.home_org_id} whose trust the tenant names (credentials.trust.home_org_id)."
+            f"Tenant {s.tenant}: the token of OAuth client {s.client_id} acts in org {s.org_id} as a user of org "
+            f"{home}, not of org {s.home_org_id} whose trust the tenant names (credentials.trust.home_org_id)."
         )
         fix = (
-            f"Sign in as a member of the trust from org {s.org_id} to org {s.home_org_id} (run `{s.authorize}`), "
-            f"or set credentials.trust.home_org_id of tenant {s.tenant} to {home} if that org is meant."
+            f"Sign in with OAuth client {s.client_id} as a member of the trust from org {s.org_id} to org "
+            f"{s.home_org_id} (run `{s.authorize}`), or set credentials.trust.home_org_id of tenant {s.tenant} to "
+            f"{home} if that org is meant."
         )
     command = s.authorize if s.grant_type is GrantType.AUTHORIZATION_CODE else None
     return findings.make(s, "token", Outcome.WRONG_ORG, summary, findings.Text(fix, command=command))

@@ -69,7 +69,7 @@ def covering(
     return ()
 
 
-def fix(member: Member, missing: Sequence[str], *, tenant: str) -> str:
+def fix(member: Member, missing: Sequence[str], *, tenant: str, client_id: str) -> str:
     """Who gives which trustor role to whom; or, unread, what would let grantwarden name it."""
     granting = (
         f"the trustor {findings.roles(member.covering)}"
@@ -88,4 +88,7 @@ def fix(member: Member, missing: Sequence[str], *, tenant: str) -> str:
     if member.unread:
         text += f"; grantwarden could not name the role: {member.unread}"
     owner = member.trustor_org_id
-    return f"{text}. grantwarden never changes a trust for tenant {tenant}: that is org {owner}'s decision."
+    return (
+        f"{text}; grantwarden changes no trust for tenant {tenant} (OAuth client {client_id}): that is org "
+        f"{owner}'s decision."
+    )
