@@ -57,6 +57,13 @@ class Evidence:
 NOTHING = Evidence()
 
 
+def needed(observed: probing.Pass) -> bool:
+    """Whether a pass raises any question: a token problem or a probe that did not pass."""
+    return observed.token_problem is not None or any(
+        v.outcome is not labels.Outcome.OK for v in observed.verdicts.values()
+    )
+
+
 class Inquirer:
     __slots__ = (
         "_admin",
@@ -97,10 +104,7 @@ class Inquirer:
 
     async def look(self, observed: probing.Pass) -> Evidence:
         """This cycle's evidence (``evidence``); nothing is asked of a tenant whose probes all pass."""
-        failing = observed.token_problem is not None or any(
-            v.outcome is not labels.Outcome.OK for v in observed.verdicts.values()
-        )
-        if not failing and not self._changes:
+        if not needed(observed) and not self._changes:
             self.evidence = NOTHING
             return NOTHING
         self.evidence = Evidence(

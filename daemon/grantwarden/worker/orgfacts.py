@@ -22,7 +22,8 @@ from grantwarden.policy import forbidden, labels, permissions, planning
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision
 from grantwarden.remote import errors
-from grantwarden.worker import api, probing, tokenbox
+from grantwarden.worker import api, inquiry, probing, tokenbox
+from grantwarden.worker import status as health
 
 LICENSED_TTL_S = 3600.0
 
@@ -71,6 +72,17 @@ class Planner:
         self._clock = clock
         self._licensed: frozenset[str] | None = None
         self._licensed_at = float("-inf")
+
+    def inquirer(self, *, tenant: settings.Tenant, status: health.TenantStatus) -> inquiry.Inquirer:
+        """The tenant's inquirer, over the same identities and allow-list (made when first needed)."""
+        return inquiry.Inquirer(
+            tenant=tenant,
+            allow_roles=self._grants.roles,
+            api=self._api,
+            admin=self._admin,
+            status=status,
+            clock=self._clock,
+        )
 
     async def licensed(self) -> frozenset[str] | None:
         """The org's licensed permissions (cached an hour); None when they cannot be read."""

@@ -177,14 +177,7 @@ class Worker:
             clock=clock,
             trusted=trust is not None,
         )
-        self.inquirer = inquiries.Inquirer(
-            tenant=tenant,
-            allow_roles=blueprint.grants.roles,
-            api=self.api,
-            admin=admin,
-            status=status,
-            clock=clock,
-        )
+        self.inquirer: inquiries.Inquirer | None = None  # made at the first cycle that needs one
         self.actor = acting.Actor(
             regrant=tenant.regrant,
             status=status,
@@ -240,7 +233,7 @@ class Worker:
         observed = await self.planner.refine(await self.prober.run())
         plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts), reconcile=reconcile)
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
-        await self.inquirer.look(observed)  # before this cycle's records replace the last ones
+        await self._inquire(observed)  # before this cycle's records replace the last ones
         result = self._diagnose(observed, plans, held=self.actor.held(decision))
         self.reporter.probes(observed)
         self._show(result, observed)
@@ -252,8 +245,17 @@ class Worker:
             self._show(self._diagnose(after.observed, after.plans, held=after.held), after.observed)
         return cycle
 
+    async def _inquire(self, observed: probing.Pass) -> None:
+        """The facts a finding needs beyond the probes; a tenant that never failed holds no inquirer."""
+        if self.inquirer is None:
+            if not inquiries.needed(observed):
+                return
+            self.inquirer = self.planner.inquirer(tenant=self.tenant, status=self.status)
+        await self.inquirer.look(observed)
+
     def _diagnose(self, observed: probing.Pass, plans: Mapping[str, Plan], *, held: bool) -> diagnosis_mod.Diagnosis:
-        tenant, evidence = self.tenant, self.inquirer.evidence
+        tenant = self.tenant
+        evidence = self.inquirer.evidence if self.inquirer is not None else inquiries.NOTHING
         sharing = self.deps.sharing
         rejected = observed.token_problem is token_policy.TokenProblem.INVALID_CLIENT
         trust = tenant.credentials.trust
