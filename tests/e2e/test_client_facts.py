@@ -1,7 +1,8 @@
 """Findings that need facts beyond the probes, end to end: the daemon and the simulator on one ManualClock.
 
 Covers: a disabled client is named as disabled, with the person's fix and no new secret advised
-(the admin identity reads its state); a Terraform-managed client is never PUT and its finding
+(the admin identity reads its state), and while another tenant of the configuration uses the
+same client the fix says to leave its secret alone; a Terraform-managed client is never PUT and its finding
 gives the ``roles`` block and the ``genesyscloud_auth_role`` lookup to add, as ``plan --format
 terraform`` does; a role a person removes after a healthy cycle is named with who removed it,
 when and from which address, from the org's audit trail, with one audit query for the
@@ -104,6 +105,21 @@ async def test_a_disabled_client_is_named_disabled_with_the_persons_fix(
     assert "re-create" not in token.fix, "a known state rules out guesses"
     assert "region" not in token.fix
     assert [r["client_id"] for r in looked_up] == [spec.admin_client_id], "read once, by the admin identity"
+
+
+async def test_a_rejected_client_another_tenant_uses_keeps_its_secret(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    async with testing.running(support.DEMO) as sim:
+        spec = sim.tenant("acme")
+        loaded = support.demo_config(sim, monkeypatch, tmp_path)  # acme-apac uses acme's client too
+        control.set_client_state(sim.world, spec.client_id, "inactive")
+        (result,) = await checking.check(
+            loaded, names=["acme"], clock=LoopClock(), redactor=redaction.Redactor(), environ=os.environ
+        )
+    (token,) = result.status.findings
+    assert f"OAuth client {spec.client_id} in org {spec.org_id} is inactive" in token.fix
+    assert "leave its secret alone: tenant acme-apac also uses" in token.fix
 
 
 async def test_a_terraform_managed_client_is_never_put_and_gets_the_blocks_to_add(

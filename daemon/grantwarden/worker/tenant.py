@@ -275,7 +275,7 @@ class Worker:
             previous=self.status.state,
             config_path=self.deps.config_path,
             dry_run=self.tenant.regrant.dry_run,
-            login_url=tenant.login_url,
+            login_url=tenant.login_url if rejected else "",  # only an invalid_client fix names the hosts
             region=tenant.region,
             client_state=evidence.client_state,
             shared_with=sharing(tenant.name) if sharing is not None and rejected else (),
