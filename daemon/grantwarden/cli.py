@@ -155,7 +155,10 @@ def _check(args: argparse.Namespace, *, with_plan: bool) -> int:
             loaded, names=names, clock=clock, redactor=redactor, environ=os.environ, max_wait_s=args.max_wait, tell=_err
         )
     )
-    if args.json:
+    if getattr(args, "format", "text") == "terraform":
+        for line in checking.terraform_report(results):
+            _out(line)
+    elif args.json or getattr(args, "format", "text") == "json":
         _out(json.dumps(checking.as_json(results, with_plan=with_plan), indent=2))
     else:
         for line in checking.report(results, with_plan=with_plan):
@@ -231,7 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
-        sub.add_argument("--json", action="store_true", help="print JSON instead of the report")
+        output = sub.add_mutually_exclusive_group()
+        output.add_argument("--json", action="store_true", help="print JSON instead of the report")
+        if with_plan:
+            output.add_argument(
+                "--format",
+                choices=("text", "json", "terraform"),
+                default="text",
+                help="text (the report), json (as --json) or terraform: the genesyscloud_oauth_client blocks to add",
+            )
         sub.add_argument("--tenant", help="only this tenant")
         sub.add_argument("--verbose", action="store_true", help="log what happens to stderr")
         sub.add_argument(

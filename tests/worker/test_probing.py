@@ -8,7 +8,10 @@ the pass reads as that refusal (unauthorized, the API's 401) and never as a toke
 (which would suggest a new secret or another region); a 429 is waited out up to the pass's
 patience and told when long, a longer one is not waited for and is told as such, and while the
 tenant's floor is further off than that, the other probes are not sent and read rate_limited; a
-reconfigured prober runs the new probe list at the new concurrency from its next pass.
+reconfigured prober runs the new probe list at the new concurrency from its next pass; the
+identity check accepts a trusted user's token only for a tenant that declares that trust
+(``policy.identity``), and nothing else is probed after an identity it does not accept or an
+address the IP allowlist refuses.
 """
 
 from __future__ import annotations
@@ -258,3 +261,88 @@ async def test_a_reconfigured_prober_runs_the_new_probes_from_its_next_pass() ->
     assert set((await prober.run()).records) == {"token", fakes.INTEGRATIONS.name}
     prober.reconfigure(probes=(fakes.DEPLOYMENTS, fakes.SETTINGS), concurrency=2)
     assert set((await prober.run()).records) == {"token", fakes.DEPLOYMENTS.name, fakes.SETTINGS.name}
+
+
+class Identity:
+    """The identity check answers as configured; every endpoint answers 200."""
+
+    def __init__(self, box: tokenbox.TokenBox, info: dict[str, object] | Exception) -> None:
+        self.box, self.gate, self.info, self.gets = box, gate.Gate(), info, 0
+
+    async def tokens_me(self) -> models.TokenInfo:
+        if isinstance(self.info, Exception):
+            raise self.info
+        return models.TokenInfo.model_validate(self.info)
+
+    async def get(self, path: str, *, read: bool = True) -> remote_client.ApiReply:
+        self.gets += 1
+        return remote_client.ApiReply(200, None, errors.Reply(method="GET", path=path, status=200))
+
+
+TRUSTEE = "org-partner"
+IP_REFUSED = errors.for_reply(
+    fakes.reply(401, {"code": "ip.not.authorized", "message": "not authorized: [203.0.113.9]", "status": 401})
+)
+
+
+@pytest.mark.parametrize(
+    ("home_org_id", "info", "outcome", "probed"),
+    [
+        pytest.param(None, {"organization": {"id": ORG}}, "ok", True, id="own-token"),
+        pytest.param(
+            None, {"organization": {"id": ORG}, "homeOrganization": {"id": ORG}}, "ok", True, id="own-token-home-named"
+        ),
+        pytest.param(
+            None,
+            {"organization": {"id": ORG}, "homeOrganization": {"id": TRUSTEE}},
+            "wrong_org",
+            False,
+            id="trusted-user-not-accepted-without-trust",
+        ),
+        pytest.param(
+            TRUSTEE,
+            {"organization": {"id": ORG}, "homeOrganization": {"id": TRUSTEE}},
+            "ok",
+            True,
+            id="trust-tenant-accepts-its-trustee",
+        ),
+        pytest.param(
+            TRUSTEE,
+            {"organization": {"id": TRUSTEE}, "homeOrganization": {"id": TRUSTEE}},
+            "wrong_org",
+            False,
+            id="trust-tenant-signed-in-without-target",
+        ),
+        pytest.param(
+            TRUSTEE,
+            {"organization": {"id": ORG}, "homeOrganization": {"id": "org-other"}},
+            "wrong_org",
+            False,
+            id="trust-tenant-another-trustee",
+        ),
+        pytest.param(None, IP_REFUSED, "ip_not_authorized", False, id="ip-refused-stops-the-pass"),
+    ],
+)
+async def test_the_identity_check_accepts_exactly_the_tenants_pair(
+    home_org_id: str | None, info: dict[str, object] | Exception, outcome: str, probed: bool
+) -> None:
+    clock = clock_mod.ManualClock()
+    box = tokenbox.TokenBox(
+        tenant="t", mint=mint, clock=clock, rng=random.Random(1), refresh=settings.RefreshSettings(), metrics=None
+    )
+    platform = Identity(box, info)
+    prober = probing.Prober(
+        org_id=ORG,
+        probes=(catalog.BUILTIN[catalog.TOKEN], fakes.INTEGRATIONS),
+        api=platform,  # type: ignore[arg-type]
+        clock=clock,
+        concurrency=1,
+        rate_limits=NoRateLimits(),
+        home_org_id=home_org_id,
+    )
+    found = await prober.run()
+    assert found.verdicts[catalog.TOKEN].outcome == outcome
+    assert (platform.gets == 1) is probed
+    if isinstance(info, dict):
+        home = info.get("homeOrganization")
+        assert found.identity_home_org_id == (home["id"] if isinstance(home, dict) else None)

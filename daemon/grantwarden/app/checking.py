@@ -4,9 +4,12 @@ Each tenant gets the same ``tenant.Worker`` the daemon runs, and one ``cycle(act
 token, the identity check, the probes, the licence check and the re-grant plan are exactly what
 ``run`` would see and decide, but no client is edited and no token is dropped. The output is a
 readable report (or JSON with ``--json``): per tenant its state, failing probes, and each
-finding with the one-sentence fix; ``plan`` adds what a re-grant would change. A Retry-After
-longer than a few seconds is told as it starts (``tell``: a line on stderr), and ``max_wait_s``
-(``--max-wait``) caps what a tenant's pass waits out: beyond it the tenant reads rate limited.
+finding with the one-sentence fix; ``plan`` adds what a re-grant would change, one line per PUT
+``run`` would send (the probes' plans merged as ``run`` merges them), and ``--format terraform``
+prints the same additions as ``genesyscloud_oauth_client`` blocks (``policy.terraform``). A
+Retry-After longer than a few seconds is told as it starts (``tell``: a line on stderr), and
+``max_wait_s`` (``--max-wait``) caps what a tenant's pass waits out: beyond it the tenant reads
+rate limited.
 """
 
 from __future__ import annotations
@@ -25,11 +28,11 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction as redaction_mod
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
-from grantwarden.policy import labels, remediation
+from grantwarden.policy import labels, remediation, terraform
 from grantwarden.policy.planning import Refusal, RolePlan, ScopePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, minting, probing
+from grantwarden.worker import acting, minting, plans, probing
 from grantwarden.worker import status as health
 from grantwarden.worker import tenant as tenant_mod
 
@@ -72,6 +75,7 @@ async def check(
             state_dir=cfg.state_dir,
             environ=environ,
             redactor=redactor,
+            sharing=cfg.sharing_client_with,
         )
 
         async def one(tenant_cfg: settings.Tenant) -> Checked:
@@ -148,11 +152,16 @@ def report(results: list[Checked], *, with_plan: bool) -> list[str]:
 
 
 def plan_text(cycle: acting.Cycle) -> str:
-    """What ``run`` would do about this tenant, in one line."""
+    """What ``run`` would do about this tenant, in one line: one change per PUT it would send."""
     decision = cycle.decision
-    changes = [_plan_line(plan) for plan in cycle.plans.values() if isinstance(plan, RolePlan | ScopePlan)]
+    roles, scopes = plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)
+    managed = cycle.managed_by is labels.ManagedBy.TERRAFORM
+    changes = [_plan_line(plan, put=not managed) for plan in (roles, scopes) if plan is not None]
     refusals = [f"refused ({p.reason}): {p.detail}" for p in cycle.plans.values() if isinstance(p, Refusal)]
     action = decision.action
+    if changes and managed:
+        lines = [f"managed by terraform, never edited: {c} in its {terraform.RESOURCE} resource" for c in changes]
+        return "; ".join([*lines, *dict.fromkeys(refusals)])
     if action is remediation.Action.NONE:
         return "; ".join(dict.fromkeys(refusals)) or "nothing to change"
     if action is remediation.Action.REISSUE:
@@ -160,14 +169,58 @@ def plan_text(cycle: acting.Cycle) -> str:
     if action is remediation.Action.HOLD:
         return f"hold ({decision.hold}): {decision.detail}"
     prefix = "dry run, would " if action is remediation.Action.DRY_RUN else ""
-    return prefix + "; ".join(dict.fromkeys(changes))
+    return prefix + "; ".join(changes)
 
 
-def _plan_line(plan: RolePlan | ScopePlan) -> str:
+def _plan_line(plan: RolePlan | ScopePlan, *, put: bool = True) -> str:
+    how = "one PUT; " if put else ""
     if isinstance(plan, RolePlan):
-        roles = ", ".join(f"'{n}'" for n in plan.role_names)
-        return f"add role {roles} in division {plan.division_id} (covers {', '.join(sorted(plan.covers))})"
-    return f"add scope {', '.join(plan.add)} to the client, then a person re-consents"
+        names = dict(zip((e.role_id for e in plan.add), plan.role_names, strict=False))
+        entries = ", ".join(f"'{names.get(e.role_id, e.role_id)}' in division {e.division_id}" for e in plan.add)
+        word = "role" if len(plan.add) == 1 else "roles"
+        return f"add {word} {entries} ({how}covers {', '.join(sorted(plan.covers))})"
+    return f"add scope {', '.join(plan.add)} to the client ({how}then a person re-consents)"
+
+
+def plan_json(result: Checked) -> dict[str, Any]:
+    """``plan --json``'s ``plan`` object: what ``run`` would send, entry by entry."""
+    cycle, tenant = result.cycle, result.tenant
+    roles, scopes = plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)
+    add: list[dict[str, Any]] = []
+    if roles is not None:
+        names = dict(zip((e.role_id for e in roles.add), roles.role_names, strict=False))
+        covers = roles.role_covers or (roles.covers,) * len(roles.add)
+        add = [
+            {"role": names.get(e.role_id, e.role_id), "role_id": e.role_id, "division_id": e.division_id,
+             "covers": sorted(covered)}
+            for e, covered in zip(roles.add, covers, strict=False)
+        ]  # fmt: skip
+    return {
+        "action": str(cycle.decision.action),
+        "summary": plan_text(cycle),
+        "tenant": tenant.name,
+        "org_id": tenant.org_id,
+        "client_id": tenant.credentials.client_id,
+        "dry_run": tenant.regrant.dry_run,
+        "managed_by": str(cycle.managed_by),
+        "add": add,
+        "scopes": list(scopes.add) if scopes is not None else [],
+    }
+
+
+def terraform_report(results: list[Checked]) -> list[str]:
+    """``plan --format terraform``: per tenant, the blocks to add to its OAuth client's resource."""
+    lines: list[str] = []
+    for result in results:
+        cycle, tenant = result.cycle, result.tenant
+        found = [p for p in (plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)) if p is not None]
+        if not found:
+            lines += [f"# tenant {tenant.name}: nothing to add ({result.status.state})", ""]
+        for plan in found:
+            lines += terraform.hcl(
+                plan, tenant=tenant.name, org_id=tenant.org_id, client_id=tenant.credentials.client_id
+            )
+    return lines
 
 
 def as_json(results: list[Checked], *, with_plan: bool) -> dict[str, Any]:
@@ -175,6 +228,6 @@ def as_json(results: list[Checked], *, with_plan: bool) -> dict[str, Any]:
     for result in results:
         entry = dict(health.tenant_json(result.status))
         if with_plan:
-            entry["plan"] = {"action": str(result.cycle.decision.action), "summary": plan_text(result.cycle)}
+            entry["plan"] = plan_json(result)
         tenants.append(entry)
     return {"healthy": healthy(results), "tenants": tenants}

@@ -133,6 +133,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             seed=options.seed,
             redactor=options.redactor,
             launch=launch,
+            sharing=lambda name: holder["cfg"].sharing_client_with(name),  # the configuration in force
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 

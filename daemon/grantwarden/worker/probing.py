@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ParamSpec, Protocol, TypeVar
 
 from grantwarden.base import clock as clock_mod
-from grantwarden.policy import catalog, labels
+from grantwarden.policy import catalog, identity, labels
 from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.remote import errors
@@ -39,6 +39,7 @@ STOP_AFTER_TOKEN = frozenset(
     {
         labels.Outcome.WRONG_ORG,
         labels.Outcome.UNAUTHORIZED,
+        labels.Outcome.IP_NOT_AUTHORIZED,
         labels.Outcome.RATE_LIMITED,
         labels.Outcome.TIMEOUT,
         labels.Outcome.NETWORK_ERROR,
@@ -59,6 +60,7 @@ class Pass:
     records: Mapping[str, health.ProbeRecord] = dataclasses.field(default_factory=dict)
     identity_org_id: str | None = None
     token_problem: token_policy.TokenProblem | None = None
+    identity_home_org_id: str | None = None  # tokens/me homeOrganization (another org: a trusted user)
 
     def revised(self, changed: Mapping[str, Verdict]) -> Pass:
         """This pass with ``changed`` verdicts in place of its own, each record saying the same."""
@@ -108,19 +110,20 @@ PATIENT = Patience()  # the daemon's: every tenant waits up to a minute within a
 class _Found:
     """The pass being gathered; the lanes write into it, ``frozen()`` hands it on."""
 
-    __slots__ = ("identity_org_id", "records", "verdicts")
+    __slots__ = ("identity_home_org_id", "identity_org_id", "records", "verdicts")
 
     def __init__(self) -> None:
         self.verdicts: dict[str, Verdict] = {}
         self.records: dict[str, health.ProbeRecord] = {}
         self.identity_org_id: str | None = None
+        self.identity_home_org_id: str | None = None
 
     def frozen(self, token_problem: token_policy.TokenProblem | None) -> Pass:
-        return Pass(self.verdicts, self.records, self.identity_org_id, token_problem)
+        return Pass(self.verdicts, self.records, self.identity_org_id, token_problem, self.identity_home_org_id)
 
 
 class Prober:
-    __slots__ = ("_api", "_clock", "_concurrency", "_org_id", "_patience", "_probes", "_rate_limits")  # one per tenant
+    __slots__ = ("_api", "_clock", "_concurrency", "_home_org_id", "_org_id", "_patience", "_probes", "_rate_limits")
 
     def __init__(
         self,
@@ -132,8 +135,11 @@ class Prober:
         concurrency: int,
         rate_limits: RateLimits,
         patience: Patience = PATIENT,
+        home_org_id: str | None = None,
     ) -> None:
+        """``home_org_id``: the trustee org of a tenant that acts through an org trust (``policy.identity``)."""
         self._org_id = org_id
+        self._home_org_id = home_org_id
         self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
         self._api = api
         self._clock = clock
@@ -192,11 +198,12 @@ class Prober:
             self._record(found, catalog.TOKEN, _verdict_of(exc), started, exc)
             return None
         org_id = info.organization.id
-        found.identity_org_id = org_id
+        home = info.home_organization.id if info.home_organization is not None else None
+        found.identity_org_id, found.identity_home_org_id = org_id, home
         verdict = verdicts.ok(200)
-        if org_id != self._org_id:
-            message = f"the token acts in org {org_id}, not in {self._org_id}"
-            verdict = dataclasses.replace(verdict, outcome=labels.Outcome.WRONG_ORG, message=message)
+        mismatch = identity.judge(org_id=self._org_id, home_org_id=self._home_org_id, acts_in=org_id, home=home)
+        if mismatch is not None:
+            verdict = dataclasses.replace(verdict, outcome=labels.Outcome.WRONG_ORG, message=mismatch.message)
         self._record(found, catalog.TOKEN, verdict, started, None)
         return None
 

@@ -127,6 +127,7 @@ class Reporter:
                 summary=f.summary,
                 fix=f.fix,
                 command=f.command,
+                change=f.change,
             )
             for f in result.findings
         )

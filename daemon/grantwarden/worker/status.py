@@ -49,6 +49,7 @@ class FindingRecord:
     summary: str
     fix: str
     command: str | None = None
+    change: str | None = None  # who changed what, from the audit trail (design.md §2.3.1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

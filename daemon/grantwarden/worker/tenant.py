@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import structlog
@@ -32,12 +32,14 @@ from grantwarden.config import models as settings
 from grantwarden.config.secretrefs import SecretUnavailableError
 from grantwarden.policy import catalog, labels, scheduling
 from grantwarden.policy import diagnosis as diagnosis_mod
+from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.planning import Plan
 from grantwarden.policy.tokens import TokenProblem
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import gate, transport
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import acting, api, minting, orgfacts, probing, refreshing, reporting, tokenbox, usergrant
+from grantwarden.worker import inquiry as inquiries
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.tenant")  # the tenant comes from the unit task's context
@@ -75,6 +77,9 @@ class Deps:
     rng: random.Random = dataclasses.field(default_factory=random.Random)  # one Mersenne state is 2.5 KB
     launch: Launch = dataclasses.field(default_factory=Launch)
     patience: probing.Patience = probing.PATIENT  # how long a pass waits out a Retry-After (check: --max-wait)
+    sharing: Callable[[str], tuple[str, ...]] | None = None
+    """The other tenants using a tenant's OAuth client, by name, as the configuration in force says
+    (``Settings.sharing_client_with``); asked only for an ``invalid_client`` fix."""
 
 
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
@@ -135,6 +140,7 @@ class Worker:
         "admin",
         "api",
         "deps",
+        "inquirer",
         "planner",
         "prober",
         "reporter",
@@ -196,6 +202,9 @@ class Worker:
                     observer=self.reporter,  # its 429s hold the tenant's gate too
                 )
             )
+        trust = tenant.credentials.trust
+        home_org_id = trust.home_org_id if trust is not None else None
+        admin_client_id = credentials.client_id if credentials is not None else None
         self.prober = probing.Prober(
             org_id=tenant.org_id,
             probes=blueprint.probe_defs(),
@@ -204,6 +213,7 @@ class Worker:
             concurrency=tenant.probe_concurrency,
             rate_limits=self.reporter,
             patience=deps.patience,
+            home_org_id=home_org_id,
         )
         self.planner = orgfacts.Planner(
             grant_type=tenant.credentials.grant,
@@ -212,7 +222,9 @@ class Worker:
             api=self.api,
             admin=admin,
             clock=clock,
+            trusted=trust is not None,
         )
+        self.inquirer: inquiries.Inquirer | None = None  # made at the first cycle that needs one
         self.actor = acting.Actor(
             regrant=tenant.regrant,
             status=status,
@@ -223,6 +235,8 @@ class Worker:
             reporter=self.reporter,
             clock=clock,
             rng=rng,
+            managed_by=tenant.managed_by(blueprint),
+            admin_client_id=admin_client_id,
         )
 
     def reconfigure(self, tenant: settings.Tenant, blueprint: settings.Blueprint) -> None:
@@ -242,7 +256,8 @@ class Worker:
         self.reporter.forget_probes(set(self.status.probes) - {p.name for p in probes} - {catalog.TOKEN})
         self.prober.reconfigure(probes=probes, concurrency=tenant.probe_concurrency)
         self.planner.reconfigure(grants=blueprint.grants)
-        self.actor.reconfigure(regrant=tenant.regrant)
+        self.actor.reconfigure(regrant=tenant.regrant, managed_by=tenant.managed_by(blueprint))
+        self.inquirer = None  # made again when next needed, over the new allow-list
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: the refresh loop and the probe loop. The one place a stop is handled."""
@@ -326,20 +341,35 @@ class Worker:
         if isinstance(self._mint, usergrant.Minter) and box.token and await self._mint.changed_on_disk():
             box.invalidate(box.token)  # a person signed in again (new scopes): use the new grant
         observed = await self.planner.refine(await self.prober.run())
-        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
+        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts), reconcile=reconcile)
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
+        await self._inquire(observed)  # before this cycle's records replace the last ones
         result = self._diagnose(observed, plans, held=self.actor.held(decision))
         self.reporter.probes(observed)
         self._show(result, observed)
         self.status.cycles += 1
         self.status.last_cycle_at = self._clock.now()
         self.status.first_cycle_done.set()
-        cycle = acting.Cycle(observed, plans, decision, result)
+        cycle = acting.Cycle(observed, plans, decision, result, self.actor.managed_by)
         if act and (after := await self.actor.act(cycle, stop or asyncio.Event())) is not None:
             self._show(self._diagnose(after.observed, after.plans, held=after.held), after.observed)
         return cycle
 
+    async def _inquire(self, observed: probing.Pass) -> None:
+        """The facts a finding needs beyond the probes; a tenant that never failed holds no inquirer."""
+        if self.inquirer is None:
+            if not inquiries.needed(observed):
+                return
+            self.inquirer = self.planner.inquirer(tenant=self.tenant, status=self.status)
+        await self.inquirer.look(observed)
+
     def _diagnose(self, observed: probing.Pass, plans: Mapping[str, Plan], *, held: bool) -> diagnosis_mod.Diagnosis:
+        tenant = self.tenant
+        evidence = self.inquirer.evidence if self.inquirer is not None else inquiries.NOTHING
+        sharing = self.deps.sharing
+        rejected = observed.token_problem is token_policy.TokenProblem.INVALID_CLIENT
+        trust = tenant.credentials.trust
+        admin = tenant.admin_credentials
         return diagnosis_mod.diagnose(
             tenant=self.tenant.name,
             org_id=self.tenant.org_id,
@@ -355,6 +385,16 @@ class Worker:
             previous=self.status.state,
             config_path=self.deps.config_path,
             dry_run=self.tenant.regrant.dry_run,
+            login_url=tenant.login_url if rejected else "",  # only an invalid_client fix names the hosts
+            region=tenant.region,
+            client_state=evidence.client_state,
+            shared_with=sharing(tenant.name) if sharing is not None and rejected else (),
+            admin_client_id=admin.client_id if admin is not None else None,
+            home_org_id=trust.home_org_id if trust is not None else None,
+            identity_home_org_id=observed.identity_home_org_id,
+            managed_by=self.actor.managed_by,
+            member=evidence.member,
+            changes=evidence.changes,
         )
 
     def _show(self, result: diagnosis_mod.Diagnosis, observed: probing.Pass) -> None:
