@@ -5,7 +5,8 @@ Covers: validate-config on the example (exit 0, a summary without secrets), on a
 once, exit 2), on an empty file (exit 2, not "valid, tenants: 0"), on ``tenants: []`` (valid,
 none on purpose), with literal secrets, a shared OAuth client and unresolved references (warnings
 on stderr, exit 0, no secret), on a missing file; --version; the generated JSON Schema matches
-the shipped grantwarden.schema.json (run `make schema` when this fails).
+the shipped grantwarden.schema.json (run `make schema` when this fails); ``plan --format``
+(text, json, terraform) and its mistakes.
 """
 
 from __future__ import annotations
@@ -150,3 +151,33 @@ def test_the_committed_json_schema_is_current() -> None:
     assert schema.shipped() == schema.render(), (
         "daemon/grantwarden/config/grantwarden.schema.json is stale: run `make schema`"
     )
+
+
+@pytest.mark.parametrize(
+    ("argv", "format_", "json_"),
+    [
+        pytest.param(["plan"], "text", False, id="plan-default"),
+        pytest.param(["plan", "--format", "terraform"], "terraform", False, id="plan-terraform"),
+        pytest.param(["plan", "--format", "json"], "json", False, id="plan-json-format"),
+        pytest.param(["plan", "--json"], "text", True, id="plan-json"),
+        pytest.param(["check", "--json"], None, True, id="check-has-no-format"),
+    ],
+)
+def test_plan_takes_a_format(argv: list[str], format_: str | None, json_: bool) -> None:
+    args = cli.build_parser().parse_args(argv)
+    assert (getattr(args, "format", None), args.json) == (format_, json_)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["plan", "--json", "--format", "terraform"], id="json-and-a-format"),
+        pytest.param(["plan", "--format", "hcl"], id="unknown-format"),
+        pytest.param(["check", "--format", "terraform"], id="check-has-no-format"),
+    ],
+)
+def test_plan_format_mistakes_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli.build_parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err

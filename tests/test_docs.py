@@ -6,7 +6,8 @@ A citation must name its document and a heading that exists there; one that name
 (a bare section sign, or the old ``reference`` form) fails with its file and line. The contract
 itself must not drift from the code: design.md lists every CLI command with its options, every
 metric family with its type and labels, every probe outcome and every tenant state, and nothing
-the code lacks. The test data below spell the sign as an escape, so they are never read as
+the code lacks. The simulator's control API (design.md §2.7) lists every ``/__sim/`` route the simulator serves,
+and none it does not. The test data below spell the sign as an escape, so they are never read as
 citations; the examples above are real ones and are checked like any other.
 """
 
@@ -21,8 +22,9 @@ import prometheus_client
 import pytest
 
 from grantwarden import cli
+from grantwarden.base import clock
 from grantwarden.policy import labels
-from grantwarden.simulator import serving
+from grantwarden.simulator import app, serving, world
 from grantwarden.telemetry import exposition, metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,3 +203,30 @@ def test_design_lists_every_label_value(
 ) -> None:
     listed = [ticked(row[0]) for row in rows(section("design.md", number), header)]
     assert sorted(cell[0] for cell in listed) == sorted(str(value) for value in vocabulary)
+
+
+def _shape(path: str) -> str:
+    """A route path with its placeholders anonymous: ``/__sim/orgs/{org_id}`` is ``/__sim/orgs/{}``."""
+    return re.sub(r"\{[^}]*\}", "{}", path.split("[")[0].split("?")[0])
+
+
+def test_design_lists_every_simulator_control_route() -> None:
+    sim = world.World(clock=clock.ManualClock())
+    served = {
+        (route.method, _shape(route.resource.canonical))
+        for route in app.build(sim).router.routes()
+        if route.resource is not None and route.resource.canonical.startswith("/__sim/") and route.method != "HEAD"
+    }
+    listed: set[tuple[str, str]] = set()
+    for row in rows(section("design.md", "2.7"), "route"):
+        cells = ticked(row[0])
+        methods = {word for cell in cells for word in re.findall(r"\b(GET|POST|DELETE|PUT|PATCH)\b", cell)}
+        paths = {_shape(found) for cell in cells for found in re.findall(r"/__sim/\S*", cell)}
+        listed |= {(method, path) for method in methods for path in paths}
+    assert served, "the simulator serves no /__sim/ route"
+    assert served <= listed, f"design.md {SIGN}2.7 lacks {sorted(served - listed)}"
+    documented_paths = {path for _, path in listed}
+    assert documented_paths == {path for _, path in served}, (
+        f"design.md {SIGN}2.7 names routes the simulator does not serve: "
+        f"{sorted(documented_paths - {path for _, path in served})}"
+    )

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from grantwarden import __version__
-from grantwarden.app import authorizing, checking, runtime
+from grantwarden.app import authorizing, checking, fleet, runtime
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import logs, redaction
 from grantwarden.config import isolated as configproc
@@ -90,37 +90,47 @@ def summary(loaded: configfile.Loaded) -> list[str]:
     return lines
 
 
-def _load_for_use(path: str | None) -> configfile.Loaded | None:
-    """Load and resolve secrets; print the problems and return None when the file is invalid."""
+def _load_for_use(path: str | None, *, every_secret: bool = True) -> configfile.Loaded | None:
+    """Load and resolve secrets; print the problems and return None when the file is invalid.
+
+    ``every_secret`` False (``run`` without ``--strict``): only server-level secrets must resolve;
+    a tenant's that does not is a warning, and that tenant alone waits in needs_attention."""
     source = configfile.config_path_from(path)
     if source is None:
         _err("grantwarden: no configuration: give --config FILE or set GRANTWARDEN_CONFIG")
         return None
     try:
         loaded = configproc.load(source)  # a large file is parsed in a child interpreter
-        configfile.resolve_secrets(loaded, environ=os.environ)
+        fleet.check_secrets(loaded, os.environ, strict=every_secret)
     except configfile.ConfigError as exc:
         for line in exc.lines():
             _err(line)
         return None
     for warning in loaded.warnings:
         _err(f"warning: {warning}")
+    if not every_secret:
+        for warning in fleet.tenant_secret_warnings(loaded, os.environ):
+            _err(f"warning: {warning}")
     return loaded
 
 
 def _run(args: argparse.Namespace) -> int:
-    loaded = _load_for_use(args.config)
+    loaded = _load_for_use(args.config, every_secret=args.strict)
     if loaded is None:
         return EXIT_CONFIG
     redactor = redaction.Redactor()
     clock = clock_mod.LoopClock()
     cfg = loaded.settings
     logs.configure(level=cfg.logging.level, fmt=cfg.logging.format, redactor=redactor, clock=clock)
-    options = runtime.Options(clock=clock, environ=dict(os.environ), redactor=redactor)
+    options = runtime.Options(clock=clock, environ=dict(os.environ), redactor=redactor, strict=args.strict)
     try:
         return asyncio.run(runtime.run(loaded, options))
-    except runtime.ShardError as exc:
+    except fleet.ShardError as exc:
         _err(f"{loaded.source}: sharding: {exc}")
+        return EXIT_CONFIG
+    except configfile.ConfigError as exc:  # a secret that resolved a moment ago does not now
+        for line in exc.lines():
+            _err(line)
         return EXIT_CONFIG
     except OSError as exc:  # the listener's port is taken, for instance
         _err(f"grantwarden: cannot start: {exc.strerror or exc}")
@@ -140,8 +150,15 @@ def _check(args: argparse.Namespace, *, with_plan: bool) -> int:
     logs.configure(
         level="error" if not args.verbose else "info", fmt="console", redactor=redactor, stream=sys.stderr, clock=clock
     )
-    results = asyncio.run(checking.check(loaded, names=names, clock=clock, redactor=redactor, environ=os.environ))
-    if args.json:
+    results = asyncio.run(
+        checking.check(
+            loaded, names=names, clock=clock, redactor=redactor, environ=os.environ, max_wait_s=args.max_wait, tell=_err
+        )
+    )
+    if getattr(args, "format", "text") == "terraform":
+        for line in checking.terraform_report(results):
+            _out(line)
+    elif args.json or getattr(args, "format", "text") == "json":
         _out(json.dumps(checking.as_json(results, with_plan=with_plan), indent=2))
     else:
         for line in checking.report(results, with_plan=with_plan):
@@ -178,6 +195,17 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _seconds(text: str) -> float:
+    """A number of seconds, 0 or more (``--max-wait``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grantwarden",
@@ -192,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the daemon until SIGTERM; SIGHUP reloads the configuration")
     run.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start (or reload) when any tenant's secret cannot be resolved, instead of "
+        "running the others and showing that tenant as needs_attention",
+    )
     run.set_defaults(handler=_run)
 
     for name, with_plan, text in (
@@ -200,9 +234,23 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", help="the YAML configuration (default: $GRANTWARDEN_CONFIG)")
-        sub.add_argument("--json", action="store_true", help="print JSON instead of the report")
+        output = sub.add_mutually_exclusive_group()
+        output.add_argument("--json", action="store_true", help="print JSON instead of the report")
+        if with_plan:
+            output.add_argument(
+                "--format",
+                choices=("text", "json", "terraform"),
+                default="text",
+                help="text (the report), json (as --json) or terraform: the genesyscloud_oauth_client blocks to add",
+            )
         sub.add_argument("--tenant", help="only this tenant")
         sub.add_argument("--verbose", action="store_true", help="log what happens to stderr")
+        sub.add_argument(
+            "--max-wait",
+            type=_seconds,
+            metavar="SECONDS",
+            help="wait out a Retry-After only this long, else report the tenant rate limited (default 60)",
+        )
         sub.set_defaults(handler=functools.partial(_check, with_plan=with_plan))
 
     simulate = commands.add_parser("simulate", help="serve the embedded Genesys Cloud simulator", add_help=False)

@@ -1,6 +1,6 @@
 """The hand-off in the daemon's composition: started with it, stopped in order, refused when unusable.
 
-Covers (design.md §2.7.4): ``daemon_started`` names the hand-off; ``/readyz`` waits for the token
+Covers (design.md §2.8.4): ``daemon_started`` names the hand-off; ``/readyz`` waits for the token
 files; the files' directory must exist and the socket's path must not be another file (a start
 that cannot use them fails, with no tenant left running and the operator listener closed); at a
 stop the socket and every file go; the supervisor exposes each running worker's access object,

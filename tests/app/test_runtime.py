@@ -1,17 +1,16 @@
 """The daemon's composition, run in-process on a ManualClock beside the simulator, from a real file.
 
 Covers: a SIGHUP reload of the rewritten file starts added tenants, stops removed ones (their
-metric series and status gone), restarts changed ones and leaves unchanged ones on the same
+metric series and status gone), restarts those whose credentials changed, hands a new interval to
+the running worker (same task, same status, the new pace) and leaves unchanged ones on the same
 running task and status; an invalid file keeps every old tenant running, logs
 ``config_reload_failed`` naming the problem, and sets ``grantwarden_config_last_reload_successful``
 to 0 until a good file is loaded again; a reload that changes the sharding stops the tenants
 that move to another replica; tenants keep their schedule while a reload reads the file (in a
 worker thread), a SIGHUP during a reload brings one more reload rather than being dropped, and
 a stop during a reload starts none of the tenants it read; a reload starts and stops tenants a
-step at a time, removals first, and ends at what the file says; SIGTERM stops the daemon with exit
-code 0, also while a tenant waits out a long Retry-After between its cycles; which shard a
-replica is comes from the config, the environment or the StatefulSet pod name, and otherwise
-fails.
+step at a time (tests/app/test_reloading.py has the steps); SIGTERM stops the daemon with exit
+code 0, also while a tenant waits out a long Retry-After between its cycles.
 """
 
 from __future__ import annotations
@@ -31,15 +30,13 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from grantwarden.app import runtime
+from grantwarden.app import reloading, runtime
 from grantwarden.base import redaction
 from grantwarden.base.clock import ManualClock
 from grantwarden.config import loading as configfile
-from grantwarden.config import models as settings
 from grantwarden.policy import labels, sharding
 from grantwarden.simulator import control, emitting, faults, testing
 from grantwarden.surface import server
-from grantwarden.worker import supervisor
 from tests.e2e import support
 
 
@@ -127,16 +124,23 @@ async def running(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     names: list[str],
+    *,
+    raw: dict[str, Any] | None = None,
+    strict: bool = False,
     **edit: Any,
 ) -> AsyncIterator[Daemon]:
-    raw, env = render(sim, tmp_path, names)
+    """The demo's ``names`` (or a configuration ``raw`` rendered and with its secrets set by the
+    caller), edited at the top level by ``edit``, in a file the daemon runs from (``run --strict``
+    when ``strict``); secrets are left to the daemon, as ``grantwarden run`` leaves them."""
+    env: dict[str, str] = {}
+    if raw is None:
+        raw, env = render(sim, tmp_path, names)
     raw.update(edit)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     path = tmp_path / "grantwarden.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     loaded = configfile.load(path, environ={})
-    configfile.resolve_secrets(loaded, environ=os.environ)
     registry = prometheus_client.CollectorRegistry()
     started: asyncio.Future[tuple[runtime.Daemon, server.Running]] = asyncio.get_running_loop().create_future()
     options = runtime.Options(
@@ -148,6 +152,7 @@ async def running(
         watchdog_interval_s=3600.0,
         seed=3,
         on_started=lambda daemon, http: started.set_result((daemon, http)),
+        strict=strict,
     )
     task = asyncio.create_task(runtime.run(loaded, options), name="daemon")
     daemon, http = await started
@@ -161,51 +166,57 @@ async def running(
         assert task.result() == 0
 
 
-@pytest.mark.parametrize("step", [pytest.param(runtime.RELOAD_STEP, id="one-step"), pytest.param(1, id="by-tenant")])
-async def test_sighup_starts_added_stops_removed_restarts_changed_and_keeps_unchanged_tenants(
+@pytest.mark.parametrize("step", [pytest.param(reloading.RELOAD_STEP, id="one-step"), pytest.param(1, id="by-tenant")])
+async def test_sighup_starts_added_stops_removed_restarts_changed_reconfigures_and_keeps_unchanged_tenants(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, step: int
 ) -> None:
-    monkeypatch.setattr(runtime, "RELOAD_STEP", step)
+    monkeypatch.setattr(reloading, "RELOAD_STEP", step)
     clock = ManualClock()
     async with (
         testing.running(support.DEMO, clock=clock) as sim,
-        running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu", "acme-latam"]) as d,
+        running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu", "acme-latam", "acme-ca"]) as d,
     ):
         await clock.advance(61)
         before = dict(d.daemon.statuses())
         tasks = tenant_tasks()
-        assert set(before) == {"acme", "acme-eu", "acme-latam"}
+        assert set(before) == {"acme", "acme-eu", "acme-latam", "acme-ca"}
         assert "acme-latam" in d.tenants_in_metrics()
 
-        raw, _ = render(sim, tmp_path, ["acme", "acme-eu", "acme-apac"])
+        raw, env = render(sim, tmp_path, ["acme", "acme-eu", "acme-apac", "acme-ca"])
         eu = next(t for t in raw["tenants"] if t["name"] == "acme-eu")
-        eu["probe_interval"] = "2m"
+        eu["credentials"]["client_secret"] = env[eu["credentials"]["client_secret"]["env"]]  # same value, literal
+        ca = next(t for t in raw["tenants"] if t["name"] == "acme-ca")
+        ca["probe_interval"] = "2m"
         with capture_logs() as logs:
             d.write(raw)
             await d.hup()
         after = d.daemon.statuses()
-        assert set(after) == {"acme", "acme-eu", "acme-apac"}
+        assert set(after) == {"acme", "acme-eu", "acme-apac", "acme-ca"}
         assert after["acme"] is before["acme"], "unchanged: the same status, still filling"
         assert tenant_tasks()["tenant:acme"] is tasks["tenant:acme"], "unchanged: the same running task"
-        assert after["acme-eu"] is not before["acme-eu"]
+        assert after["acme-eu"] is not before["acme-eu"], "another credential: a fresh worker and status"
         assert tasks["tenant:acme-eu"].done()
+        assert after["acme-ca"] is before["acme-ca"], "another interval: the same status"
+        assert tenant_tasks()["tenant:acme-ca"] is tasks["tenant:acme-ca"], "another interval: the same task"
         assert tasks["tenant:acme-latam"].done()
         assert "acme-latam" not in d.tenants_in_metrics(), "a removed tenant's series are gone"
         assert d.reload_ok() == 1
 
-        cycles = after["acme"].cycles
+        cycles, ca_cycles = after["acme"].cycles, after["acme-ca"].cycles
         with capture_logs() as later:
             await clock.advance(120)
         assert after["acme"].cycles == cycles + 2
+        assert after["acme-ca"].cycles == ca_cycles + 1, "acme-ca now probes every 2 minutes"
         frozen = [e["at"] for e in later if e["event"] == "heap_frozen"]
         assert frozen[-1:] == ["first_cycles_done"], "the started tenants' records join the frozen heap"
         assert after["acme-apac"].cycles >= 1
         assert after["acme-eu"].cycles >= 1
         [loaded] = [e for e in logs if e["event"] == "config_loaded"]
-        assert (loaded["added"], loaded["removed"], loaded["changed"], loaded["unchanged"]) == (
+        assert (loaded["added"], loaded["removed"], loaded["changed"], loaded["reconfigured"], loaded["unchanged"]) == (
             ["acme-apac"],
             ["acme-latam"],
             ["acme-eu"],
+            ["acme-ca"],
             1,
         )
 
@@ -377,69 +388,3 @@ async def test_sigterm_does_not_wait_for_a_tenants_retry_after(monkeypatch: pyte
             assert d.daemon.statuses()["acme"].cycles == 1
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(d.task, timeout=2.0) == 0, "well before the 10 s grace"
-
-
-def specs(**keys: int) -> list[supervisor.Spec]:
-    return [supervisor.Spec(name, key) for name, key in keys.items()]
-
-
-def differing(before: list[supervisor.Spec], after: list[supervisor.Spec]) -> set[str]:
-    old, new = {s.name: s.key for s in before}, {s.name: s.key for s in after}
-    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
-
-
-@pytest.mark.parametrize(
-    ("current", "wanted", "size", "steps"),
-    [
-        pytest.param(specs(a=1, b=1), specs(a=1, b=1), 2, 1, id="nothing-differs"),
-        pytest.param(specs(a=1, b=1), specs(a=2, c=1), 3, 1, id="fewer-than-a-step"),
-        pytest.param(specs(a=1, b=1, c=1), specs(a=2, b=2, c=2, d=1, e=1), 2, 3, id="five-in-steps-of-two"),
-        pytest.param(specs(**{f"t{i}": 1 for i in range(10)}), specs(), 3, 4, id="all-removed"),
-        pytest.param(specs(), specs(**{f"t{i}": 1 for i in range(10)}), 5, 2, id="all-added"),
-    ],
-)
-def test_a_reload_starts_and_stops_at_most_a_step_of_tenants_at_a_time_and_ends_at_the_file(
-    current: list[supervisor.Spec], wanted: list[supervisor.Spec], size: int, steps: int
-) -> None:
-    walked = list(runtime.reload_steps(current, wanted, size))
-    assert len(walked) == steps
-    assert walked[-1] == wanted
-    for before, after in zip([current, *walked], walked, strict=False):
-        assert len(differing(before, after)) <= size
-
-
-def test_a_stepped_reload_removes_tenants_before_it_starts_new_ones() -> None:
-    first, *_ = runtime.reload_steps(specs(a=1, b=1), specs(c=1, d=1), 2)
-    assert first == [], "a and b stop in the first step, c and d start in the second"
-
-
-def shard_settings(index: int | None, count: int) -> settings.Settings:
-    return settings.Settings(sharding=settings.ShardingSettings(index=index, count=count))
-
-
-@pytest.mark.parametrize(
-    ("index", "count", "environ", "expected"),
-    [
-        pytest.param(None, 1, {}, (0, 1), id="one-shard"),
-        pytest.param(2, 4, {"POD_NAME": "grantwarden-0"}, (2, 4), id="config-wins"),
-        pytest.param(None, 3, {"POD_NAME": "grantwarden-2"}, (2, 3), id="statefulset-ordinal"),
-        pytest.param(None, 3, {"HOSTNAME": "grantwarden-1"}, (1, 3), id="hostname"),
-    ],
-)
-def test_the_shard_comes_from_the_config_or_the_pod_name(
-    index: int | None, count: int, environ: dict[str, str], expected: tuple[int, int]
-) -> None:
-    assert runtime.resolve_shard(shard_settings(index, count), environ) == expected
-
-
-@pytest.mark.parametrize(
-    ("environ", "message"),
-    [
-        pytest.param({}, "needs sharding.index", id="no-hint"),
-        pytest.param({"POD_NAME": "grantwarden"}, "needs sharding.index", id="no-ordinal"),
-        pytest.param({"POD_NAME": "grantwarden-5"}, "ordinal 5, but sharding.count is 3", id="ordinal-too-big"),
-    ],
-)
-def test_an_unknown_shard_is_an_error_that_says_what_to_set(environ: dict[str, str], message: str) -> None:
-    with pytest.raises(runtime.ShardError, match=message):
-        runtime.resolve_shard(shard_settings(None, 3), environ)

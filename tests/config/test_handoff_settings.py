@@ -1,4 +1,4 @@
-"""The hand-off's settings (design.md §2.7): what a file may say, and each mistake on one line.
+"""The hand-off's settings (design.md §2.8): what a file may say, and each mistake on one line.
 
 Covers: off unless configured; a unix socket with or without a bearer token; TCP only with one
 (``FILE: line N: handoff: ...``); listen addresses that are neither; a file mode above 0640

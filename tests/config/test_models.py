@@ -7,6 +7,9 @@ up in one of them. Every enumerated setting of every model is a ``Choice``: one 
 member takes YAML 1.1's false for it (``mode: off``), others refuse a boolean, and the JSON
 Schema says which boolean is taken. Checks that compare two settings run beside the other
 checks of their model (one pass), name both values and the error kind the loader places by.
+``credentials.trust`` needs a user grant and another org; ``grants.managed_by`` comes from the
+blueprint unless the tenant says otherwise; ``sharing_client_with`` names the other tenants of
+a client, indexed once.
 """
 
 from __future__ import annotations
@@ -177,3 +180,73 @@ def test_checks_that_compare_settings_run_beside_the_other_checks_of_their_model
 def test_a_tenants_own_probe_interval_has_the_floor_of_the_defaults() -> None:
     with pytest.raises(pydantic.ValidationError, match="probe_interval must be at least 1s"):
         settings.Tenant.model_validate(tenant("acme") | {"probe_interval": 0.5, "probe_timeout": 0.1})
+
+
+def code_tenant(**credentials: Any) -> dict[str, Any]:
+    base = tenant("acme")
+    base["credentials"] = {
+        "grant": "authorization_code",
+        "client_id": "c",
+        "client_secret": "s",
+        "redirect_uri": "http://127.0.0.1:1/cb",
+        **credentials,
+    }
+    return base
+
+
+@pytest.mark.parametrize(
+    ("written", "problem"),
+    [
+        pytest.param(code_tenant(trust={"home_org_id": "org-partner"}), None, id="a-user-grant-through-a-trust"),
+        pytest.param(
+            {**tenant("acme"), "credentials": {"client_id": "c", "client_secret": "s", "trust": {"home_org_id": "o"}}},
+            "trust needs grant authorization_code",
+            id="client-credentials-cannot",
+        ),
+        pytest.param(code_tenant(trust={"home_org_id": "org-acme"}), "names the tenant's own org_id", id="own-org"),
+        pytest.param(code_tenant(trust={"home_org_id": "not an id"}), "String should match pattern", id="bad-id"),
+        pytest.param(code_tenant(trust={}), "home_org_id", id="missing-home"),
+    ],
+)
+def test_credentials_trust(written: dict[str, Any], problem: str | None) -> None:
+    if problem is None:
+        found = settings.Tenant.model_validate(written)
+        assert found.credentials.trust == settings.Trust(home_org_id="org-partner")
+        return
+    with pytest.raises(pydantic.ValidationError, match=problem):
+        settings.Tenant.model_validate(written)
+
+
+@pytest.mark.parametrize(
+    ("blueprint", "own", "expected"),
+    [
+        pytest.param({}, None, labels.ManagedBy.GRANTWARDEN, id="default"),
+        pytest.param({"managed_by": "terraform"}, None, labels.ManagedBy.TERRAFORM, id="from-the-blueprint"),
+        pytest.param(
+            {"managed_by": "terraform"}, {"managed_by": "grantwarden"}, labels.ManagedBy.GRANTWARDEN, id="own"
+        ),
+        pytest.param({}, {"managed_by": "terraform"}, labels.ManagedBy.TERRAFORM, id="own-terraform"),
+        pytest.param({}, {}, labels.ManagedBy.GRANTWARDEN, id="own-unset"),
+    ],
+)
+def test_managed_by(blueprint: dict[str, Any], own: dict[str, Any] | None, expected: labels.ManagedBy) -> None:
+    written = {**tenant("acme"), **({"grants": own} if own is not None else {})}
+    assert settings.Tenant.model_validate(written).managed_by(settings.Blueprint(grants=blueprint)) is expected
+
+
+def test_managed_by_refuses_an_unknown_manager() -> None:
+    with pytest.raises(pydantic.ValidationError, match="'grantwarden' or 'terraform'"):
+        settings.Grants.model_validate({"managed_by": "pulumi"})
+
+
+def test_sharing_client_with_names_the_other_tenants_of_a_client() -> None:
+    written = [tenant("a"), tenant("b"), {**tenant("c"), "credentials": tenant("a")["credentials"]}]
+    cfg = settings.Settings.model_validate({"tenants": written})
+    assert (cfg.sharing_client_with("a"), cfg.sharing_client_with("b"), cfg.sharing_client_with("c")) == (
+        ("c",),
+        (),
+        ("a",),
+    )
+    assert cfg.sharing_client_with("nobody") == ()
+    other = cfg.model_copy(update={"tenants": cfg.tenants[:2]})
+    assert other.sharing_client_with("a") == (), "a copy with other tenants indexes its own"

@@ -28,7 +28,9 @@ COMPOSE = REPO / "docker-compose.yml"
 CONFIG = REPO / "config" / "compose.yaml"
 ENV_FILE = REPO / "config" / "compose.env"
 SCENARIO = scenarios.DEMO_SCENARIO
-DEMO_TENANTS = frozenset({"acme", "acme-eu", "acme-apac", "acme-latam", "acme-ca", "acme-agent-desktop"})
+DEMO_TENANTS = frozenset(
+    {"acme", "acme-eu", "acme-apac", "acme-latam", "acme-ca", "acme-agent-desktop", "acme-via-partner"}
+)
 TOP_LEVEL = frozenset({"name", "services", "volumes", "networks", "secrets", "configs"})
 
 

@@ -8,13 +8,16 @@ equal to its replicas and POD_NAME from the downward API, probes on /healthz and
 port 9464, resource requests and limits, the restricted security context and a state volume
 at the config's state_dir; the ConfigMap's config passes `grantwarden validate-config`, and the
 secrets it names are files of the mounted Secret, whose example holds placeholders only; the
-Services, PodDisruptionBudget and ServiceMonitor select the pods they mean to.
+Services, PodDisruptionBudget and ServiceMonitor select the pods they mean to; the commented
+config-reloader sidecar, uncommented, is a valid restricted container that watches the mounted
+config and POSTs /-/reload to its own replica with the admin token the config names.
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -246,7 +249,39 @@ def test_the_disruption_budget_lets_one_replica_go_at_a_time() -> None:
     assert _selects(budget["spec"]["selector"]["matchLabels"])
 
 
-# -- deploy/kubernetes/handoff: the integration with grantwarden as its token source (design.md §2.7) --
+def _reloader() -> dict[str, Any]:
+    """The commented config-reloader sidecar of statefulset.yaml, uncommented as a user would."""
+    text = (KUBERNETES / "statefulset.yaml").read_text(encoding="utf-8")
+    block = text.split("# --- config-reloader sidecar", 1)[1].split("# --- end config-reloader ---", 1)[0]
+    uncommented = [line.replace("# ", "", 1) for line in block.splitlines()[1:] if line.strip()]
+    start = next(i for i, line in enumerate(uncommented) if line.lstrip().startswith("- name:"))
+    (container,) = yaml.safe_load(textwrap.dedent("\n".join(uncommented[start:])))
+    return dict(container)
+
+
+@pytest.mark.usefixtures("no_network")
+def test_the_commented_config_reloader_sidecar_is_valid_and_reloads_its_own_replica_with_the_admin_token() -> None:
+    sidecar = _reloader()
+    with_sidecar = yaml.safe_load(yaml.safe_dump(_statefulset()))
+    with_sidecar["spec"]["template"]["spec"]["containers"].append(sidecar)
+    kubernetes_validate.validate(with_sidecar, KUBERNETES_VERSION, strict=True)
+    script = sidecar["args"][0]
+    token_file = _config()["server"]["admin_token"]["file"]
+    assert f"http://127.0.0.1:{PORT}/-/reload" in script
+    assert f"Authorization: Bearer $(cat {token_file})" in script
+    assert f"{_mount_path('config')}/config.yaml" in script
+    mounts = {mount["name"]: mount["mountPath"] for mount in sidecar["volumeMounts"]}
+    assert mounts == {"config": _mount_path("config"), "credentials": _mount_path("credentials")}
+    assert all(mount["readOnly"] for mount in sidecar["volumeMounts"])
+    context = sidecar["securityContext"]
+    assert (context["runAsNonRoot"], context["readOnlyRootFilesystem"], context["capabilities"]) == (
+        True,
+        True,
+        {"drop": ["ALL"]},
+    )
+
+
+# -- deploy/kubernetes/handoff: the integration with grantwarden as its token source (design.md §2.8) --
 
 HANDOFF = KUBERNETES / "handoff"
 

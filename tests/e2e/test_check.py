@@ -1,7 +1,8 @@
 """``grantwarden check`` against the simulator's demo world: each tenant's state and finding.
 
 Covers: the healthy primary org; the secondary org whose client lacks a role, degraded with the
-missing permissions and the allow-listed role that fixes it; the org configured with the
+missing permissions and the allow-listed role that fixes it, planned as the one PUT ``run`` would
+send (both probes' plans merged, one line, one JSON entry covering both permissions); the org configured with the
 primary's credentials (wrong_org, never acted on); the unlicensed org; the JSON output; the exit
 code; and that check sends no PUT (it changes nothing).
 """
@@ -55,6 +56,28 @@ async def test_the_secondary_org_is_degraded_with_the_missing_permission_and_the
     assert finding.missing == ("messaging:integration:view",)
     assert "Messaging Viewer" in finding.fix
     assert "'Messaging Viewer'" in checking.plan_text(result.cycle)
+
+
+async def test_the_plan_says_the_one_put_run_would_send(checked: dict[str, checking.Checked]) -> None:
+    result = checked["acme-eu"]
+    text = checking.plan_text(result.cycle)
+    assert text.count("Messaging Viewer") == 1, "two probes need the role; run sends it once"
+    assert text.startswith("add role 'Messaging Viewer' in division ")
+    assert "one PUT; covers messaging:integration:view, messaging:supportedContent:view" in text
+    plan = checking.plan_json(result)
+    assert {k: plan[k] for k in ("tenant", "org_id", "client_id", "dry_run", "managed_by", "scopes")} == {
+        "tenant": "acme-eu",
+        "org_id": result.tenant.org_id,
+        "client_id": result.tenant.credentials.client_id,
+        "dry_run": False,
+        "managed_by": "grantwarden",
+        "scopes": [],
+    }
+    (entry,) = plan["add"]
+    assert entry["role"] == "Messaging Viewer"
+    assert entry["covers"] == ["messaging:integration:view", "messaging:supportedContent:view"]
+    assert entry["role_id"]
+    assert entry["division_id"]
 
 
 async def test_credentials_of_another_org_are_wrong_org_and_never_fixable(

@@ -10,9 +10,10 @@ then healthy; acme-apac needs_attention with wrong_org and acme-latam with unlic
 its fix printed; acme-ca rate limited (429 in the output, in /status and in
 grantwarden_rate_limited_total) and never taken for an authorisation problem; the user-grant
 tenant signed in, its missing scope added to the client, a person's re-consent, and where it
-stands afterwards; acme's integration takes its token from the hand-off, meets a 403 once a role
-is removed, reports it, and its call passes again after the re-grant (design.md §2.7); the
-printed summary agrees with /status; no secret in the output or in /status.
+stands afterwards; the partner's consultant signed in with target= and healthy in acme through
+the org trust; acme's integration takes its token from the hand-off, meets a 403 once a role is
+removed, reports it, and its call passes again after the re-grant (design.md §2.8); the printed
+summary agrees with /status; no secret in the output or in /status.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 ROOT = Path(__file__).parent.parent.parent
 DURATION_S = 40
-TENANTS = ["acme", "acme-eu", "acme-apac", "acme-latam", "acme-ca", "acme-agent-desktop"]
+TENANTS = ["acme", "acme-eu", "acme-apac", "acme-latam", "acme-ca", "acme-agent-desktop", "acme-via-partner"]
 
 
 @dataclasses.dataclass
@@ -198,6 +199,18 @@ def test_the_user_grant_tenant_gets_its_scope_and_a_person_consents_again(demo: 
     # The daemon notices the newer consent, mints from it and verifies with the new scope.
     assert desktop["state"] == "healthy"
     assert outcomes(desktop, "probes") == {"ok"}
+
+
+def test_the_partner_consultant_acts_in_acme_through_the_org_trust(demo: DemoRun) -> None:
+    world = scenarios.load(scenarios.DEMO_SCENARIO, clock=LoopClock())
+    spec = next(t for t in world.tenants if t.name == "acme-via-partner")
+    lines = demo.lines("acme-via-partner")
+    assert lines[0].startswith("signed in as Pat Partner")
+    assert f"target={spec.org_id}" in lines[0]
+    assert f"the token acts in org {spec.org_id} through the org trust" in lines[0]
+    partner = demo.final["acme-via-partner"]
+    assert (partner["state"], partner["identity_org_id"]) == ("healthy", spec.org_id)
+    assert outcomes(partner, "probes") == {"ok"}
 
 
 def test_the_printed_summary_agrees_with_the_status_page(demo: DemoRun) -> None:

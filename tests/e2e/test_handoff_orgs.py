@@ -1,6 +1,6 @@
 """Never the token of another org: the whole daemon's hand-off, asked from every angle.
 
-Covers design.md §2.7 and §3.12 end to end, daemon and simulator on one ManualClock, the hand-off
+Covers design.md §2.8 and §3.12 end to end, daemon and simulator on one ManualClock, the hand-off
 on a unix socket with a file sink, from a real configuration file: before any identity check no
 tenant gets a token (by name, by org, by invalidate, in a file); the demo's wrong-org tenant
 (acme-apac, configured with acme's credentials, so its box holds a perfectly valid token of acme's

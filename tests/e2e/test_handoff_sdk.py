@@ -1,6 +1,6 @@
 """The integration beside grantwarden, written with the official Python SDK, on the hand-off alone.
 
-Covers design.md §2.7 end to end, daemon and simulator on one ManualClock, the hand-off on a unix
+Covers design.md §2.8 end to end, daemon and simulator on one ManualClock, the hand-off on a unix
 socket in a temporary directory: the integration never holds a secret; it takes acme's token from
 ``GET /v1/tenants/acme/token`` and calls the messaging API with ``PureCloudPlatformClientV2``
 (``ApiClient(host=api_base_url)`` with ``access_token``); a role removed from its OAuth client makes

@@ -5,7 +5,7 @@ Covers design.md §2.3 and platform.md §2.5: the daemon runs the demo world on 
 5xx, revoked tokens and the 401 re-mint) and a verified re-grant; then every endpoint answers
 (``/``, ``/status``, ``/status/{tenant}`` for each tenant and an unknown one, ``/metrics``,
 ``/healthz``, ``/readyz``, reconcile 202, 401 without and with a wrong token, 404), and so does the
-token hand-off (design.md §2.7) wherever its answer is not a token itself: 401 without and with a
+token hand-off (design.md §2.8) wherever its answer is not a token itself: 401 without and with a
 wrong bearer token, 404, 503 for the wrong-org tenant, 400, 413, a refusal report whose body
 echoes a token, and the names of the files of its file sink. All its log output, rendered as in
 production (JSON at debug level, stdlib records included, ``token_handed_out`` among them), is

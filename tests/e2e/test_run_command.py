@@ -131,7 +131,7 @@ async def test_run_serves_reloads_survives_a_broken_file_and_stops_cleanly_on_si
                 await wait_until(lambda: answers("/readyz", 200), STARTUP_TIMEOUT_S, "/readyz answering 200")
                 async with http.get(base + "/status") as response:
                     tenants = {t["tenant"]: t for t in (await response.json())["tenants"]}
-                assert len(tenants) == 6
+                assert len(tenants) == 7
                 assert all(t["cycles"] >= 1 for t in tenants.values())
                 assert await answers("/metrics", 200, "grantwarden_config_last_reload_successful 1.0")
 
@@ -144,7 +144,7 @@ async def test_run_serves_reloads_survives_a_broken_file_and_stops_cleanly_on_si
                 )
                 assert await answers("/healthz", 200)
                 async with http.get(base + "/status") as response:
-                    assert len((await response.json())["tenants"]) == 6, "the old tenants keep running"
+                    assert len((await response.json())["tenants"]) == 7, "the old tenants keep running"
 
             daemon.send_signal(signal.SIGTERM)
             returncode = await asyncio.wait_for(daemon.wait(), GRACE_S)
@@ -156,7 +156,7 @@ async def test_run_serves_reloads_survives_a_broken_file_and_stops_cleanly_on_si
         events = log_events(log_path)
         started = next(e for e in events if e["event"] == "daemon_started")
         assert started["listen"] == base
-        assert started["tenants"] == 6
+        assert started["tenants"] == 7
         [failed] = [e for e in events if e["event"] == "config_reload_failed"]
         assert failed["source"] == str(config)
         assert any("tenants[0].name" in problem for problem in failed["problems"])

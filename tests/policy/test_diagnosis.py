@@ -3,8 +3,12 @@
 Covers: healthy, degraded (a planned re-grant, a re-mint for a role already held), remediating,
 needs_attention (every refusal reason, unlicensed, policy, forbidden, grant type, 401s, wrong
 org, missing scope awaiting re-consent, token failures), unreachable (only transport trouble),
-rate-limited-alone keeping the previous state, wrong org overshadowing everything; and that every
-summary and fix is one sentence naming the org and the client.
+rate-limited-alone keeping the previous state, wrong org overshadowing everything; an org trust
+(a member lacking a trustor role, with and without what the admin identity read; the identity pair
+a trust tenant accepts and each one it does not; the trustee's client's scopes); a Terraform-managed
+client; a role that keeps disappearing; a known client state behind a refused token; the audit
+trail's change carried by the findings it explains; and that every summary and fix is one
+sentence naming the org and the client.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ from typing import Any
 
 import pytest
 
-from grantwarden.policy import diagnosis
+from grantwarden.policy import diagnosis, trust
 from grantwarden.policy.diagnosis import Diagnosis
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode, State
+from grantwarden.policy.labels import ClientState, GrantType, ManagedBy, Outcome, RegrantMode, State
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 from grantwarden.policy.tokens import TokenProblem
 
 ORG = "4b70ee8c-24d8-43ad-9464-520f6b20fa1f"
+TRUSTEE = "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"
 OTHER_ORG = "2a3a43e5-e89c-406e-badf-e79288bd4ab0"
 CLIENT = "08a2a69c-1ed5-4719-9094-96a7d55ba07c"
 HOME = "home-div"
@@ -93,8 +98,96 @@ def probe(v: Verdict, plan: Any = None, **more: Any) -> dict[str, Any]:
     }
 
 
+TRUSTOR = Verdict(
+    Outcome.MISSING_TRUSTOR_PERMISSION,
+    status=403,
+    code="missing.permissions",
+    permissions=(MI,),
+    requirement=Requirement.ALL,
+)
+MEMBER = trust.Member(
+    ORG, TRUSTEE, "u-1", "Pat Partner", roles=("Web Deployments Viewer",), covering=("Messaging Viewer",)
+)
+THROUGH_TRUST = {"grant_type": GrantType.AUTHORIZATION_CODE, "home_org_id": TRUSTEE, "identity_home_org_id": TRUSTEE}
+TERRAFORM_FIX = (
+    'add roles { role_id = data.genesyscloud_auth_role.messaging_viewer.id, division_id = "home-div" } to its '
+    'genesyscloud_oauth_client resource, with data "genesyscloud_auth_role" "messaging_viewer" '
+    '{ name = "Messaging Viewer" }, then terraform apply'
+)
+TERRAFORM_COMMAND = "grantwarden plan --config FILE --tenant acme-eu --format terraform"
+WRONG_ORG_TOKEN = {"token": Verdict(Outcome.WRONG_ORG, status=200)}
+
 ROWS = [
     pytest.param({}, State.HEALTHY, [], id="healthy"),
+    pytest.param(THROUGH_TRUST, State.HEALTHY, [], id="trust-tenant-healthy"),
+    pytest.param(
+        probe(TRUSTOR, refusal(RefusalReason.TRUSTOR_ROLE), member=MEMBER, **THROUGH_TRUST),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_TRUSTOR_PERMISSION, False, "give user Pat Partner (u-1) of org", None)],
+        id="trust-member-lacks-a-named-role",
+    ),
+    pytest.param(
+        probe(TRUSTOR, refusal(RefusalReason.TRUSTOR_ROLE), **THROUGH_TRUST),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_TRUSTOR_PERMISSION, False, f"a trustor role granting {MI} in the trust", None)],
+        id="trust-member-unread",
+    ),
+    pytest.param(
+        {**THROUGH_TRUST, "identity_org_id": TRUSTEE, "verdicts": WRONG_ORG_TOKEN},
+        State.NEEDS_ATTENTION,
+        [(Outcome.WRONG_ORG, False, f"which asks with target={ORG}", AUTHORIZE)],
+        id="trust-tenant-acts-in-the-trustee-org",
+    ),
+    pytest.param(
+        {**THROUGH_TRUST, "identity_home_org_id": OTHER_ORG, "verdicts": WRONG_ORG_TOKEN},
+        State.NEEDS_ATTENTION,
+        [(Outcome.WRONG_ORG, False, f"set credentials.trust.home_org_id of tenant acme-eu to {OTHER_ORG}", AUTHORIZE)],
+        id="trust-tenant-user-of-another-org",
+    ),
+    pytest.param(
+        {"grant_type": GrantType.AUTHORIZATION_CODE, "identity_home_org_id": TRUSTEE, "verdicts": WRONG_ORG_TOKEN},
+        State.NEEDS_ATTENTION,
+        [(Outcome.WRONG_ORG, False, f"set credentials.trust.home_org_id to {TRUSTEE}", AUTHORIZE)],
+        id="trusted-users-token-without-a-trust",
+    ),
+    pytest.param(
+        probe(SCOPE, refusal(RefusalReason.MISSING_SCOPE), **THROUGH_TRUST),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_SCOPE, False, f"Ask an admin of org {TRUSTEE}, which owns OAuth client", AUTHORIZE)],
+        id="trust-tenant-scope-is-the-trustees",
+    ),
+    pytest.param(
+        probe(MISSING, PLAN, managed_by=ManagedBy.TERRAFORM),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_PERMISSION, False, TERRAFORM_FIX, TERRAFORM_COMMAND)],
+        id="terraform-managed-role",
+    ),
+    pytest.param(
+        probe(
+            SCOPE,
+            ScopePlan(add=("webdeployments:readonly",)),
+            managed_by=ManagedBy.TERRAFORM,
+            grant_type=GrantType.AUTHORIZATION_CODE,
+        ),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_SCOPE, False, 'add "webdeployments:readonly" to the scopes of its', TERRAFORM_COMMAND)],
+        id="terraform-managed-scope",
+    ),
+    pytest.param(
+        probe(MISSING, refusal(RefusalReason.REMOVED_AGAIN, roles=("Messaging Viewer",))),
+        State.NEEDS_ATTENTION,
+        [(Outcome.MISSING_PERMISSION, False, "grantwarden added it and re-added it once", None)],
+        id="removed-again",
+    ),
+    pytest.param(
+        {
+            "verdicts": {"token": Verdict(Outcome.UNAUTHORIZED, status=401, code="bad.credentials")},
+            "client_state": ClientState.DISABLED,
+        },
+        State.NEEDS_ATTENTION,
+        [(Outcome.UNAUTHORIZED, False, f"{WHO} is disabled", None)],
+        id="bad-credentials-of-a-disabled-client",
+    ),
     pytest.param({"verdicts": {}}, State.HEALTHY, [], id="no-probes-no-problems"),
     # degraded: grantwarden will fix it itself
     pytest.param(
@@ -365,10 +458,17 @@ ROWS = [
         id="unauthorized-bad-credentials",
     ),
     pytest.param(
-        probe(verdict(Outcome.UNAUTHORIZED, status=401, code="ip.not.authorized")),
+        probe(
+            verdict(
+                Outcome.IP_NOT_AUTHORIZED,
+                status=401,
+                code="ip.not.authorized",
+                message="Requests originating from this IP address are not authorized: [203.0.113.9]",
+            )
+        ),
         State.NEEDS_ATTENTION,
-        [(Outcome.UNAUTHORIZED, False, "IP allowlist", None)],
-        id="unauthorized-ip",
+        [(Outcome.IP_NOT_AUTHORIZED, False, "add 203.0.113.9 to the org's IP address allowlist", None)],
+        id="ip-not-authorized",
     ),
     pytest.param(
         probe(verdict(Outcome.UNEXPECTED_STATUS, status=404, code="not.found")),
@@ -606,3 +706,19 @@ def test_state_of_is_exposed_for_callers_with_their_own_findings() -> None:
     findings = run(**probe(MISSING, PLAN)).findings
     assert diagnosis.state_of(findings, regrant_in_progress=False, previous=State.HEALTHY) is State.DEGRADED
     assert diagnosis.state_of((), regrant_in_progress=False, previous=State.DEGRADED) is State.HEALTHY
+
+
+def test_a_change_from_the_audit_trail_rides_with_the_findings_it_explains() -> None:
+    story = "the audit trail shows OAuthClient c updated at T by user Avery Agent (u-9)"
+    result = run(**probe(MISSING, PLAN), changes={"messaging-integrations": story, "organization": "unused"})
+    (finding,) = result.findings
+    assert finding.change == story
+    assert run(**probe(MISSING, PLAN)).findings[0].change is None
+
+
+def test_a_role_removed_again_is_said_in_the_summary() -> None:
+    result = run(**probe(MISSING, refusal(RefusalReason.REMOVED_AGAIN, roles=("Messaging Viewer",))))
+    assert result.findings[0].summary == (
+        f"Probe 'messaging-integrations': something keeps removing role 'Messaging Viewer' from {WHO}: "
+        f"it lacks {MI} again."
+    )

@@ -86,7 +86,7 @@ def test_an_unresolvable_secret_says_so_and_where_to_set_it() -> None:
 
 
 def test_invalid_client_is_not_a_template_finding() -> None:
-    with pytest.raises(ValueError, match=r"fixes\.invalid_client_finding"):
+    with pytest.raises(ValueError, match=r"rejections\.invalid_client_finding"):
         findings.token_finding(SUBJECT, TokenProblem.INVALID_CLIENT)
 
 

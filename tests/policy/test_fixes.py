@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from grantwarden.policy import diagnosis, fixes
+from grantwarden.policy import diagnosis, fixes, rejections
 from grantwarden.policy.findings import Subject, Text
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
@@ -179,7 +179,7 @@ def rejected(
     s = dataclasses.replace(
         subject(REMEDIATE), client_state=state, shared_with=shared, login_url=login_url, region=region
     )
-    finding = fixes.invalid_client_finding(s)
+    finding = rejections.invalid_client_finding(s)
     assert (finding.outcome, finding.fixable, finding.command, finding.probe) == (
         Outcome.UNAUTHORIZED, False, None, "token"
     )  # fmt: skip
@@ -336,3 +336,39 @@ def test_without_a_known_admin_client_the_fix_still_names_the_edited_client() ->
     fix = fixes.missing_text(subject(REMEDIATE), MISSING, refusal).fix
     assert fix.startswith(f"Give grantwarden's admin identity in org {ORG} the role 'Messaging Viewer': ")
     assert f"it may edit OAuth client {CLIENT} only while" in fix
+
+
+@pytest.mark.parametrize(
+    ("address", "named"),
+    [
+        pytest.param("203.0.113.9", "add 203.0.113.9 to the org's IP address allowlist", id="named"),
+        pytest.param(None, "add grantwarden's egress address (the message did not name it)", id="unnamed"),
+    ],
+)
+def test_an_ip_refusal_names_the_address_and_the_org_setting(address: str | None, named: str) -> None:
+    fix = rejections.ip_fix(subject(REMEDIATE), address)
+    assert named in fix
+    assert "Admin > Organization settings > IP address allowlist" in fix
+    assert "PATCH /api/v2/organizations/authentication/settings ipAddressAllowlist" in fix
+    assert "does not mint a new token" in fix
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        pytest.param(None, None, id="unknown"),
+        pytest.param(ClientState.ACTIVE, None, id="active"),
+        pytest.param(ClientState.DISABLED, "is disabled", id="disabled"),
+        pytest.param(ClientState.INACTIVE, "is inactive", id="inactive"),
+        pytest.param(ClientState.DELETED, "has been deleted", id="deleted"),
+        pytest.param(ClientState.NOT_FOUND, "client.not.found", id="not-found"),
+    ],
+)
+def test_a_known_client_state_is_the_fix_of_a_refused_token(state: ClientState | None, expected: str | None) -> None:
+    s = dataclasses.replace(subject(REMEDIATE), client_state=state)
+    fix = rejections.state_fix(s)
+    assert (fix is None) is (expected is None)
+    if expected is not None:
+        assert fix is not None
+        assert expected in fix
+        assert fix[0].isupper()

@@ -55,7 +55,7 @@ ROWS = [
         body("ip.not.authorized", "Requests originating from this IP address are not authorized: [10.0.0.1]", 401),
         None,
         None,
-        {"outcome": Outcome.UNAUTHORIZED, "code": "ip.not.authorized"},
+        {"outcome": Outcome.IP_NOT_AUTHORIZED, "code": "ip.not.authorized"},
         id="401-ip-not-authorized",
     ),
     pytest.param(401, b"", None, None, {"outcome": Outcome.UNAUTHORIZED, "code": None}, id="401-empty-body"),
@@ -232,11 +232,19 @@ ROWS = [
     ),
     pytest.param(
         403,
-        body("missing.trustor.permissions", "Missing [authorization:orgTrustor:view]", 403),
+        body("trustee.forbidden", "Missing [authorization:orgTrustor:view]", 403),
         None,
         None,
         {"outcome": Outcome.FORBIDDEN, "permissions": ("authorization:orgTrustor:view",)},
         id="403-unknown-code-still-names-permissions",
+    ),
+    pytest.param(
+        403,
+        body("missing.trustor.permissions", "Missing required permission(s)", 403),
+        None,
+        None,
+        {"outcome": Outcome.MISSING_TRUSTOR_PERMISSION, "permissions": (), "requirement": Requirement.ALL},
+        id="403-missing-trustor-permissions",
     ),
     pytest.param(
         403,
@@ -440,3 +448,44 @@ def test_refine_licensed(verdict: Verdict, licensed: frozenset[str] | None, outc
     refined = forbidden.refine_licensed(verdict, licensed)
     assert refined.outcome is outcome
     assert refined.permissions == verdict.permissions
+
+
+TRUSTED_ROWS = [
+    pytest.param(
+        Verdict(Outcome.MISSING_PERMISSION, status=403, permissions=("a:b:c",), requirement=Requirement.ANY),
+        Outcome.MISSING_TRUSTOR_PERMISSION,
+        id="missing-permission",
+    ),
+    pytest.param(
+        Verdict(Outcome.MISSING_DIVISION_PERMISSION, status=403, permissions=("a:b:c",), divisions=("d-1",)),
+        Outcome.MISSING_TRUSTOR_PERMISSION,
+        id="missing-division-permission",
+    ),
+    pytest.param(Verdict(Outcome.MISSING_SCOPE, status=403, scopes=("s",)), Outcome.MISSING_SCOPE, id="scope-stays"),
+    pytest.param(Verdict(Outcome.OK, status=200), Outcome.OK, id="ok-stays"),
+]
+
+
+@pytest.mark.parametrize(("verdict", "outcome"), TRUSTED_ROWS)
+def test_a_trusted_users_missing_permission_is_a_missing_trustor_role(verdict: Verdict, outcome: Outcome) -> None:
+    refined = forbidden.refine_trusted(verdict)
+    assert refined.outcome is outcome
+    assert (refined.permissions, refined.divisions, refined.requirement) == (
+        verdict.permissions,
+        verdict.divisions,
+        verdict.requirement,
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "address"),
+    [
+        pytest.param("Requests originating from this IP address are not authorized: [203.0.113.9]", "203.0.113.9"),
+        pytest.param("Requests originating from this IP address are not authorized: [ 2001:db8::7 ]", "2001:db8::7"),
+        pytest.param("not authorized: [a, b] then [198.51.100.1]", "198.51.100.1", id="the-last-bracket"),
+        pytest.param("Requests originating from this IP address are not authorized: []", None, id="empty"),
+        pytest.param(None, None, id="no-message"),
+    ],
+)
+def test_the_refused_address_is_read_from_the_message(message: str | None, address: str | None) -> None:
+    assert forbidden.refused_address(message) == address

@@ -346,6 +346,21 @@ def test_refuse_for(outcome: Outcome, grant: GrantType, reason: RefusalReason | 
 
 
 @pytest.mark.parametrize(
+    ("outcome", "reason"),
+    [
+        pytest.param(Outcome.MISSING_TRUSTOR_PERMISSION, RefusalReason.TRUSTOR_ROLE, id="trustor-role"),
+        pytest.param(Outcome.MISSING_SCOPE, RefusalReason.MISSING_SCOPE, id="scope-of-the-trustees-client"),
+        pytest.param(Outcome.WRONG_ORG, RefusalReason.WRONG_ORG, id="wrong-org-as-ever"),
+        pytest.param(Outcome.SERVER_ERROR, None, id="not-a-regrant-matter"),
+    ],
+)
+def test_through_a_trust_nothing_is_planned(outcome: Outcome, reason: RefusalReason | None) -> None:
+    refusal = planning.refuse_for(outcome, grant_type=CODE, trusted=True)
+    assert (None if refusal is None else refusal.reason) is reason
+    assert not planning.plannable(outcome, grant_type=CODE, trusted=True)
+
+
+@pytest.mark.parametrize(
     ("outcome", "grant", "expected"),
     [
         pytest.param(Outcome.MISSING_PERMISSION, CC, True, id="cc-permission"),

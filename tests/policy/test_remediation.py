@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from grantwarden.policy import planning, remediation
-from grantwarden.policy.labels import Outcome, RegrantMode
+from grantwarden.policy.labels import ManagedBy, Outcome, RegrantMode
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.planning import Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 from grantwarden.policy.remediation import Action, Decision, HoldReason
@@ -267,6 +267,23 @@ def decide(**overrides: Any) -> Decision:
             id="reissue-cannot-fix-scopes",
         ),
         pytest.param({"plans": [PROPAGATING]}, Action.REISSUE, Action.REISSUE, None, id="already-granted-re-mints"),
+        pytest.param(
+            {"managed_by": ManagedBy.TERRAFORM}, Action.NONE, Action.NONE, None, id="terraform-managed-never-edited"
+        ),
+        pytest.param(
+            {"managed_by": ManagedBy.TERRAFORM, "plans": [SCOPE_PLAN], "outcomes": [Outcome.MISSING_SCOPE]},
+            Action.NONE,
+            Action.NONE,
+            None,
+            id="terraform-managed-scopes-neither",
+        ),
+        pytest.param(
+            {"managed_by": ManagedBy.TERRAFORM, "plans": [PROPAGATING]},
+            Action.REISSUE,
+            Action.REISSUE,
+            None,
+            id="terraform-managed-may-still-re-mint",
+        ),
         pytest.param({"plans": [NOT_LISTED]}, Action.NONE, Action.NONE, None, id="refused-does-nothing"),
         pytest.param({"plans": [], "outcomes": [Outcome.OK]}, Action.NONE, Action.NONE, None, id="all-ok"),
         pytest.param(

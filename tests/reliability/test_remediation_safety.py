@@ -124,11 +124,19 @@ class Platform:
         return web.json_response(body)
 
 
+async def admin_holds_every_role(request: web.Request) -> web.StreamResponse:
+    """The admin identity's ``tokens/me``: it holds every role a client here may hold or be given,
+    so the executor's editor check (platform.md §2.4) lets every PUT of these properties go out."""
+    held = [{"roleId": role_id, "divisionId": "*"} for role_id in (*ROLE_IDS, "r-foreign", "r-person")]
+    return web.json_response({"organization": {"id": "org-1"}, "OAuthClient": {"id": "admin", "roleDivisions": held}})
+
+
 @contextlib.asynccontextmanager
 async def executor_on(platform: Platform) -> AsyncIterator[remediating.Executor]:
     """The real executor, client and token box against ``platform`` on loopback."""
     app = web.Application()
     app.router.add_route("*", "/api/v2/oauth/clients/{client_id}", platform.handle)
+    app.router.add_get("/api/v2/tokens/me", admin_holds_every_role)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -434,7 +442,9 @@ async def test_on_the_simulator_a_regrant_adds_exactly_the_planned_role_and_touc
     assert {k: v for k, v in mine_after.items() if k not in ignored} == {
         k: v for k, v in mine_before.items() if k not in ignored
     }
-    assert [r["method"] for r in sim.requests(kind="api")] == ["GET", "PUT"]
+    path = f"/regions/{spec.region}/api/v2/oauth/clients/{spec.client_id}"
+    me = f"/regions/{spec.region}/api/v2/tokens/me"
+    assert [(r["method"], r["path"]) for r in sim.requests(kind="api")] == [("GET", path), ("GET", me), ("PUT", path)]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ answer, and the status records (``repr``, the JSON, the token's last error, prob
 findings, re-grant details) are searched for every client secret, every access token the
 simulator issued or the daemon sent, the admin token and each ``Basic base64(id:secret)``,
 whole or as any 12-character piece; and the scan is shown to have had something to find. The
-token hand-off (design.md §2.7) is used through it all, as an integration would: tokens taken
+token hand-off (design.md §2.8) is used through it all, as an integration would: tokens taken
 (the one answer a token may be in), 401s reported without naming the token (dropping and
 re-minting tokens in the storm), refusals reported with bodies that echo tokens; its every other
 answer, its bearer token and the names of its files are scanned too.

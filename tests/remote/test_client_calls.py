@@ -3,7 +3,8 @@
 Covers: ``tokens_me`` with ``preserveIdleTTL`` and the home division; the OAuth client read raw
 and written back whole (PUT replaces), a secret in a response registered for redaction; licensed
 permissions and roles read from every page, paging without ``pageCount``, and a listing of the wrong shape
-refused rather than read as empty.
+refused rather than read as empty; the signed-in user, a trust member's trustor roles and the
+trust's groups (every page), and the realtime audit query POSTed as JSON, its records returned raw.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from grantwarden.base import redaction
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import errors, transport
 from grantwarden.remote import gate as remote_gate
-from tests.remote.conftest import ACCESS_TOKEN, CLIENT_ID, CLIENT_SECRET, ORG_ID, Canned, FakePlatform, Seen
+from tests.remote.conftest import (
+    ACCESS_TOKEN,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ORG_ID,
+    Canned,
+    FakePlatform,
+    Seen,
+    error_body,
+)
 
 TOKENS_ME = "/api/v2/tokens/me"
 PERMISSIONS = "/api/v2/authorization/permissions"
@@ -158,3 +168,43 @@ async def test_a_permissions_page_of_the_wrong_shape_is_malformed_not_empty(
     platform.respond("GET", PERMISSIONS, Canned(json={"entities": [{"permissionMap": ["not", "a", "map"]}]}))
     with pytest.raises(errors.MalformedResponse):
         await client.licensed_permissions(endpoints, ACCESS_TOKEN, gate=gate)
+
+
+async def test_the_signed_in_user_and_a_trust_members_roles_are_read(
+    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
+) -> None:
+    platform.respond("GET", "/api/v2/users/me", Canned(json={"id": "u-1", "name": "Pat Partner", "state": "active"}))
+    roles = "/api/v2/orgauthorization/trustees/org-partner/users/u-1/roles"
+    platform.respond(
+        "GET", roles, Canned(json={"roles": [{"id": "r-1", "name": "Messaging Viewer"}], "permissions": []})
+    )
+    groups = "/api/v2/orgauthorization/trustees/org-partner/groups"
+    platform.respond(
+        "GET", groups, Canned(json={"entities": [{"id": "g-1", "name": "Partner support"}], "pageCount": 1})
+    )
+    user = await client.users_me(endpoints, ACCESS_TOKEN, gate=gate)
+    member = await client.trustee_user_roles(endpoints, ACCESS_TOKEN, "org-partner", "u-1", gate=gate)
+    assert (user.id, user.name) == ("u-1", "Pat Partner")
+    assert [(r.id, r.name) for r in member.roles] == [("r-1", "Messaging Viewer")]
+    assert await client.trustee_groups(endpoints, ACCESS_TOKEN, "org-partner", gate=gate) == ["Partner support"]
+
+
+async def test_the_audit_query_is_posted_as_json_and_its_records_come_back_raw(
+    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
+) -> None:
+    entry = {"id": "a-1", "action": "Update", "entityType": "OAuthClient", "propertyChanges": []}
+    platform.respond("POST", "/api/v2/audits/query/realtime", Canned(json={"entities": [entry], "pageCount": 1}))
+    body = {"interval": "2027-01-01T00:00:00Z/2027-01-15T00:00:00Z", "serviceName": "PeoplePermissions"}
+    assert await client.audit_query(endpoints, ACCESS_TOKEN, body, gate=gate) == [entry]
+    (seen,) = platform.seen
+    assert (seen.method, seen.json) == ("POST", body)
+
+
+async def test_an_ip_refusal_is_its_own_error(
+    client: remote_client.Client, endpoints: transport.Endpoints, gate: remote_gate.Gate, platform: FakePlatform
+) -> None:
+    message = "Requests originating from this IP address are not authorized: [203.0.113.9]"
+    platform.respond("GET", "/api/v2/users/me", Canned(status=401, json=error_body(401, "ip.not.authorized", message)))
+    with pytest.raises(errors.IpNotAuthorized) as refused:
+        await client.users_me(endpoints, ACCESS_TOKEN, gate=gate)
+    assert refused.value.reply.facts.message == message

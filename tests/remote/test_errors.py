@@ -49,6 +49,9 @@ def reply(status: int, body: object = None, headers: dict[str, str] | None = Non
         pytest.param(429, {"error": "slow_down"}, True, errors.RateLimited, id="token-429-is-rate-limited"),
         pytest.param(500, {"error": "server_error"}, True, errors.ServerError, id="token-500-is-server-error"),
         pytest.param(401, {"error": "invalid_client"}, False, errors.Unauthorized, id="api-ignores-oauth-error"),
+        pytest.param(401, {"code": "ip.not.authorized"}, False, errors.IpNotAuthorized, id="401-ip-not-authorized"),
+        pytest.param(401, {"code": "bad.credentials"}, False, errors.Unauthorized, id="401-bad-credentials"),
+        pytest.param(403, {"code": "ip.not.authorized"}, False, errors.Forbidden, id="only-a-401-is-the-ip-rule"),
     ],
 )
 def test_each_status_maps_to_one_exception(
@@ -63,6 +66,7 @@ def test_the_tree_has_the_documented_shape() -> None:
     assert issubclass(errors.InvalidClient, errors.TokenEndpointError)
     assert issubclass(errors.InvalidGrant, errors.TokenEndpointError)
     assert issubclass(errors.TokenEndpointError, errors.HttpError)
+    assert issubclass(errors.IpNotAuthorized, errors.Unauthorized), "callers that handle a 401 still see it"
     for leaf in (errors.TransportError, errors.HttpError, errors.MalformedResponse):
         assert issubclass(leaf, errors.RemoteError)
     assert not issubclass(errors.MalformedResponse, errors.HttpError)

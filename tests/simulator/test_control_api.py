@@ -24,10 +24,10 @@ async def post(api: Api, path: str, body: dict[str, Any] | None = None) -> Reply
 async def test_the_state_lists_orgs_roles_clients_and_token_counts_but_no_secret(api: Api) -> None:
     await api.mint(api.sim.tenant("acme").client_id)
     state = (await api.call("GET", "/__sim/state")).json
-    assert len(state["orgs"]) == 5
+    assert len(state["orgs"]) == 6
     assert {r["name"] for r in state["orgs"][0]["roles"]} >= {"Messaging Viewer", "Web Deployments Viewer"}
     assert state["tokens"]["access"] == 1
-    assert len(state["clients"]) == 9
+    assert len(state["clients"]) == 10
     text = str(state)
     assert all(client.secret not in text for client in api.sim.world.clients.values())
     latam = next(o for o in state["orgs"] if o["name"] == "Acme Latin America")

@@ -83,7 +83,8 @@ def test_grantwardens_configuration_loader_accepts_the_emitted_file(tmp_path: Pa
 
 def test_only_a_trust_tenant_gets_credentials_trust(tmp_path: Path) -> None:
     config, _, _, _ = emitted(tmp_path)
-    assert all("trust" not in t["credentials"] for t in config["tenants"])
+    demo = {t["name"]: t for t in config["tenants"]}
+    assert [name for name, t in demo.items() if "trust" in t["credentials"]] == ["acme-via-partner"]
     sim = scenarios.load("trust", clock=ManualClock())
     trusted, _ = emitting.render(sim, BASE, state_dir=str(tmp_path))
     tenants = {t["name"]: t for t in trusted["tenants"]}

@@ -1,6 +1,7 @@
 """Scenario files: the demo world as documented, and one-line errors naming file and path.
 
-Covers: demo.yaml's six tenants, five orgs and what each is set up to demonstrate; defaults
+Covers: demo.yaml's seven tenants, six orgs and what each is set up to demonstrate (the partner
+org acting in acme through an org trust included); defaults
 (derived ids and secrets, Home division, default queues); every class of mistake reported as
 ``FILE: path: problem`` (YAML syntax with line and column, unknown keys, types, regions, roles,
 permissions, scopes, clients without roles or scopes, tenant references); determinism.
@@ -23,7 +24,7 @@ def load_demo() -> world.World:
     return scenarios.load(DEMO, clock=ManualClock())
 
 
-def test_the_demo_has_six_tenants_over_five_orgs() -> None:
+def test_the_demo_has_seven_tenants_over_six_orgs() -> None:
     sim = load_demo()
     assert [t.name for t in sim.tenants] == [
         "acme",
@@ -32,7 +33,9 @@ def test_the_demo_has_six_tenants_over_five_orgs() -> None:
         "acme-latam",
         "acme-ca",
         "acme-agent-desktop",
+        "acme-via-partner",
     ]
+    assert len(sim.orgs) == 6
     assert {o.region for o in sim.orgs.values()} == {
         "us-east-1",
         "eu-west-1",
@@ -65,6 +68,20 @@ def test_the_demo_sets_up_each_problem_it_documents() -> None:
     assert "webdeployments:readonly" not in sim.clients[desktop.client_id].configured.scope
     assert "webdeployments:readonly" in desktop.scopes
     assert desktop.admin_client_id is not None
+    partner = tenant["acme-via-partner"]
+    partner_org = sim.orgs["5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d"]
+    assert (partner.grant, partner.org_id, partner.trust_home_org_id) == (
+        "authorization_code",
+        acme_org.id,
+        partner_org.id,
+    )
+    assert sim.clients[partner.client_id].org_id == partner_org.id, "the trustee org's own code client"
+    trust = sim.trusts.get(acme_org.id, partner_org.id)
+    assert trust is not None
+    assert trust.enabled
+    (member,) = trust.members.values()
+    held = {acme_org.roles[rd.role_id].name for rd in member.configured.role_divisions}
+    assert held == {"Messaging Viewer", "Web Deployments Viewer"}
 
 
 def test_a_scenario_reproduces_exactly() -> None:

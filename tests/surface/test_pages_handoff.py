@@ -1,4 +1,4 @@
-"""The status page's hand-off rows (design.md §2.7): when a token last went out, what was reported.
+"""The status page's hand-off rows (design.md §2.8): when a token last went out, what was reported.
 
 Covers: a tenant's card shows when its token was last handed out and the last refusal the
 integration reported (request, status, code, outcome, what grantwarden did), every value escaped;

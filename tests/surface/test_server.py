@@ -82,6 +82,11 @@ class FakeBackend:
     shard_count: int = 3
     is_alive: bool = True
     reconciled: list[str] = dataclasses.field(default_factory=list)
+    record: health.ReloadRecord | None = dataclasses.field(
+        default_factory=lambda: health.ReloadRecord(source="/etc/grantwarden/config.yaml", loaded_at=NOW - 3600)
+    )
+    outcome: health.ReloadRecord | None = None  # what the next reload returns (None: stopping)
+    reloads: int = 0
 
     @classmethod
     def of(cls, *statuses: health.TenantStatus) -> FakeBackend:
@@ -101,6 +106,15 @@ class FakeBackend:
             return False
         self.reconciled.append(tenant)
         return True
+
+    def reload_status(self) -> health.ReloadRecord | None:
+        return self.record
+
+    async def reload(self) -> health.ReloadRecord | None:
+        self.reloads += 1
+        if self.outcome is not None:
+            self.record = self.outcome
+        return self.outcome
 
 
 def fleet() -> FakeBackend:
@@ -123,38 +137,6 @@ class Answer:
 
 
 Serve = Callable[..., Awaitable[server.Running]]
-
-
-@pytest.fixture
-def clock() -> clock_mod.ManualClock:
-    return clock_mod.ManualClock(start=NOW)
-
-
-@pytest.fixture
-def metrics() -> metrics_mod.Metrics:
-    return metrics_mod.Metrics(registry=prom.CollectorRegistry())
-
-
-@pytest.fixture
-async def serve(clock: clock_mod.ManualClock, metrics: metrics_mod.Metrics) -> AsyncIterator[Serve]:
-    started: list[server.Running] = []
-
-    async def _serve(backend: Any, *, admin_token: str | None = ADMIN, **extra: Any) -> server.Running:
-        running = await server.start(
-            backend=backend, metrics=metrics, listen="127.0.0.1:0", admin_token=admin_token, clock=clock, **extra
-        )
-        started.append(running)
-        return running
-
-    yield _serve
-    for running in started:
-        await running.stop()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def call(
@@ -586,4 +568,5 @@ def test_openapi_loads_as_schemathesis_will_read_it() -> None:
     schema = schemathesis.openapi.from_path(str(OPENAPI))
     labels_ = sorted(result.ok().label for result in schema.get_all_operations())
     assert "POST /tenants/{tenant}/reconcile" in labels_
-    assert len(labels_) == 7
+    assert "POST /-/reload" in labels_
+    assert len(labels_) == 8

@@ -94,7 +94,7 @@ def populate(metrics: metrics_mod.Metrics) -> None:
     beta.count_regrant(labels.RegrantResult.PLANNED)
     beta.count_regrant(labels.RegrantResult.VERIFIED)
     beta.rate_limited, beta.worker_restarts = 3, 1_234_567  # past a million: Go spells it 1.234567e+06
-    beta.count_refusal(OUTCOME.MISSING_PERMISSION)  # reported through the hand-off (design.md §2.7)
+    beta.count_refusal(OUTCOME.MISSING_PERMISSION)  # reported through the hand-off (design.md §2.8)
     beta.count_refusal(OUTCOME.MISSING_PERMISSION)
     metrics.handoff_requests.labels("tenant_token", "ok").inc()
     metrics.probe_duration_of("organization").observe(0.12)

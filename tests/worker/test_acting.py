@@ -5,8 +5,10 @@ the tenant's loop does): a re-grant applied and verified once the role propagate
 that changes nothing and says so once; ``max_per_hour`` holding a second attempt; a hold after
 three unverified attempts (a PUT, then re-mints), which a reconcile lifts; a plan the admin
 cannot grant, and one the platform refused (``bad.client.role``), each announced once and never
-sent again. Also: what an attempt leaves to diagnose again, and a stop during the settle ending
-the actor at once with the one stop signal.
+sent again; a role that keeps disappearing re-added once after grantwarden's own add, then refused
+as ``removed_again`` (a reconcile lets it try again); a Terraform-managed client never PUT. Also:
+what an attempt leaves to diagnose again, and a stop during the settle ending the actor at once
+with the one stop signal.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from structlog.testing import capture_logs
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import models as settings
-from grantwarden.policy import catalog, diagnosis, labels, remediation
+from grantwarden.policy import catalog, diagnosis, labels, planning, remediation
 from grantwarden.remote import gate
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import acting, orgfacts, probing, reporting
@@ -36,7 +38,13 @@ SETTLE_S = 20.0
 class Tenant:
     """One tenant's actor and the parts it works with, over a fake org where the probe lacks a role."""
 
-    def __init__(self, regrant: settings.RegrantSettings, *, propagates: bool) -> None:
+    def __init__(
+        self,
+        regrant: settings.RegrantSettings,
+        *,
+        propagates: bool,
+        managed_by: labels.ManagedBy = labels.ManagedBy.GRANTWARDEN,
+    ) -> None:
         self.clock = clock_mod.ManualClock(start=0.0)
         self.api = fakes.FakeApi(self.clock)
         self.admin = fakes.FakeApi(self.clock, client_id=fakes.ADMIN_CLIENT)
@@ -68,13 +76,14 @@ class Tenant:
             reporter=reporter,
             clock=self.clock,
             rng=random.Random(1),
+            managed_by=managed_by,
         )
         self.stop = asyncio.Event()
 
     async def cycle(self, *, reconcile: bool = False) -> tuple[acting.Cycle, acting.Aftermath | None]:
         """One cycle as ``tenant.Worker.cycle`` runs it, then the interval until the next."""
         observed = await self.planner.refine(await self.prober.run())
-        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts))
+        plans = self.actor.known_refusals(await self.planner.plans(observed.verdicts), reconcile=reconcile)
         decision = self.actor.decide(observed, plans, reconcile=reconcile)
         result = diagnosis.diagnose(
             tenant="acme",
@@ -94,6 +103,12 @@ class Tenant:
 
     def puts(self) -> int:
         return len(self.admin.called("put_oauth_client"))
+
+    def someone_removes_the_role(self) -> None:
+        """A person (or a script) takes the added role off the client again; the probe fails again."""
+        entries = self.admin.clients[fakes.CLIENT]["roleDivisions"]
+        self.admin.clients[fakes.CLIENT]["roleDivisions"] = [e for e in entries if e["roleId"] != fakes.VIEWER["id"]]
+        self.api.forbidden[fakes.INTEGRATIONS.path] = PERMISSION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,3 +221,33 @@ async def test_a_stop_during_the_settle_ends_the_actor_at_once_with_the_stop_sig
     with pytest.raises(gate.StoppedError):
         await acting_task
     assert tenant.clock.now() == 5.0, "not a second of the hour's settle is waited once stopped"
+
+
+async def test_a_role_that_keeps_disappearing_is_re_added_once_then_left_to_a_person() -> None:
+    tenant = Tenant(regrant(max_per_hour=10), propagates=True)
+    cycle, _ = await tenant.cycle()  # added and verified
+    tenant.someone_removes_the_role()
+    cycle, _ = await tenant.cycle()  # re-added once, verified
+    assert tenant.puts() == 2
+    tenant.someone_removes_the_role()
+    with capture_logs() as logs:
+        cycle, _ = await tenant.cycle()
+    assert tenant.puts() == 2, "not re-added a second time"
+    (plan,) = cycle.plans.values()
+    assert isinstance(plan, planning.Refusal)
+    assert (plan.reason, plan.roles) == (planning.RefusalReason.REMOVED_AGAIN, ("Messaging Viewer",))
+    assert "something keeps removing 'Messaging Viewer' from OAuth client client-1" in plan.detail
+    assert cycle.decision.action is Action.NONE
+    refused = [e for e in logs if e["event"] == "regrant_refused"]
+    assert [e["reason"] for e in refused] == ["removed_again"]
+    cycle, _ = await tenant.cycle(reconcile=True)
+    assert tenant.puts() == 3, "a person asked (reconcile): grantwarden may add it again"
+
+
+async def test_a_terraform_managed_client_is_never_put() -> None:
+    tenant = Tenant(regrant(), propagates=True, managed_by=labels.ManagedBy.TERRAFORM)
+    for _ in range(2):
+        cycle, after = await tenant.cycle()
+    assert tenant.puts() == 0
+    assert (cycle.decision.action, after) == (Action.NONE, None)
+    assert cycle.decision.detail == "nothing a re-grant can fix"

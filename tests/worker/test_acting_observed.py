@@ -1,4 +1,4 @@
-"""acting, for refusals the integration reported of calls grantwarden must not repeat (design.md §2.7.2).
+"""acting, for refusals the integration reported of calls grantwarden must not repeat (design.md §2.8.2).
 
 Covers: a re-grant planned for an observed non-GET operation is applied (one PUT, an ``applied``
 record), and then left to the integration's next report: no settle wait, no ``verified`` or

@@ -6,7 +6,9 @@ sequences for the 401 rule (ok; 401 then ok: one re-mint and one retry with the 
 twice: the 401 to the caller and the credential backing off; another refusal: no re-mint);
 within that backoff nothing is sent and the error says the credential was refused; afterwards a
 fresh token refused again is the next refusal at once (one mint a round); a success ends the
-refusals; the admin identity shares the tenant's endpoints and gate but uses its own tokens.
+refusals; the admin identity shares the tenant's endpoints and gate but uses its own tokens; a
+401 ``ip.not.authorized`` goes to the caller at once, the token kept and nothing minted; the new
+calls (users/me, a trust member's roles, the trust's groups, the audit query) go the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tests.worker import fakes
 ENDPOINTS = transport.Endpoints("https://api.example.test", "https://login.example.test")
 OAUTH_CLIENT = {"id": fakes.CLIENT, "name": "the integration", "authorizedGrantType": "CLIENT-CREDENTIALS"}
 UNAUTHORIZED = 401
+IP_REFUSED = 4011  # a 401 ip.not.authorized, in the scripts below
 
 
 class Client:
@@ -38,6 +41,10 @@ class Client:
         status = self.statuses.pop(0) if self.statuses else 200
         if status == UNAUTHORIZED:
             raise errors.Unauthorized(fakes.reply(401, {"code": "bad.credentials", "status": 401}))
+        if status == IP_REFUSED:
+            message = "Requests originating from this IP address are not authorized: [203.0.113.9]"
+            body = {"code": "ip.not.authorized", "status": 401, "message": message}
+            raise errors.for_reply(fakes.reply(401, body))
         if status == 403:
             raise fakes.missing_permission("messaging:integration:view")
 
@@ -71,6 +78,22 @@ class Client:
         self._answer("put_oauth_client", token, endpoints=endpoints, client_id=client_id, body=body, **seen)
         return models.OAuthClient.model_validate(body), errors.Reply(method="PUT", path="/x", status=200)
 
+    async def users_me(self, endpoints: Any, token: str, **seen: Any) -> models.NamedEntity:
+        self._answer("users_me", token, endpoints=endpoints, **seen)
+        return models.NamedEntity(id="u-1", name="Pat Partner")
+
+    async def trustee_user_roles(self, endpoints: Any, token: str, trustee: str, user: str, **seen: Any) -> Any:
+        self._answer("trustee_user_roles", token, endpoints=endpoints, trustee=trustee, user=user, **seen)
+        return models.UserAuthorization.model_validate({"roles": [{"id": "r-1", "name": "Messaging Viewer"}]})
+
+    async def trustee_groups(self, endpoints: Any, token: str, trustee: str, **seen: Any) -> list[str]:
+        self._answer("trustee_groups", token, endpoints=endpoints, trustee=trustee, **seen)
+        return ["Partner support"]
+
+    async def audit_query(self, endpoints: Any, token: str, body: Any, **seen: Any) -> list[dict[str, Any]]:
+        self._answer("audit_query", token, endpoints=endpoints, body=body, **seen)
+        return []
+
 
 def tenant_api(clock: clock_mod.ManualClock, client: Client, box: tokenbox.TokenBox | None = None) -> api.TenantApi:
     return api.TenantApi(
@@ -90,6 +113,10 @@ CALLS = [
     pytest.param("home_division", (), {}, id="home_division"),
     pytest.param("get_oauth_client", (fakes.CLIENT,), {"client_id": fakes.CLIENT}, id="get_oauth_client"),
     pytest.param("put_oauth_client", (fakes.CLIENT, OAUTH_CLIENT), {"body": OAUTH_CLIENT}, id="put_oauth_client"),
+    pytest.param("users_me", (), {}, id="users_me"),
+    pytest.param("trustee_user_roles", ("org-2", "u-1"), {"trustee": "org-2", "user": "u-1"}, id="trustee_user_roles"),
+    pytest.param("trustee_groups", ("org-2",), {"trustee": "org-2"}, id="trustee_groups"),
+    pytest.param("audit_query", ({"interval": "a/b"},), {"body": {"interval": "a/b"}}, id="audit_query"),
 ]
 
 
@@ -116,6 +143,10 @@ async def test_every_call_carries_the_identitys_token_and_the_tenants_endpoints_
         pytest.param([401, 401], errors.Unauthorized, ["acme-1", "acme-2"], 1, id="second-401-to-the-caller"),
         pytest.param([403], errors.Forbidden, ["acme-1"], 0, id="403-no-remint-no-retry"),
         pytest.param([401, 403], errors.Forbidden, ["acme-1", "acme-2"], 0, id="401-then-403-no-third-attempt"),
+        pytest.param([IP_REFUSED], errors.IpNotAuthorized, ["acme-1"], 0, id="ip-not-authorized-no-remint"),
+        pytest.param(
+            [401, IP_REFUSED], errors.IpNotAuthorized, ["acme-1", "acme-2"], 0, id="401-then-ip-refused-not-a-refusal"
+        ),
     ],
 )
 async def test_a_401_drops_the_token_mints_once_and_retries_once(
@@ -178,3 +209,18 @@ async def test_the_admin_identity_shares_the_tenants_endpoints_and_gate_with_its
         ("acme-1", ENDPOINTS, tenant.gate),
         ("admin-1", ENDPOINTS, tenant.gate),
     ]
+
+
+async def test_an_address_the_ip_allowlist_refuses_keeps_the_token_and_mints_nothing() -> None:
+    clock = clock_mod.ManualClock()
+    client = Client()
+    tenant = tenant_api(clock, client)
+    token = await tenant.box.get()
+    client.statuses = [IP_REFUSED, IP_REFUSED, IP_REFUSED]
+    for _ in range(3):
+        with pytest.raises(errors.IpNotAuthorized) as refused:
+            await tenant.get("/api/v2/organizations/me")
+    assert refused.value.reply.facts.code == "ip.not.authorized"
+    assert tenant.box.token == token, "the same token: the address is refused, not the token"
+    assert (tenant.box.refusals, tenant.box.retry_at) == (0, None), "no backoff: the token endpoint was not asked"
+    assert [sent["token"] for sent in client.sent] == ["acme-1"] * 3

@@ -5,7 +5,9 @@ is ``unlicensed``, its record saying the same, and leaves the pass it was given 
 licensed one, a passing pass and a user-grant tenant are left alone, without reading the licence
 list; the licence list is read once an hour and its last known value kept when a read fails;
 ``plans`` asks the admin identity for the org's roles and the client, and turns each answer into
-a plan or a refusal (no admin credentials, an admin that cannot read, an allow-listed role).
+a plan or a refusal (no admin credentials, an admin that cannot read, an allow-listed role); a
+tenant that acts through an org trust reads a missing permission as a missing trustor role and
+plans nothing, its scope refusals too (the client is the trustee org's).
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ async def test_a_missing_permission_an_allow_listed_role_grants_is_a_role_plan()
             role_names=("Messaging Viewer",),
             covers=frozenset({"messaging:integration:view"}),
             division_id=fakes.HOME,
+            role_covers=(frozenset({"messaging:integration:view"}),),
         )
     }
     assert [call[0] for call in admin.calls] == ["all_roles", "get_oauth_client", "home_division", "tokens_me"]
@@ -132,3 +135,28 @@ async def test_what_stops_a_plan_is_a_refusal(admin_answers: object, reason: Ref
     refusal = plans["probe"]
     assert isinstance(refusal, Refusal)
     assert refusal.reason is reason
+
+
+async def test_a_trust_tenant_reads_missing_permissions_as_trustor_roles_and_plans_nothing() -> None:
+    clock = clock_mod.ManualClock()
+    tenant, admin = fakes.FakeApi(clock), fakes.FakeApi(clock, client_id=fakes.ADMIN_CLIENT)
+    trusted = orgfacts.Planner(
+        grant_type=CODE,
+        client_id=fakes.CLIENT,
+        grants=settings.Grants(roles=["Messaging Viewer"], scopes=["messaging:readonly"]),
+        api=tenant,  # type: ignore[arg-type]
+        admin=admin,  # type: ignore[arg-type]
+        clock=clock,
+        trusted=True,
+    )
+    scope = Verdict(outcome=Outcome.MISSING_SCOPE, status=403, scopes=("messaging:readonly",))
+    refined = await trusted.refine(observed(a=lacking(LICENSED_PERMISSION), b=scope))
+    assert refined.verdicts["a"].outcome is Outcome.MISSING_TRUSTOR_PERMISSION
+    assert refined.records["a"].outcome is Outcome.MISSING_TRUSTOR_PERMISSION
+    plans = await trusted.plans(refined.verdicts)
+    assert {name: p.reason for name, p in plans.items() if isinstance(p, Refusal)} == {
+        "a": RefusalReason.TRUSTOR_ROLE,
+        "b": RefusalReason.MISSING_SCOPE,
+    }
+    assert admin.calls == [], "nothing is read to plan nothing"
+    assert tenant.called("licensed_permissions") == []

@@ -75,7 +75,7 @@ ROWS = [
     ),
     pytest.param(Row(report(429, {"status": 429}), "rate_limited", refusals.Action.NOTED), id="rate-limited-no-header"),
     pytest.param(
-        Row(report(401, {"code": "ip.not.authorized", "status": 401}), "unauthorized", refusals.Action.NOTED),
+        Row(report(401, {"code": "ip.not.authorized", "status": 401}), "ip_not_authorized", refusals.Action.NOTED),
         id="ip-not-authorized",
     ),
     pytest.param(Row(report(404, {"code": "not.found", "status": 404}), "unexpected_status", refusals.Action.NOTED),

@@ -4,7 +4,9 @@ Covers: the PUT body is the fresh GET's client, everything kept, with only the p
 appended (roles and scopes alike); a client that already has them is not written; a 409 re-reads
 once and keeps what a person changed meanwhile; a 429 retries once; a second 409 or 429 gives up
 (failed); 400 ``bad.client.role`` is a refusal, never retried; a 5xx fails without a retry; only
-the tenant's own OAuth client is touched; the audit line names the client, before and after.
+the tenant's own OAuth client is touched; the audit line names the client, before and after; a
+PUT the admin identity could not make (it lacks a role the client holds or is given) is not sent,
+and the refusal names the missing roles and both clients.
 """
 
 from __future__ import annotations
@@ -85,6 +87,7 @@ async def test_the_put_body_keeps_everything_and_only_appends() -> None:
 
 async def test_a_409_re_reads_and_keeps_what_a_person_changed_meanwhile() -> None:
     admin = fakes.FakeApi(clock_mod.ManualClock(), client_id=fakes.ADMIN_CLIENT)
+    admin.held.append({"roleId": "r-person", "divisionId": fakes.HOME})  # an editor holds every role it sends
     admin.then("put_oauth_client", a_person_adds_a_role(admin))
     outcome = await remediating.Executor(admin=admin, client_id=fakes.CLIENT).add_roles(PLAN)  # type: ignore[arg-type]
     assert outcome.result is Result.APPLIED
@@ -112,3 +115,28 @@ async def test_a_scope_plan_appends_the_scope_and_keeps_the_rest() -> None:
     stored = admin.clients[fakes.CLIENT]
     assert stored["scope"] == ["messaging:readonly", "webdeployments:readonly"]
     assert stored["roleDivisions"] == [{"roleId": "r-other", "divisionId": fakes.HOME}]
+
+
+@pytest.mark.parametrize(
+    ("held", "lacking"),
+    [
+        pytest.param([{"roleId": "r-other", "divisionId": "*"}], ("Messaging Viewer",), id="lacks-the-added-role"),
+        pytest.param([{"roleId": "r-mv", "divisionId": "*"}], ("Other Role",), id="lacks-a-role-the-client-holds"),
+    ],
+)
+async def test_a_put_the_admin_identity_could_not_make_is_never_sent(
+    held: list[dict[str, str]], lacking: tuple[str, ...]
+) -> None:
+    admin = fakes.FakeApi(clock_mod.ManualClock(), client_id=fakes.ADMIN_CLIENT)
+    admin.held = held
+    admin.roles = [*admin.roles, {"id": "r-other", "name": "Other Role"}]
+    executor = remediating.Executor(admin=admin, client_id=fakes.CLIENT, admin_client_id=fakes.ADMIN_CLIENT)  # type: ignore[arg-type]
+    with capture_logs() as logs:
+        outcome = await executor.add_roles(PLAN)
+    assert admin.called("put_oauth_client") == [], "nothing the platform would refuse is sent"
+    assert (outcome.result, outcome.changed, outcome.lacking) == (Result.REFUSED, False, lacking)
+    assert f"OAuth client {fakes.ADMIN_CLIENT} (grantwarden's admin identity) does not hold" in outcome.detail
+    assert f"which OAuth client {fakes.CLIENT} holds or would be given" in outcome.detail
+    assert repr(lacking[0]) in outcome.detail
+    (refused,) = [e for e in logs if e["event"] == "regrant_refused"]
+    assert refused["reason"] == "admin_lacks_role"

@@ -5,7 +5,8 @@ a pass or a 429 (a table of previous and new outcomes); ``permission_missing`` o
 missing permission, its gauge cleared when the probe passes again; ``tenant_state_changed`` once
 per move; every 429 counted and logged; ``regrant_planned`` and ``regrant_refused`` once per
 distinct plan or refusal however many cycles find it, with one record each; the token's
-schedule, a failure's retry and its error on the status. Lines carry no tenant of their own.
+schedule, a failure's retry and its error on the status; probes a reload drops take their
+records, series and missing permissions along. Lines carry no tenant of their own.
 """
 
 from __future__ import annotations
@@ -141,3 +142,14 @@ async def test_the_token_schedule_a_retry_and_its_error_reach_the_status() -> No
     assert setup.status.token_refresh_at == 42.0
     assert setup.status.token_last_error is not None
     assert setup.status.token_last_error.startswith("ServerError: GET /api/v2/x answered 503")
+
+
+def test_probes_a_reload_drops_take_their_records_series_and_missing_permissions_along() -> None:
+    setup = Setup()
+    setup.reporter.probes(passed(Outcome.MISSING_PERMISSION, PERMISSION))
+    assert setup.sample("grantwarden_missing_permission", permission=PERMISSION) == 1
+    assert setup.sample("grantwarden_probe_success", probe="probe") == 0
+    setup.reporter.forget_probes({"probe"})
+    assert "probe" not in setup.status.probes
+    assert setup.sample("grantwarden_probe_success", probe="probe") is None
+    assert setup.sample("grantwarden_missing_permission", permission=PERMISSION) is None

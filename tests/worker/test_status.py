@@ -2,7 +2,11 @@
 
 Covers, as a table: the identity check has passed only when the last ``token`` probe passed and
 the token acted in the tenant's own org; never before the first check, after a ``wrong_org`` or a
-refused token, or when an earlier pass named the org but the last one failed.
+refused token, or when an earlier pass named the org but the last one failed. Also: the status
+says how long a tenant still waits out a Retry-After and which request got the 429 (its gate's
+floor, nothing once it passed); a tenant whose secret cannot be resolved needs attention with a
+``secret_unavailable`` finding per secret naming the variable or file and how to fix it, never a
+value, and does not hold readiness back.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import pytest
 
 from grantwarden.policy import catalog, labels
+from grantwarden.remote import gate
 from grantwarden.worker import status as health
 
 ORG = "org-1"
@@ -38,3 +43,49 @@ def test_the_identity_check_has_passed_only_for_the_tenants_own_org(
     if outcome is not None:
         status.probes[catalog.TOKEN] = record(outcome)
     assert status.identity_verified is verified
+
+
+@pytest.mark.parametrize(
+    ("held_for", "now_after", "until", "waiting"),
+    [
+        pytest.param(None, 0.0, None, 0.0, id="no-429"),
+        pytest.param(60.0, 20.0, "2027-01-15T08:01:00Z", 40.0, id="forty-seconds-to-go"),
+        pytest.param(60.0, 60.0, None, 0.0, id="passed"),
+    ],
+)
+def test_the_status_says_how_long_a_retry_after_is_still_waited_out_and_what_got_the_429(
+    held_for: float | None, now_after: float, until: str | None, waiting: float
+) -> None:
+    start = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    status = health.TenantStatus("acme", ORG, "client-1", labels.GrantType.CLIENT_CREDENTIALS)
+    limit = status.floor = gate.Gate()
+    if held_for is not None:
+        limit.hold(now=start, seconds=held_for)
+        status.saw_rate_limit(start, "webdeployments-configurations", held_for)
+    limited = health.tenant_json(status, now=start + now_after)["rate_limited"]
+    assert (limited["waiting_until"], limited["waiting_s"]) == (until, waiting)
+    if held_for is not None:
+        assert limited["last_probe"] == "webdeployments-configurations"
+
+
+def test_an_unresolvable_secret_needs_attention_naming_the_variable_or_file_never_a_value() -> None:
+    status = health.TenantStatus("acme", ORG, "client-1", labels.GrantType.CLIENT_CREDENTIALS)
+    unresolved = [
+        health.Unresolved(
+            "credentials.client_secret", "environment variable ACME_SECRET is not set or empty", env="ACME_SECRET"
+        ),
+        health.Unresolved(
+            "admin_credentials.client_secret", "cannot read secret file /run/s/admin", file="/run/s/admin"
+        ),
+    ]
+    summary = status.secrets_unavailable(1_800_000_000.0, unresolved, "gw.yaml")
+    assert [f.outcome for f in status.findings] == ["secret_unavailable", "secret_unavailable"]
+    env, file = status.findings
+    assert summary == env.summary
+    assert "credentials.client_secret in gw.yaml cannot be resolved (environment variable ACME_SECRET" in env.summary
+    assert "restart" in env.fix
+    assert "ACME_SECRET" in env.fix
+    assert "/run/s/admin" in file.fix
+    assert "every probe interval" in file.fix
+    assert not env.fixable
+    assert status.first_cycle_done.is_set(), "a tenant waiting for a person does not hold /readyz back"

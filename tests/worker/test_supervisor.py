@@ -5,7 +5,9 @@ Covers: a crashed worker restarts after its backoff (``grantwarden_worker_restar
 more than 5 crashes in 60 s park the tenant in needs_attention with a finding, with no further
 restarts until a reconcile poke or a configuration change; ``apply`` starts added tenants (shown as
 ``starting`` at once), stops removed ones and drops their metric series, restarts changed ones and
-leaves unchanged ones running on the very same worker; one tenant's crash loop never disturbs
+leaves unchanged ones running on the very same worker; a change of settings alone is handed to the
+running worker (same worker, same status, same schedule), unless no hook is given or the tenant is
+parked, which restarts it; one tenant's crash loop never disturbs
 another's schedule; ``stop`` lets workers finish, cancels one that ignores the stop after the grace
 period, and leaves no task behind (the autouse leak check); every line a tenant's worker logs, in
 its own task or the tasks it starts, names that tenant and its org, and no other.
@@ -114,7 +116,9 @@ class Fleet:
 Script = Callable[[str, int], supervisor.Worker]  # (tenant, how many it had before) → next worker
 
 
-def make_fleet(clock: ManualClock, script: Script, *, grace_s: float = 10.0) -> Fleet:
+def make_fleet(
+    clock: ManualClock, script: Script, *, grace_s: float = 10.0, reconfigure: supervisor.Reconfigure | None = None
+) -> Fleet:
     metrics = metrics_mod.Metrics(registry=prometheus_client.CollectorRegistry())
     made: dict[str, list[supervisor.Worker]] = {}
 
@@ -136,12 +140,90 @@ def make_fleet(clock: ManualClock, script: Script, *, grace_s: float = 10.0) -> 
         metrics=metrics,
         rng=random.Random(SEED),
         grace_s=grace_s,
+        reconfigure=reconfigure,
     )
     return Fleet(clock, sup, metrics, made)
 
 
 def specs(**keys: str) -> list[supervisor.Spec]:
-    return [supervisor.Spec(name, key) for name, key in keys.items()]
+    """``name="identity"`` or ``name="identity/settings"``."""
+    return [supervisor.Spec(name, *key.split("/", 1)) for name, key in keys.items()]
+
+
+def retuning(log: list[tuple[str, object, supervisor.Worker]]) -> supervisor.Reconfigure:
+    """A reconfigure hook that notes what it was asked, as the runtime's hands settings over."""
+
+    def reconfigure(spec: supervisor.Spec, worker: supervisor.Worker) -> None:
+        log.append((spec.name, spec.settings, worker))
+        if isinstance(worker, Ticker):
+            worker.interval = float(str(spec.settings))
+
+    return reconfigure
+
+
+async def test_a_change_of_settings_alone_is_handed_to_the_running_worker() -> None:
+    clock = ManualClock()
+    start = clock.now()
+    told: list[tuple[str, object, supervisor.Worker]] = []
+    fleet = make_fleet(clock, lambda name, before: Ticker(clock), reconfigure=retuning(told))
+    fleet.sup.apply(specs(acme="id1/10", beta="id1/10"))
+    await clock.advance(15)
+    status = fleet.sup.statuses["acme"]
+    [worker] = fleet.made["acme"]
+    assert isinstance(worker, Ticker)
+
+    applied = fleet.sup.apply(specs(acme="id1/5", beta="id1/10"))
+    assert applied == supervisor.Applied(added=(), removed=(), changed=(), unchanged=("beta",), reconfigured=("acme",))
+    assert told == [("acme", "5", worker)]
+    await clock.advance(10)
+    assert fleet.made["acme"] == [worker], "the same worker: no restart, so no new token"
+    assert fleet.sup.statuses["acme"] is status, "the same status: its state and first cycle stay"
+    assert worker.ticks == [start + 10.0, start + 20.0, start + 25.0], "the new interval from the next sleep on"
+    assert fleet.sup.apply(specs(acme="id1/5", beta="id1/10")).unchanged == ("acme", "beta")
+    await fleet.sup.stop()
+
+
+async def test_a_change_of_identity_restarts_even_when_settings_also_change() -> None:
+    clock = ManualClock()
+    told: list[tuple[str, object, supervisor.Worker]] = []
+    fleet = make_fleet(clock, lambda name, before: Ticker(clock), reconfigure=retuning(told))
+    fleet.sup.apply(specs(acme="id1/10"))
+    await clock.settle()
+    status = fleet.sup.statuses["acme"]
+    assert fleet.sup.apply(specs(acme="id2/5")).changed == ("acme",)
+    await clock.settle()
+    assert told == []
+    assert len(fleet.made["acme"]) == 2
+    assert fleet.sup.statuses["acme"] is not status, "a new identity, a fresh status"
+    await fleet.sup.stop()
+
+
+async def test_without_a_hook_a_change_of_settings_restarts_the_worker() -> None:
+    clock = ManualClock()
+    fleet = make_fleet(clock, lambda name, before: Ticker(clock))
+    fleet.sup.apply(specs(acme="id1/10"))
+    await clock.settle()
+    assert fleet.sup.apply(specs(acme="id1/5")).changed == ("acme",)
+    await clock.settle()
+    assert len(fleet.made["acme"]) == 2
+    await fleet.sup.stop()
+
+
+async def test_a_parked_tenant_restarts_on_a_change_of_settings() -> None:
+    clock = ManualClock()
+    told: list[tuple[str, object, supervisor.Worker]] = []
+    fleet = make_fleet(
+        clock, lambda name, before: Crasher() if before < 6 else Ticker(clock), reconfigure=retuning(told)
+    )
+    fleet.sup.apply(specs(acme="id1/10"))
+    await clock.advance(60)
+    assert fleet.sup.statuses["acme"].state is labels.State.NEEDS_ATTENTION
+    assert fleet.sup.apply(specs(acme="id1/7")).changed == ("acme",), "a configuration change un-parks"
+    await clock.settle()
+    assert told == []
+    assert isinstance(fleet.made["acme"][-1], Ticker)
+    assert fleet.sup.statuses["acme"].state is labels.State.STARTING
+    await fleet.sup.stop()
 
 
 def expected_delays(count: int) -> list[float]:

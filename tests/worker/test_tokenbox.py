@@ -5,8 +5,11 @@ token expires; a token of any lifetime (20 s included) is minted at most once pe
 while probes use it every second; ``get(valid_for_s=)`` mints when the token in hand would not
 last; failures back off exponentially and never past the old token's expiry; a failing
 credential is not tried again before its backoff; a 429 with Retry-After 7 holds the next mint
-at least 7 s; the global mint limiter caps the rate; metrics and logs say what happened; no
-token value reaches a log line. (The 401 retry around requests: ``test_api``.)
+at least 7 s, and reaches the tenant's status as a 429 on ``token`` (counted once in the metric);
+the global mint limiter caps the rate, also for 10,000 tenants starting at once; new refresh
+settings schedule the next token and leave the one in hand alone; a missing secret's backoff can
+be forgotten once it is there; metrics and logs say what happened; no token value reaches a log
+line. (The 401 retry around requests: ``test_api``.)
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from structlog.testing import capture_logs
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import models as settings
-from grantwarden.policy import errorbody
+from grantwarden.policy import errorbody, labels, scheduling
+from grantwarden.policy import tokens as token_policy
 from grantwarden.remote import errors, oauth
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import minting, refreshing, tokenbox
+from grantwarden.worker import minting, refreshing, reporting, tokenbox
+from grantwarden.worker import status as health
 
 DEFAULTS = settings.RefreshSettings()  # at 75 % of the lifetime, minus up to 10 %; max_lead 5 min
 
@@ -354,3 +359,96 @@ async def test_only_token_requests_that_went_out_are_counted(
     assert registry.get_sample_value("grantwarden_token_requests_total", {"tenant": "acme", "result": "error"}) == (
         counted
     )
+
+
+async def test_a_429_from_the_token_endpoint_reaches_the_status_as_a_429_on_token(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    body = b'{"code":"too.many.requests.retry.after","status":429}'
+    endpoint.failures = [lambda: errors.RateLimited(reply(429, body, retry_after=40.0))]
+    metrics = metrics_mod.Metrics(registry=registry)
+    status = health.TenantStatus("acme", "org-1", "client-1", labels.GrantType.CLIENT_CREDENTIALS)
+    box = tokenbox.TokenBox(
+        tenant="acme",
+        mint=endpoint.mint,
+        clock=clock,
+        rng=random.Random(1),
+        refresh=DEFAULTS,
+        metrics=metrics,
+        observer=reporting.Reporter(status=status, metrics=metrics, clock=clock),
+    )
+    with pytest.raises(tokenbox.TokenUnavailableError):
+        await box.get()
+    assert (status.rate_limited, status.rate_limited_probe, status.rate_limited_retry_after) == (1, "token", 40.0)
+    assert registry.get_sample_value("grantwarden_rate_limited_total", {"tenant": "acme"}) == 1, "counted once"
+
+
+async def test_new_refresh_settings_schedule_the_next_token_and_leave_the_one_in_hand(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock, lifetime=1000)
+    box = make_box(clock, endpoint, registry)
+    first = await box.get()
+    box.reconfigure(refresh=settings.RefreshSettings(at_fraction=0.5, jitter_fraction=0.0, max_lead=1000))
+    assert box.token is first, "no mint for a new fraction"
+    assert endpoint.calls == 1
+    await clock.advance(first.refresh_at - clock.now())
+    second = await box.refresh()
+    assert second.refresh_at - second.received_at == pytest.approx(500.0), "the next token at half its lifetime"
+
+
+async def test_a_missing_secrets_backoff_is_forgotten_once_it_is_there(
+    registry: prometheus_client.CollectorRegistry,
+) -> None:
+    clock = clock_mod.ManualClock(start=0.0)
+    endpoint = ScriptedEndpoint(clock)
+    missing = minting.MintFailedError("no secret", problem=token_policy.TokenProblem.SECRET_UNAVAILABLE)
+    endpoint.failures = [lambda: missing] * 3  # type: ignore[list-item]  # raised as the mint's failure
+    box = make_box(clock, endpoint, registry)
+    for _ in range(3):
+        with pytest.raises(tokenbox.TokenUnavailableError):
+            await box.refresh(force=True)
+    assert box.retry_at is not None
+    assert box.retry_at > clock.now()
+    box.retry_now()
+    assert box.retry_at is None
+    assert (await box.get()).value.startswith("tok-")
+
+
+class InstantClock(clock_mod.Clock):
+    """Time that moves on by itself whenever someone sleeps: right for the mint limiter alone,
+    whose one waiter in front is the only sleeper (everyone else queues on its lock)."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, delay: float, *, wakeup: object = ()) -> bool:
+        self.time += max(0.0, delay)
+        return False
+
+
+async def test_ten_thousand_tenants_starting_at_once_never_mint_faster_than_the_rate() -> None:
+    clock = InstantClock()
+    rate, tenants = 20.0, 10_000
+    limiter = minting.MintLimiter(rate_per_second=rate, burst=1, clock=clock)
+    granted: list[float] = []
+
+    async def one() -> None:
+        await limiter.acquire()
+        granted.append(clock.now())
+
+    await asyncio.gather(*(one() for _ in range(tenants)))
+    assert len(granted) == tenants
+    per_second: dict[int, int] = {}
+    for at in granted:
+        per_second[int(at)] = per_second.get(int(at), 0) + 1
+    assert max(per_second.values()) <= rate + 1, "never above the rate (a second may hold both of its ends)"
+    assert granted[-1] == pytest.approx((tenants - 1) / rate), "the whole fleet at exactly the rate"
+    window = scheduling.first_window(60.0, tenants=tenants, rate_per_s=rate)
+    assert window == 60.0, "their first cycles spread over the interval: the limiter meters the rest"

@@ -26,6 +26,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from grantwarden.config import loading as configfile
+from grantwarden.config import models as settings
 from grantwarden.policy.tokens import TokenProblem
 from grantwarden.simulator import control, faults
 from grantwarden.worker import minting, statefile, tokenbox, usergrant
@@ -312,6 +313,15 @@ def test_the_authorize_url_asks_for_the_code_flow_with_pkce(harness_config: conf
         "code_challenge_method": "S256",
     }
     assert "scope" not in usergrant.authorize_url(tenant, [], "st", "ch")
+    assert "target" not in dict(urllib.parse.parse_qsl(parts.query)), "no trust: the org picker is not skipped"
+
+
+def test_a_trust_tenant_asks_with_target_its_org(harness_config: configfile.Loaded) -> None:
+    tenant = harness_config.settings.tenants[0]
+    credentials = tenant.credentials.model_copy(update={"trust": settings.Trust(home_org_id="org-partner")})
+    trusted = tenant.model_copy(update={"credentials": credentials})
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(usergrant.authorize_url(trusted, [], "st", "ch")).query))
+    assert query["target"] == tenant.org_id, "the token acts in the tenant's org, the trustor (platform.md §13)"
 
 
 @pytest.fixture

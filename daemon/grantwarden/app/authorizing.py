@@ -32,6 +32,7 @@ from grantwarden.base import redaction
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
 from grantwarden.config.secretrefs import SecretUnavailableError
+from grantwarden.policy import identity
 from grantwarden.remote import client as remote_client
 from grantwarden.remote import errors, gate, models, oauth, transport
 from grantwarden.worker import statefile, usergrant
@@ -230,8 +231,10 @@ class Flow:
             return
         user = facts.get("user_id")
         who = f"user {facts.get('user_name', '?')} ({user})" if user else "a user it did not name"
-        org, client = info.organization, info.oauth_client
+        org, client, home = info.organization, info.oauth_client, info.home_organization
         via = f", through OAuth client {client.name or '?'} ({client.id})" if client else ""
+        if home is not None and home.id != org.id:  # a trusted user (platform.md §13)
+            who += f" of org {home.name or '?'} ({home.id}), through the org trust from org {org.id} to it"
         self._say(f"It acts in org {org.name or '?'} ({org.id}) as {who}{via}.\n")
         self._say(f"Granted scopes: {', '.join(info.authorized_scope) or 'none reported'}.\n")
         if missing := [scope for scope in tenant.credentials.scopes if scope not in info.authorized_scope]:
@@ -239,10 +242,18 @@ class Flow:
                 f"warning: scopes requested but not granted: {', '.join(missing)}; add them to OAuth client "
                 f"{tenant.credentials.client_id} (org {tenant.org_id} may have to approve them), then run `{again}`\n"
             )
-        if org.id != tenant.org_id:
+        trust = tenant.credentials.trust
+        mismatch = identity.judge(
+            org_id=tenant.org_id,
+            home_org_id=trust.home_org_id if trust is not None else None,
+            acts_in=org.id,
+            home=home.id if home is not None else None,
+        )
+        if mismatch is not None:
+            member = f" as a member of the trust to org {trust.home_org_id}" if trust is not None else ""
             self.err.write(
-                f"warning: the token acts in org {org.id}, not in org {tenant.org_id} that tenant {tenant.name} "
-                f"expects: the daemon will report wrong_org; sign in to org {tenant.org_id} and run `{again}`\n"
+                f"warning: {mismatch.message}, which tenant {tenant.name} does not accept: the daemon will report "
+                f"wrong_org; sign in to org {tenant.org_id}{member} and run `{again}`\n"
             )
 
     def _say(self, text: str) -> None:

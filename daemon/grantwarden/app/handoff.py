@@ -1,4 +1,4 @@
-"""Composition of the token hand-off (design.md §2.7): its listener, its file sink, its backend.
+"""Composition of the token hand-off (design.md §2.8): its listener, its file sink, its backend.
 
 ``runtime.run`` calls ``prepare`` before any worker starts (the bearer token resolved, the file
 sink's directory checked and cleared of an earlier run's files, the ``access.Wiring`` every

@@ -84,7 +84,7 @@ class HandoffFiles(_Model):
 
 
 class HandoffSettings(_Model):
-    """The token hand-off (design.md §2.7): the integration takes each org's token from here."""
+    """The token hand-off (design.md §2.8): the integration takes each org's token from here."""
 
     listen: str = pydantic.Field(pattern=r"^(unix:/\S{1,106}|[^\s:]*:\d{1,5})$")
     """``unix:/PATH`` (a socket, mode 0660) or ``HOST:PORT``: a listener of its own, not server.listen."""
@@ -176,6 +176,15 @@ class Grants(_Model):
     """home | "*" | a division id: where added roles apply."""
     scopes: list[str] = []
     """Scopes a re-grant may add to a user-grant client."""
+    managed_by: values.Choice[labels.ManagedBy] = labels.ManagedBy.GRANTWARDEN
+    """grantwarden | terraform: a client managed by Terraform (CX as Code) is never edited; its
+    findings and ``plan --format terraform`` say which roles and scopes to add to its resource."""
+
+
+class TenantGrants(_Model):
+    managed_by: values.Choice[labels.ManagedBy] | None = None
+    """Overrides the blueprint's grants.managed_by for this tenant's OAuth client (not inherited:
+    each org's client is its own)."""
 
 
 class Blueprint(_Model):
@@ -201,6 +210,12 @@ class Blueprint(_Model):
         return tuple(catalog.BUILTIN[p] if isinstance(p, str) else p.to_def() for p in self.probes)
 
 
+class Trust(_Model):
+    home_org_id: str = pydantic.Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    """The trustee org: the org the signing-in user (and the OAuth client) belong to; the token
+    then acts in the tenant's org_id, the trustor (platform.md §13)."""
+
+
 class Credentials(_Model):
     grant: values.Choice[labels.GrantType] = labels.GrantType.CLIENT_CREDENTIALS
     client_id: str = pydantic.Field(min_length=1, max_length=200)
@@ -209,6 +224,17 @@ class Credentials(_Model):
     """Authorization code only: the loopback redirect registered on the client."""
     scopes: list[str] = []
     """Authorization code only: the scopes requested at authorization."""
+    trust: Trust | None = None
+    """Authorization code only: the tenant acts in its org through an org trust, as a user of
+    ``home_org_id`` with that org's OAuth client; sign-ins ask with ``target=<org_id>``."""
+
+    @pydantic.field_validator("trust")
+    @classmethod
+    def _trust_needs_user_grant(cls, value: Trust | None, info: pydantic.ValidationInfo) -> Trust | None:
+        # platform.md §13: trust members are users and groups; client credentials never act in a trustor org.
+        if value is not None and info.data.get("grant") is not labels.GrantType.AUTHORIZATION_CODE:
+            raise ValueError("trust needs grant authorization_code: only a trusted user acts in a trustor org")
+        return value
 
     @pydantic.field_validator("redirect_uri")
     @classmethod
@@ -242,6 +268,7 @@ class Tenant(_Model):
     blueprint: str
     credentials: Credentials
     admin_credentials: AdminCredentials | None = None
+    grants: TenantGrants | None = None
     probe_interval: values.ProbeInterval
     probe_timeout: values.Duration
     probe_concurrency: int = pydantic.Field(ge=1, le=32)
@@ -276,6 +303,19 @@ class Tenant(_Model):
             )
         return value
 
+    @pydantic.field_validator("credentials")
+    @classmethod
+    def _trust_is_another_org(cls, value: Credentials, info: pydantic.ValidationInfo) -> Credentials:
+        trust = value.trust
+        if trust is not None and trust.home_org_id == info.data.get("org_id"):
+            raise ValueError("trust.home_org_id names the tenant's own org_id: a trust pairs two orgs")
+        return value
+
+    def managed_by(self, blueprint: Blueprint) -> labels.ManagedBy:
+        """Who edits this tenant's OAuth client: its own grants.managed_by, else its blueprint's."""
+        own = self.grants.managed_by if self.grants is not None else None
+        return own or blueprint.grants.managed_by
+
     @property
     def api_url(self) -> str:
         return (self.api_base_url or regions.api_base_url(self.region or "")).rstrip("/")
@@ -305,6 +345,8 @@ class Settings(pydantic_settings.BaseSettings):
     """Per-tenant state (rotated refresh tokens), one 0600 file per tenant."""
     _by_name: tuple[list[Tenant], dict[str, Tenant]] = pydantic.PrivateAttr(default=([], {}))
     """``tenants`` by name, with the list it was built from (see ``tenant``)."""
+    _by_client: tuple[list[Tenant], dict[str, tuple[str, ...]]] | None = pydantic.PrivateAttr(default=None)
+    """Tenant names by ``credentials.client_id``, built on first use (see ``sharing_client_with``)."""
 
     @classmethod
     def settings_customise_sources(
@@ -340,3 +382,17 @@ class Settings(pydantic_settings.BaseSettings):
         if tenants is not self.tenants:
             self._by_name = tenants, by_name = self.tenants, {t.name: t for t in self.tenants}
         return by_name.get(name)
+
+    def sharing_client_with(self, name: str) -> tuple[str, ...]:
+        """The other tenants configured with tenant ``name``'s OAuth client (a fix never advises a
+        new secret they would lose). The index is built once per settings object, when first asked."""
+        tenant = self.tenant(name)
+        if tenant is None:
+            return ()
+        if self._by_client is None or self._by_client[0] is not self.tenants:
+            index: dict[str, list[str]] = {}
+            for each in self.tenants:
+                index.setdefault(each.credentials.client_id, []).append(each.name)
+            self._by_client = self.tenants, {client: tuple(names) for client, names in index.items()}
+        others = self._by_client[1].get(tenant.credentials.client_id, ())
+        return tuple(other for other in others if other != name)

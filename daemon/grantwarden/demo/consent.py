@@ -1,12 +1,14 @@
-"""The person in the demo: signs the user-grant tenant in, and re-consents once when asked to.
+"""The person in the demo: signs the user-grant tenants in, and re-consents once when asked to.
 
 A user-grant tenant starts only after a person's consent (``grantwarden authorize``), and a scope
 that grantwarden adds to the OAuth client takes effect only after a person consents again
 (design.md §1). The demo plays that person with the real ``authorizing.Flow`` in paste mode: its
 "browser" opens the authorize URL on the simulator, which consents at once as the org's test user
 and redirects with a code, and the address it was sent to is "pasted" back. PKCE, the state
-check, the code exchange and the state file are the command's own. Nothing it prints holds a
-token, code or secret: the lines name scopes, the user and the state file only.
+check, the code exchange and the state file are the command's own. A tenant that acts through an
+org trust signs in as the partner org's consultant with ``target=<org>`` (the command asks so),
+and its line says in which org the token acts and through which trust. Nothing it prints holds a
+token, code or secret: the lines name scopes, the user, the orgs and the state file only.
 """
 
 from __future__ import annotations
@@ -106,7 +108,14 @@ class Consent:
         user = stored.user_name if stored is not None and stored.user_name else "the org's user"
         lacking = [s for s in tenant.credentials.scopes if s not in granted]
         who = "signed in" if first else "a person consents again"
-        text = f"{who} as {user} (the simulator consents at once); granted {', '.join(granted) or 'no scopes'}"
+        text = f"{who} as {user} (the simulator consents at once)"
+        if (trust := tenant.credentials.trust) is not None:
+            acts_in = stored.org_id if stored is not None and stored.org_id else "an unknown org"
+            text += (
+                f", a user of org {trust.home_org_id} asking with target={tenant.org_id}: the token acts in org "
+                f"{acts_in} through the org trust from org {tenant.org_id} to org {trust.home_org_id}"
+            )
+        text += f"; granted {', '.join(granted) or 'no scopes'}"
         if lacking:
             text += f"; not granted: {', '.join(lacking)} (not on the OAuth client)"
         if not first:

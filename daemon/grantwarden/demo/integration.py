@@ -1,7 +1,7 @@
 """The demo's integration: it takes acme's token from the hand-off, meets a 403, reports it.
 
 ``grantwarden demo`` runs the daemon with a token hand-off on a unix socket in the demo's
-directory (design.md §2.7). Once acme's identity has been checked, this small integration (what
+directory (design.md §2.8). Once acme's identity has been checked, this small integration (what
 ``docs/handoff.md`` describes, with aiohttp instead of an SDK) takes acme's token, calls the
 messaging API on the simulator and gets a 200. Then the demo plays an admin who removes
 *Messaging Viewer* from acme's OAuth client: the next call meets a 403, the integration reports

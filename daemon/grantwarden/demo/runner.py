@@ -4,7 +4,8 @@ A first look at grantwarden needs no Genesys Cloud org: this loads the built-in 
 (``simulator/worlds/demo.yaml``, package data) into the embedded simulator on a free loopback
 port, writes the matching configuration (the same ``emitting.render`` as
 ``simulate --emit-config``) with a 5 s probe interval so the whole story fits in about 30 s, signs the user-grant
-tenant in (the simulator consents at once), and runs the real daemon (``runtime.run``) with its
+tenants in (the simulator consents at once; the partner's consultant with ``target=`` through the org
+trust), and runs the real daemon (``runtime.run``) with its
 status page and ``/metrics``. The terminal shows sentences (``story``), not the JSON log, which
 goes to a file in the demo's temporary directory.
 

@@ -11,7 +11,8 @@ The state is what dashboards and alerts watch (design.md §2.4), so it follows o
 
 ``rate_limited`` says nothing about authorisation, so it never changes the state on its own:
 alone, the previous state stays (a finished ``remediating`` becomes ``degraded``: unverified).
-Wrong-org credentials overshadow every other finding: nothing from another org is fixable.
+Wrong-org credentials overshadow every other finding: nothing from another org is fixable;
+for a tenant that acts through an org trust, "wrong org" follows ``identity.judge``.
 Callers: the tenant loop (state metric, status page) and the ``check``/``plan`` commands.
 """
 
@@ -20,11 +21,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from grantwarden.policy import findings, fixes
+from grantwarden.policy import findings, fixes, forbidden, identity, rejections, trust
 from grantwarden.policy.findings import Finding, Subject, Text
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode, State
-from grantwarden.policy.planning import Plan
+from grantwarden.policy.labels import ClientState, GrantType, ManagedBy, Outcome, RegrantMode, State
+from grantwarden.policy.planning import Plan, Refusal, RefusalReason
 from grantwarden.policy.tokens import TokenProblem
 
 TRANSPORT = frozenset({Outcome.SERVER_ERROR, Outcome.TIMEOUT, Outcome.NETWORK_ERROR})
@@ -57,6 +58,11 @@ def diagnose(
     client_state: ClientState | None = None,
     shared_with: Sequence[str] = (),
     admin_client_id: str | None = None,
+    home_org_id: str | None = None,
+    identity_home_org_id: str | None = None,
+    managed_by: ManagedBy = ManagedBy.GRANTWARDEN,
+    member: trust.Member | None = None,
+    changes: Mapping[str, str] | None = None,
 ) -> Diagnosis:
     """State and findings; ``plans`` maps a probe name to its plan, ``regrant_held`` means
     re-grants stopped after repeated failures (``remediation.HoldReason.TOO_MANY_FAILURES``),
@@ -67,6 +73,12 @@ def diagnose(
     ``NOT_FOUND``; None when unread), ``shared_with`` (other tenants configured with the same
     client_id: then no new secret is ever suggested). ``admin_client_id`` names the admin
     identity in fixes that ask a person to give it roles.
+
+    An org trust: ``home_org_id`` is the trustee org a trust tenant's user belongs to
+    (``credentials.trust``), ``identity_home_org_id`` the ``homeOrganization`` the identity check
+    read, ``member`` what the admin identity read of the trust member (``trust.Member``).
+    ``managed_by`` Terraform turns role and scope plans into what to add to the resource.
+    ``changes`` maps a probe to the audit trail's account of the change that broke it.
     """
     s = Subject(
         tenant,
@@ -82,19 +94,27 @@ def diagnose(
         client_state=client_state,
         shared_with=tuple(sorted(set(shared_with) - {tenant})),
         admin_client_id=admin_client_id,
+        home_org_id=home_org_id,
+        managed_by=managed_by,
     )
     found: list[Finding] = []
     if token_problem is TokenProblem.INVALID_CLIENT:
-        found.append(fixes.invalid_client_finding(s))
+        found.append(rejections.invalid_client_finding(s))
     elif token_problem is not None:
         found.append(findings.token_finding(s, token_problem))
-    other_org = identity_org_id if identity_org_id not in (None, org_id) else None
-    if other_org is not None:
-        found.append(findings.identity_finding(s, other_org))
+    mismatch = None
+    if identity_org_id is not None:
+        mismatch = identity.judge(
+            org_id=org_id, home_org_id=home_org_id, acts_in=identity_org_id, home=identity_home_org_id
+        )
+    other_org = mismatch.acts_in if mismatch is not None else None
+    if mismatch is not None:
+        found.append(identity.finding(s, mismatch))
+    changes = changes or {}
     for probe, verdict in verdicts.items():
-        if verdict.outcome is Outcome.OK or (other_org and verdict.outcome is Outcome.WRONG_ORG):
+        if verdict.outcome is Outcome.OK or (mismatch and verdict.outcome is Outcome.WRONG_ORG):
             continue
-        finding = _probe_finding(s, probe, verdict, plans.get(probe))
+        finding = _probe_finding(s, probe, verdict, plans.get(probe), member, changes.get(probe))
         found.append(_overshadowed(s, finding, other_org) if other_org else finding)
     return Diagnosis(state_of(found, regrant_in_progress=regrant_in_progress, previous=previous), tuple(found))
 
@@ -131,9 +151,14 @@ def _overshadowed(s: Subject, finding: Finding, other_org: str) -> Finding:
     return dataclasses.replace(finding, fixable=False, fix=fix, command=None)
 
 
-def _probe_finding(s: Subject, probe: str, verdict: Verdict, plan: Plan | None) -> Finding:
-    summary, text, missing = _BUILDERS.get(verdict.outcome, _unexpected)(s, verdict, plan)
-    return findings.make(s, probe, verdict.outcome, f"Probe '{probe}': {summary}.", text, missing)
+def _probe_finding(
+    s: Subject, probe: str, verdict: Verdict, plan: Plan | None, member: trust.Member | None, change: str | None
+) -> Finding:
+    if verdict.outcome is Outcome.MISSING_TRUSTOR_PERMISSION:
+        summary, text, missing = _trustor(s, verdict, member)
+    else:
+        summary, text, missing = _BUILDERS.get(verdict.outcome, _unexpected)(s, verdict, plan)
+    return findings.make(s, probe, verdict.outcome, f"Probe '{probe}': {summary}.", text, missing, change)
 
 
 _Built = tuple[str, Text, tuple[str, ...]]
@@ -141,7 +166,21 @@ _Built = tuple[str, Text, tuple[str, ...]]
 
 def _missing(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
     where = f" in division(s) {', '.join(v.divisions)}" if v.divisions else ""
-    return f"{s.who} lacks {findings.requirement_text(v)}{where}", fixes.missing_text(s, v, plan), v.permissions
+    summary = f"{s.who} lacks {findings.requirement_text(v)}{where}"
+    if isinstance(plan, Refusal) and plan.reason is RefusalReason.REMOVED_AGAIN:
+        lacks = f"it lacks {findings.requirement_text(v)}{where} again"
+        summary = f"something keeps removing {findings.roles(plan.roles)} from {s.who}: {lacks}"
+    return summary, fixes.missing_text(s, v, plan), v.permissions
+
+
+def _trustor(s: Subject, v: Verdict, member: trust.Member | None) -> _Built:
+    # platform.md §13: a trusted user holds the trustor roles the trust gives it, and no others.
+    member = member or trust.Member(trustor_org_id=s.org_id, trustee_org_id=s.home_org_id or "its home org")
+    where = f" in division(s) {', '.join(v.divisions)}" if v.divisions else ""
+    lacks = f"lacks {findings.requirement_text(v)}{where}"
+    signed = f"signed in with OAuth client {s.client_id} and acting in org {s.org_id} through {member.trust}"
+    fix = trust.fix(member, v.permissions, tenant=s.tenant, client_id=s.client_id)
+    return f"{member.user}, {signed}, {lacks}", Text(fix), v.permissions
 
 
 def _scope(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
@@ -184,15 +223,24 @@ def _wrong_grant(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
 
 
 def _unauthorized(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
-    if v.code == "ip.not.authorized":
-        fix = f"Allow grantwarden's egress IP address in org {s.org_id}'s IP allowlist for OAuth client {s.client_id}."
-    else:
-        fix = f"Check that {s.who} is active and that tenant {s.tenant}'s api_base_url is in the org's region."
+    fix = rejections.state_fix(s) or (
+        f"Check that {s.who} is active and that tenant {s.tenant}'s api_base_url is in the org's region."
+    )
     return (
         f"org {s.org_id}'s API rejects the token of OAuth client {s.client_id} ({v.code or 'HTTP 401'})",
         Text(fix),
         (),
     )
+
+
+def _ip_refused(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
+    # platform.md §15: 401 ip.not.authorized "… not authorized: [%s]"; a new token changes nothing.
+    address = forbidden.refused_address(v.message)
+    shown = f"address {address}" if address else "grantwarden's address"
+    summary = (
+        f"org {s.org_id}'s IP address allowlist refuses {shown} for OAuth client {s.client_id} (ip.not.authorized)"
+    )
+    return summary, Text(rejections.ip_fix(s, address)), ()
 
 
 def _wrong_org(s: Subject, v: Verdict, plan: Plan | None) -> _Built:
@@ -227,6 +275,7 @@ _BUILDERS: dict[Outcome, Callable[[Subject, Verdict, Plan | None], _Built]] = {
     Outcome.FORBIDDEN: _forbidden,
     Outcome.WRONG_GRANT_TYPE: _wrong_grant,
     Outcome.UNAUTHORIZED: _unauthorized,
+    Outcome.IP_NOT_AUTHORIZED: _ip_refused,
     Outcome.WRONG_ORG: _wrong_org,
     Outcome.RATE_LIMITED: _rate_limited,
     Outcome.SERVER_ERROR: _transport,

@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
+from grantwarden.policy.labels import ClientState, GrantType, ManagedBy, Outcome, RegrantMode
 from grantwarden.policy.permissions import Requirement
 from grantwarden.policy.tokens import TokenProblem
 
@@ -33,6 +33,7 @@ class Finding:
     summary: str = ""  # one sentence: what is wrong
     fix: str = ""  # one sentence: who does what next
     command: str | None = None  # a command a person should run, when there is one
+    change: str | None = None  # who changed what, from the platform's audit trail (or why it is unread)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -52,6 +53,8 @@ class Subject:
     client_state: ClientState | None = None  # as the org's admin identity read it; None: unknown
     shared_with: tuple[str, ...] = ()  # the other tenants configured with the same client_id
     admin_client_id: str | None = None  # the admin identity's OAuth client, when there is one
+    home_org_id: str | None = None  # credentials.trust: the trustee org whose user acts in org_id
+    managed_by: ManagedBy = ManagedBy.GRANTWARDEN  # grants.managed_by: who may edit the client
 
     @property
     def who(self) -> str:
@@ -67,6 +70,11 @@ class Subject:
     def authorize(self) -> str:
         return f"grantwarden authorize --config {self.config_path} --tenant {self.tenant}"
 
+    @property
+    def terraform(self) -> str:
+        """The command that prints a Terraform-managed client's missing blocks."""
+        return f"grantwarden plan --config {self.config_path} --tenant {self.tenant} --format terraform"
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Text:
@@ -75,7 +83,15 @@ class Text:
     command: str | None = None
 
 
-def make(s: Subject, probe: str, outcome: Outcome, summary: str, text: Text, missing: Sequence[str] = ()) -> Finding:
+def make(
+    s: Subject,
+    probe: str,
+    outcome: Outcome,
+    summary: str,
+    text: Text,
+    missing: Sequence[str] = (),
+    change: str | None = None,
+) -> Finding:
     """A Finding with whitespace collapsed, so every sentence fits on one line."""
     return Finding(
         probe=probe,
@@ -87,6 +103,7 @@ def make(s: Subject, probe: str, outcome: Outcome, summary: str, text: Text, mis
         summary=" ".join(summary.split()),
         fix=" ".join(text.fix.split()),
         command=text.command,
+        change=" ".join(change.split()) if change else None,
     )
 
 
@@ -153,7 +170,7 @@ _TOKEN: dict[TokenProblem, tuple[Outcome, str, str]] = {  # outcome, summary, fi
 def token_finding(s: Subject, problem: TokenProblem) -> Finding:
     """The finding for a failed token request; ``invalid_client`` has its own (by cause, in ``fixes``)."""
     if problem is TokenProblem.INVALID_CLIENT:
-        raise ValueError("invalid_client depends on its cause: fixes.invalid_client_finding builds it")
+        raise ValueError("invalid_client depends on its cause: rejections.invalid_client_finding builds it")
     outcome, summary, fix = _TOKEN[problem]
     fields = {"who": s.who, "tenant": s.tenant, "org": s.org_id, "client": s.client_id,
               "authorize": s.authorize, "grant": s.grant_type.value, "config": s.config_path}  # fmt: skip

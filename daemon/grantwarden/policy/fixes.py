@@ -1,5 +1,5 @@
 """Fix sentences that depend on more than a template: a missing permission or scope by its
-plan or refusal, and a rejected client (``invalid_client``) by its likely cause.
+plan or refusal (a rejected client or address: ``rejections``).
 
 What a person (or grantwarden) should do about a missing permission depends on the plan:
 grantwarden adds an allow-listed role itself only in remediate mode, without ``regrant.dry_run``
@@ -7,19 +7,18 @@ and while re-grants are not held, and only then does a sentence say "grantwarden
 run says what it would do and how to let it (design.md §2.2 regrant). Otherwise each refusal
 reason names the exact next step: allow-list a role, give the admin identity the role it must
 hold to grant it (platform.md §2.4), ask for a licence (platform.md §4.3), or, for scopes, approve
-the app in the org and re-consent (platform.md §2.1). An ``invalid_client`` fix must be safe for
-every tenant: it never advises a new secret while another tenant uses the client (that would
-cut them off, platform.md §2.4). Only ``diagnosis`` calls this module.
+the app in the org and re-consent (platform.md §2.1). A client ``managed_by`` Terraform is never edited: the fix says
+what to add to its resource (``terraform``). Only ``diagnosis`` calls this module.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from grantwarden.policy import findings
-from grantwarden.policy.findings import Finding, Subject, Text
+from grantwarden.policy import findings, terraform
+from grantwarden.policy.findings import Subject, Text
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import ClientState, GrantType, Outcome, RegrantMode
+from grantwarden.policy.labels import GrantType, ManagedBy, RegrantMode
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RolePlan, ScopePlan
 
 DRY_RUN = "dry run: set regrant.dry_run to false to apply"
@@ -41,6 +40,17 @@ def scope_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
     then = f"approve it in org {s.org_id} (Admin > Authorized Applications) and run `{s.authorize}`"
     if s.grant_type is GrantType.CLIENT_CREDENTIALS:
         return Text(f"Scopes do not apply to client-credentials clients: check credentials.grant for {s.who}.")
+    if s.home_org_id is not None:
+        # platform.md §13: through a trust, the client is the trustee org's, not this org's.
+        scopes = ", ".join(verdict.scopes)
+        fix = (
+            f"Ask an admin of org {s.home_org_id}, which owns OAuth client {s.client_id}, to add one of the scopes "
+            f"[{scopes}] to it for tenant {s.tenant} in org {s.org_id}, then run `{s.authorize}`."
+        )
+        return Text(fix, command=s.authorize)
+    if isinstance(plan, ScopePlan) and s.managed_by is ManagedBy.TERRAFORM:
+        fix = f"OAuth client {s.client_id} is managed by Terraform: {terraform.sentence(plan)}, apply it, then {then}."
+        return Text(fix, command=s.terraform)
     if isinstance(plan, ScopePlan) and s.mode is RegrantMode.REMEDIATE and not s.regrant_held:
         scope = f"the allow-listed scope {plan.add[0]} to {s.who}"
         does = f"would add {scope} ({DRY_RUN})" if s.dry_run else f"will add {scope}"
@@ -58,79 +68,6 @@ def scope_text(s: Subject, verdict: Verdict, plan: Plan | None) -> Text:
     return Text(fix, command=s.authorize)
 
 
-def invalid_client_finding(s: Subject) -> Finding:
-    """The token endpoint said ``invalid_client``: the likeliest and least harmful cause first.
-
-    A known state other than ``active`` is a fact, so it leads; a client found in the org at all
-    rules the region out (the admin identity asked the same hosts). Otherwise the region comes
-    first (platform.md §1.1), then a copied or stale secret. A new secret comes last and only while
-    no other tenant uses the client; when others do, the fix says to leave it alone.
-    """
-    state = s.client_state
-    note = f"; {_STATE_NOTES[state]}" if state in _STATE_NOTES else ""
-    summary = f"Tenant {s.tenant}: the token endpoint rejects {s.who} as invalid_client{note}."
-    if state is not None and state is not ClientState.ACTIVE:
-        causes = [_STATE_FIXES[state].format(who=s.who, org=s.org_id, client=s.client_id, tenant=s.tenant)]
-    else:
-        causes = [] if state is ClientState.ACTIVE else [_region(s)]
-        causes.append(
-            f"check that the secret reference credentials.client_secret of tenant {s.tenant} in {s.config_path} "
-            f"names the current secret of OAuth client {s.client_id}, not one copied from another client or one "
-            "replaced since"
-        )
-    if not s.shared_with and state in (None, ClientState.ACTIVE):
-        causes.append(
-            f"only if that secret is lost, re-create it in Admin > OAuth of org {s.org_id} and update every "
-            f"holder of it at once (no other tenant here uses OAuth client {s.client_id})"
-        )
-    elif s.shared_with:
-        many = len(s.shared_with) > 1
-        users = f"tenant{'s' if many else ''} {', '.join(s.shared_with)} also use{'' if many else 's'}"
-        causes.append(f"leave its secret alone: {users} OAuth client {s.client_id}, and a new secret would break them")
-        if state is None:
-            causes.append(
-                f"the likely cause is that tenant {s.tenant} is configured with another org's client, "
-                f"so give it org {s.org_id}'s own OAuth client"
-            )
-    fix = "; ".join(causes)
-    return findings.make(s, "token", Outcome.UNAUTHORIZED, summary, Text(findings.sentence(fix[:1].upper() + fix[1:])))
-
-
-def _region(s: Subject) -> str:
-    hosts = f"region {s.region}" if s.region else "its login_base_url"
-    where = f"{s.login_url} ({hosts})" if s.login_url else hosts
-    return (
-        f"check the region first: OAuth client {s.client_id} is only known to its own region's login host, "
-        f"and tenant {s.tenant} asks {where}, which must be org {s.org_id}'s region"
-    )
-
-
-# reference E2 (the SDK's OAuthClient.state docs); inactive: "it will be deleted", restorable in
-# the UI for seven days (help ?p=188025, M); disabled is also what Genesys support sets.
-_STATE_FIXES: dict[ClientState, str] = {
-    ClientState.DISABLED: (
-        "{who} is disabled: access tokens created by the client are invalid and new ones cannot be created; "
-        "re-activating it is a person's decision in Admin > OAuth (Genesys support may have disabled it), "
-        "else give tenant {tenant} another active client of org {org}"
-    ),
-    ClientState.INACTIVE: (
-        "{who} is inactive: it creates no tokens and is scheduled for deletion; restore it in Admin > OAuth "
-        "while it is still listed, or create a new client and give it to tenant {tenant}"
-    ),
-    ClientState.DELETED: "{who} has been deleted: create a new client in Admin > OAuth and give it to tenant {tenant}",
-    ClientState.NOT_FOUND: (
-        "org {org} has no OAuth client {client} (its admin identity was answered client.not.found): the client "
-        "was deleted or belongs to another org, so give tenant {tenant} org {org}'s own OAuth client"
-    ),
-}
-_STATE_NOTES = {
-    ClientState.DISABLED: "the client is disabled",
-    ClientState.INACTIVE: "the client is inactive",
-    ClientState.DELETED: "the client has been deleted",
-    ClientState.NOT_FOUND: "the org has no such client",
-}
-
-
 def refusal_text(s: Subject, refusal: Refusal, verdict: Verdict) -> Text:
     """The fix that follows from a planning refusal."""
     if refusal.reason is RefusalReason.ALREADY_GRANTED:
@@ -142,6 +79,12 @@ def refusal_text(s: Subject, refusal: Refusal, verdict: Verdict) -> Text:
 def _role_plan_text(s: Subject, plan: RolePlan) -> Text:
     what = findings.roles(plan.role_names)
     where = f"{s.who} (division {plan.division_id})"
+    if s.managed_by is ManagedBy.TERRAFORM:
+        fix = (
+            f"OAuth client {s.client_id} in org {s.org_id} is managed by Terraform (grants.managed_by), so "
+            f"grantwarden does not edit it: {terraform.sentence(plan)}, then terraform apply."
+        )
+        return Text(fix, command=s.terraform)
     if s.regrant_held:
         return Text(
             f"Check why adding the allow-listed {what} to {where} was not verified: grantwarden stopped retrying."
@@ -211,6 +154,14 @@ _REFUSAL_FIXES: dict[RefusalReason, _RefusalFix] = {
     ),
     RefusalReason.USER_LACKS_PERMISSION: lambda s, r, what: (
         f"Give the user who authorized {s.who} a role granting {what}."
+    ),
+    RefusalReason.REMOVED_AGAIN: lambda s, r, what: (
+        f"Find what removes the {findings.roles(r.roles)} from OAuth client {s.client_id} in org {s.org_id} "
+        "(a person, a script, a Terraform run that does not list it: see the audit trail) and stop it; grantwarden "
+        f"added it and re-added it once, and adds it again only after POST /tenants/{s.tenant}/reconcile."
+    ),
+    RefusalReason.TRUSTOR_ROLE: lambda s, r, what: (
+        f"Ask an admin of org {s.org_id} to give the trust member a trustor role granting {what}."
     ),
     RefusalReason.NOTHING_NAMED: lambda s, r, what: (
         f"Read the platform's message and give {s.who} the permission it names by hand."

@@ -5,8 +5,10 @@ is missing only inside the human message ("… permission(s): [a:b:c, d:e:f]"). 
 every reply, or the lack of one, to an ``Outcome`` label and pulls the permission, division and
 scope lists out of the message, tolerating the observed variants (empty lists, a division glued
 to the permission). It never raises: a probe must always end in a verdict. ``refine_licensed``
-turns a missing permission the org does not even have into ``unlicensed`` (platform.md §4.3, §9).
-Callers: the probing loop (then metrics, logs, status) and ``diagnosis``/``planning``.
+turns a missing permission the org does not even have into ``unlicensed`` (platform.md §4.3, §9);
+``refine_trusted`` reads a trusted user's missing permission as a missing trustor role
+(``missing_trustor_permission``, platform.md §13). Callers: the probing loop (then metrics, logs,
+status) and ``diagnosis``/``planning``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _PERMISSION = re.compile(r"(?<![\w:*-])[A-Za-z][\w-]*:[\w*-]+:[\w*-]+(?::[\w*-]+
 _BRACKETS = re.compile(r"\[([^\[\]]*)\]")
 _DIVISION = re.compile(r"^(?:\*|[0-9A-Za-z][0-9A-Za-z-]*)$")
 _SCOPE = re.compile(r"^[a-z0-9][a-z0-9-]*(?::readonly)?$")
+_ADDRESS = re.compile(r"\[\s*([0-9A-Fa-f.:]+)\s*\]")
 _RETRY_SECONDS = re.compile(r"retry the request in \[?(\d+(?:\.\d+)?)\]? seconds", re.IGNORECASE)
 
 
@@ -59,9 +62,13 @@ _FORBIDDEN_CODES: dict[str, tuple[Outcome, Requirement | None]] = {
     "missing.any.division.permissions": (Outcome.MISSING_DIVISION_PERMISSION, Requirement.ANY),
     "app.not.authorized.for.scope": (Outcome.MISSING_SCOPE, Requirement.ANY),  # any listed scope does
     "authz.policy.denied": (Outcome.POLICY_DENIED, None),
+    # platform.md §13: declared on the trustee-side trust resources, "Missing required permission(s)".
+    "missing.trustor.permissions": (Outcome.MISSING_TRUSTOR_PERMISSION, Requirement.ALL),
     "not.authorized": (Outcome.FORBIDDEN, None),
 }
 _WRONG_GRANT_CODES = frozenset({"not.a.user", "not.a.client"})  # platform.md §4.2: 400, not 403
+_MISSING = (Outcome.MISSING_PERMISSION, Outcome.MISSING_DIVISION_PERMISSION)
+IP_NOT_AUTHORIZED = "ip.not.authorized"  # platform.md §15: 401 on every operation, the caller's address refused
 
 
 def classify(
@@ -93,12 +100,30 @@ def refine_licensed(verdict: Verdict, licensed: frozenset[str] | None) -> Verdic
     ALL: one unlicensed permission is enough; ANY: only when every listed one is unlicensed.
     ``licensed`` None (unknown) or an empty permission list leaves the verdict as it was.
     """
-    missing_kinds = (Outcome.MISSING_PERMISSION, Outcome.MISSING_DIVISION_PERMISSION)
-    if licensed is None or verdict.outcome not in missing_kinds or not verdict.permissions:
+    if licensed is None or verdict.outcome not in _MISSING or not verdict.permissions:
         return verdict
     absent = [p not in licensed for p in verdict.permissions]
     unlicensed = all(absent) if verdict.requirement is Requirement.ANY else any(absent)
     return dataclasses.replace(verdict, outcome=Outcome.UNLICENSED) if unlicensed else verdict
+
+
+def refine_trusted(verdict: Verdict) -> Verdict:
+    """A trusted user's missing permission is a trustor role its trust member lacks.
+
+    A token acting in a trustor org holds only what the trust gives its member (platform.md §13);
+    ordinary APIs answer the generic ``missing.permissions`` family for it (L), so for a tenant
+    that acts through a trust the same refusal becomes ``missing_trustor_permission``: no role of
+    the OAuth client or scope can fix it, only the trustor org's admin.
+    """
+    if verdict.outcome not in _MISSING:
+        return verdict
+    return dataclasses.replace(verdict, outcome=Outcome.MISSING_TRUSTOR_PERMISSION)
+
+
+def refused_address(message: str | None) -> str | None:
+    """The address an ``ip.not.authorized`` refusal names: "… not authorized: [203.0.113.9]"."""
+    found = _ADDRESS.findall(message or "")
+    return found[-1] if found else None
 
 
 _Handler = Callable[[int, errorbody.ErrorFacts, float | None], Verdict]
@@ -122,8 +147,10 @@ def _first_line(text: str) -> str | None:
 
 
 def _unauthorized(status: int, facts: errorbody.ErrorFacts, retry_after: float | None) -> Verdict:
-    # platform.md §4.2: bad.credentials, authentication.required, ip.not.authorized all mean 401.
-    return _base(Outcome.UNAUTHORIZED, status, facts)
+    # platform.md §4.2: bad.credentials, authentication.required, ip.not.authorized all mean 401;
+    # platform.md §15: the last is the org's IP allowlist, which no new token gets past.
+    refused_ip = facts.code == IP_NOT_AUTHORIZED
+    return _base(Outcome.IP_NOT_AUTHORIZED if refused_ip else Outcome.UNAUTHORIZED, status, facts)
 
 
 def _bad_request(status: int, facts: errorbody.ErrorFacts, retry_after: float | None) -> Verdict:

@@ -17,11 +17,13 @@ class Outcome(enum.StrEnum):
     MISSING_PERMISSION = "missing_permission"
     MISSING_DIVISION_PERMISSION = "missing_division_permission"
     MISSING_SCOPE = "missing_scope"
+    MISSING_TRUSTOR_PERMISSION = "missing_trustor_permission"  # a trusted user lacks a trustor-org role
     UNLICENSED = "unlicensed"
     POLICY_DENIED = "policy_denied"
     FORBIDDEN = "forbidden"
     WRONG_GRANT_TYPE = "wrong_grant_type"
     UNAUTHORIZED = "unauthorized"
+    IP_NOT_AUTHORIZED = "ip_not_authorized"  # 401 ip.not.authorized: the org's IP allowlist refuses the caller
     WRONG_ORG = "wrong_org"
     RATE_LIMITED = "rate_limited"
     SERVER_ERROR = "server_error"
@@ -81,6 +83,13 @@ class RegrantMode(enum.StrEnum):
     OFF = "off"
     REISSUE = "reissue"  # only drop and re-mint the token
     REMEDIATE = "remediate"  # re-mint, and add allow-listed roles or scopes
+
+
+class ManagedBy(enum.StrEnum):
+    """``grants.managed_by``: who owns a tenant's OAuth client's roles and scopes."""
+
+    GRANTWARDEN = "grantwarden"  # grantwarden may PUT the client (within regrant.mode)
+    TERRAFORM = "terraform"  # CX as Code owns it: grantwarden never PUTs it, it says what to add
 
 
 class GrantType(enum.StrEnum):

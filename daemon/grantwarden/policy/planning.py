@@ -35,6 +35,8 @@ class RefusalReason(enum.StrEnum):
     NO_ADMIN_CREDENTIALS = "no_admin_credentials"  # the tenant has no admin identity to act with
     NOTHING_NAMED = "nothing_named"  # the platform's refusal named no permission or scope
     USER_LACKS_PERMISSION = "user_lacks_permission"  # user grant: the user's roles, not the client's
+    TRUSTOR_ROLE = "trustor_role"  # a trust member lacks a trustor role: the trustor org's decision
+    REMOVED_AGAIN = "removed_again"  # a role grantwarden added and verified keeps disappearing
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class RolePlan:
     role_names: tuple[str, ...]
     covers: frozenset[str]
     division_id: str
+    role_covers: tuple[frozenset[str], ...] = ()  # what each entry of ``add`` covers, in its order
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,11 +85,24 @@ _NEVER: dict[Outcome, tuple[RefusalReason, str]] = {  # design.md §3: never act
 _MISSING = (Outcome.MISSING_PERMISSION, Outcome.MISSING_DIVISION_PERMISSION)
 
 
-def refuse_for(outcome: Outcome, *, grant_type: GrantType = GrantType.CLIENT_CREDENTIALS) -> Refusal | None:
-    """The refusal for an outcome no re-grant may touch; None when planning may proceed or is moot."""
+def refuse_for(
+    outcome: Outcome, *, grant_type: GrantType = GrantType.CLIENT_CREDENTIALS, trusted: bool = False
+) -> Refusal | None:
+    """The refusal for an outcome no re-grant may touch; None when planning may proceed or is moot.
+
+    ``trusted``: the tenant acts through an org trust, with an OAuth client of the trustee org
+    (platform.md §13): neither its scopes nor the member's trustor roles are grantwarden's to change.
+    """
     if outcome in _NEVER:
         reason, detail = _NEVER[outcome]
         return Refusal(reason, detail)
+    if outcome is Outcome.MISSING_TRUSTOR_PERMISSION:
+        return Refusal(
+            RefusalReason.TRUSTOR_ROLE, "a trust member's trustor roles are the trustor org admin's decision"
+        )
+    if outcome is Outcome.MISSING_SCOPE and trusted:
+        detail = "the OAuth client belongs to the trustee org: its admin adds the scope, then a person re-consents"
+        return Refusal(RefusalReason.MISSING_SCOPE, detail)
     user_grant = grant_type is not GrantType.CLIENT_CREDENTIALS
     if outcome is Outcome.MISSING_SCOPE and not user_grant:
         # platform.md §2.1: scopes only apply to clients not using the client_credentials grant.
@@ -97,8 +113,11 @@ def refuse_for(outcome: Outcome, *, grant_type: GrantType = GrantType.CLIENT_CRE
     return None
 
 
-def plannable(outcome: Outcome, *, grant_type: GrantType) -> bool:
-    """Whether a plan could fix this outcome: roles for client credentials, scopes for user grants."""
+def plannable(outcome: Outcome, *, grant_type: GrantType, trusted: bool = False) -> bool:
+    """Whether a plan could fix this outcome: roles for client credentials, scopes for user grants
+    (never through a trust: the client is another org's, the roles the trustor's)."""
+    if trusted:
+        return False
     if grant_type is GrantType.CLIENT_CREDENTIALS:
         return outcome in _MISSING
     return outcome is Outcome.MISSING_SCOPE
@@ -245,7 +264,9 @@ def _choose(
 def _plan(chosen: Sequence[RoleFacts], remaining: frozenset[str], target: str) -> RolePlan:
     covered = frozenset().union(*(permissions.granted_by(r, remaining) for r in chosen))
     add = tuple(RoleDivision(role_id=r.id, division_id=target) for r in chosen)
-    return RolePlan(add=add, role_names=tuple(r.name for r in chosen), covers=covered, division_id=target)
+    each = tuple(permissions.granted_by(r, remaining) for r in chosen)
+    names = tuple(r.name for r in chosen)
+    return RolePlan(add=add, role_names=names, covers=covered, division_id=target, role_covers=each)
 
 
 def _uncovered(

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from grantwarden.policy.labels import Outcome, RegrantMode
+from grantwarden.policy.labels import ManagedBy, Outcome, RegrantMode
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision, RolePlan, ScopePlan
 
 HOUR_S = 3600.0
@@ -85,15 +85,18 @@ def decide(
     max_per_hour: int,
     consecutive_failures: int,
     max_failures: int = 3,
+    managed_by: ManagedBy = ManagedBy.GRANTWARDEN,
 ) -> Decision:
     """Act, simulate, hold or do nothing, given this cycle's outcomes and plans.
 
     Order: mode off → nothing needed → dry run (changes nothing, so no guard applies) →
-    too many failures → hourly cap → act. Re-mints and role edits share the hourly cap.
+    too many failures → hourly cap → act. Re-mints and role edits share the hourly cap. A client
+    ``managed_by`` Terraform is never edited: its plans are for a person (``policy.terraform``).
     """
     if mode is RegrantMode.OFF:
         return Decision(Action.NONE, detail="regrant.mode is off")
-    wanted = _wanted(mode, outcomes, plans)
+    edits = managed_by is ManagedBy.GRANTWARDEN
+    wanted = _wanted(mode, outcomes, plans, edits=edits)
     if wanted is Action.NONE:
         return Decision(Action.NONE, detail="nothing a re-grant can fix")
     if dry_run:
@@ -111,8 +114,8 @@ def decide(
     return Decision(wanted, would=wanted)
 
 
-def _wanted(mode: RegrantMode, outcomes: Sequence[Outcome], plans: Sequence[Plan]) -> Action:
-    if mode is RegrantMode.REMEDIATE and any(isinstance(p, RolePlan | ScopePlan) for p in plans):
+def _wanted(mode: RegrantMode, outcomes: Sequence[Outcome], plans: Sequence[Plan], *, edits: bool) -> Action:
+    if edits and mode is RegrantMode.REMEDIATE and any(isinstance(p, RolePlan | ScopePlan) for p in plans):
         return Action.REMEDIATE
     missing = any(o in (Outcome.MISSING_PERMISSION, Outcome.MISSING_DIVISION_PERMISSION) for o in outcomes)
     propagating = any(isinstance(p, Refusal) and p.reason is RefusalReason.ALREADY_GRANTED for p in plans)

@@ -1,6 +1,6 @@
 """The integration's own traffic as grantwarden reads it: operation names, re-probes, limits.
 
-The hand-off (design.md §2.7) lets the integration report a refusal it met. A report becomes an
+The hand-off (design.md §2.8) lets the integration report a refusal it met. A report becomes an
 *observed probe* named after the operation it called, ``traffic:<method>-<path words>``, with
 ids replaced by ``id`` so that every call of one endpoint shares a name (a metric label, a
 finding, a plan key): ``GET /api/v2/conversations/messaging/integrations/9f1c…`` is
@@ -39,6 +39,7 @@ DIAGNOSED = frozenset(
         labels.Outcome.MISSING_PERMISSION,
         labels.Outcome.MISSING_DIVISION_PERMISSION,
         labels.Outcome.MISSING_SCOPE,
+        labels.Outcome.MISSING_TRUSTOR_PERMISSION,
         labels.Outcome.POLICY_DENIED,
         labels.Outcome.FORBIDDEN,
         labels.Outcome.WRONG_GRANT_TYPE,

@@ -156,6 +156,58 @@ class Client:
         self._transport.model(received, models.Division, data)
         return dict(data)
 
+    async def users_me(
+        self, endpoints: transport.Endpoints, token: str, *, gate: gate.Gate, timeout_s: float | None = None
+    ) -> models.NamedEntity:
+        """The signed-in user (``GET /api/v2/users/me``, scope user-basic-info): a trust member's id."""
+        received = await self._send("GET", endpoints, "/api/v2/users/me", token, gate=gate, timeout_s=timeout_s)
+        return self._transport.model(received, models.NamedEntity)
+
+    async def trustee_user_roles(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        trustee_org_id: str,
+        user_id: str,
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> models.UserAuthorization:
+        """A trust member's trustor roles, read in the trustor org (platform.md §13)."""
+        path = f"/api/v2/orgauthorization/trustees/{trustee_org_id}/users/{user_id}/roles"
+        received = await self._send("GET", endpoints, path, token, gate=gate, timeout_s=timeout_s)
+        return self._transport.model(received, models.UserAuthorization)
+
+    async def trustee_groups(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        trustee_org_id: str,
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> list[str]:
+        """The names of a trust's member groups, from every page (platform.md §13)."""
+        path = f"/api/v2/orgauthorization/trustees/{trustee_org_id}/groups"
+        names: list[str] = []
+        async for received, page in self._pages(endpoints, path, token, gate, timeout_s, {}):
+            names += [self._transport.model(received, models.NamedEntity, raw).name or "?" for raw in page.entities]
+        return names
+
+    async def audit_query(
+        self,
+        endpoints: transport.Endpoints,
+        token: str,
+        body: Mapping[str, Any],
+        *,
+        gate: gate.Gate,
+        timeout_s: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """One page of ``POST /api/v2/audits/query/realtime``: raw ``AuditLogMessage`` dicts (platform.md §11)."""
+        path = "/api/v2/audits/query/realtime"
+        received = await self._send("POST", endpoints, path, token, gate=gate, timeout_s=timeout_s, body=body)
+        return self._transport.model(received, models.Page).entities
+
     async def _pages(
         self,
         endpoints: transport.Endpoints,

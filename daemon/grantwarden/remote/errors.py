@@ -10,6 +10,7 @@ aiohttp's exceptions (none leaks past ``remote``) and never by parsing messages:
     ├── HttpError                  a response with a non-2xx status (``reply`` always set)
     │   ├── BadRequest             400 (``not.a.user`` / ``not.a.client`` live here, platform.md §4.2)
     │   ├── Unauthorized           401 (``bad.credentials``: expired, revoked, foreign token)
+    │   │   └── IpNotAuthorized    401 ``ip.not.authorized``: the org's IP allowlist, not the token
     │   ├── Forbidden              403 (``missing.permissions`` and friends: ``forbidden.classify``)
     │   ├── NotFound               404
     │   ├── Conflict               409
@@ -157,6 +158,11 @@ class Unauthorized(HttpError):
     """401: the token is missing, expired, revoked or unknown in this region."""
 
 
+class IpNotAuthorized(Unauthorized):
+    """401 ``ip.not.authorized``: the org's IP allowlist refuses the caller's address (platform.md
+    platform.md §15). No new token gets past it, so nobody may drop the token and mint another for it."""
+
+
 class Forbidden(HttpError):
     """403: the token lacks a permission, division, scope or passes no org policy."""
 
@@ -239,4 +245,6 @@ def for_reply(reply: Reply, *, token_endpoint: bool = False) -> HttpError:
         return _BY_TOKEN_ERROR.get(error, TokenEndpointError)(reply)
     if 500 <= reply.status < 600:
         return ServerError(reply)
+    if reply.status == 401 and reply.facts.code == "ip.not.authorized":
+        return IpNotAuthorized(reply)
     return _BY_STATUS.get(reply.status, UnexpectedStatus)(reply)

@@ -74,6 +74,13 @@ class OAuthClient(_Payload):
     registered_redirect_uri: tuple[str, ...] = Field(default=(), alias="registeredRedirectUri")
 
 
+class UserAuthorization(_Payload):
+    """A trust member's trustor roles (``GET /api/v2/orgauthorization/trustees/{trusteeOrgId}/users/
+    {userId}/roles``, platform.md §13); only the role names are read."""
+
+    roles: tuple[NamedEntity, ...] = ()
+
+
 class Division(_Payload):
     """``AuthzDivision`` (``GET /api/v2/authorization/divisions/home``)."""
 

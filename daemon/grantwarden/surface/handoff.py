@@ -1,6 +1,6 @@
 """The token hand-off: the integration beside grantwarden takes each org's token from here.
 
-design.md §2.7 is the contract. A listener of its own (``handoff.listen``: a unix socket of mode
+design.md §2.8 is the contract. A listener of its own (``handoff.listen``: a unix socket of mode
 0660, or TCP), never the operator listener: ``GET /v1/tenants/{tenant}/token`` (or by org),
 ``POST .../token/invalidate`` after a 401, ``POST .../refusals`` for any refusal met. The
 answers come from the running worker's ``access.Access``; this module only authenticates,
@@ -245,7 +245,7 @@ async def _not_found(request: web.Request) -> web.Response:
 
 
 def build_app(routes: Routes) -> web.Application:
-    """The routes of design.md §2.7; anything else is 404 after the token check (401 first)."""
+    """The routes of design.md §2.8; anything else is 404 after the token check (401 first)."""
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     add = app.router.add_route
     add("GET", "/v1/tenants/{tenant}/token", guarded(routes, "tenant_token", routes.tenant_token))

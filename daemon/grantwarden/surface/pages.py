@@ -5,7 +5,9 @@ tenant that is not healthy shows its findings with the exact fix, its failing pr
 recent re-grants, so the page answers "what is wrong and what do I type" without a second tool.
 Healthy and starting tenants get one compact row each. A group shows at most ``MAX_PER_GROUP``
 tenants, so a fleet-wide outage does not produce a page the browser cannot open; ``/status``
-always has everything.
+always has everything. A tenant waiting out a Retry-After says so (how much longer, and which
+request got the 429) wherever it is listed, healthy or not; a configuration reload that failed
+opens the page, with its problems, since the tenants below then run on the previous file.
 
 Every value is untrusted (tenant names come from configuration, messages from the platform) and
 goes through ``_e`` (``html.escape``) on its way into the markup; nothing else is interpolated.
@@ -57,6 +59,7 @@ pre{background:var(--bg);border:1px solid var(--line);border-radius:4px;padding:
 .findings li{margin-bottom:.6rem}.findings p{margin:.1rem 0}.fix{font-weight:600}.bad{color:var(--needs_attention)}
 .s-needs_attention{color:var(--needs_attention)}.s-degraded{color:var(--degraded)}.s-healthy{color:var(--healthy)}
 .s-remediating{color:var(--remediating)}.s-unreachable{color:var(--unreachable)}.s-starting{color:var(--starting)}
+.alert{border:1px solid var(--needs_attention);border-left-width:5px;border-radius:6px;padding:.6rem 1rem;margin:1rem 0}
 """
 
 
@@ -110,7 +113,9 @@ def order(statuses: Iterable[health.TenantStatus]) -> dict[labels.State, list[he
     return {state: sorted(group, key=lambda s: s.tenant) for state, group in groups.items() if group}
 
 
-def _header(*, version: str, shard: str, ready: bool, counts: dict[labels.State, int], now: float) -> str:
+def _header(
+    *, version: str, shard: str, ready: bool, counts: dict[labels.State, int], now: float, notes: str = ""
+) -> str:
     pills = "".join(
         f'<li class="s-{state}{" zero" if not counts.get(state) else ""}">'
         f"<b>{counts.get(state, 0)}</b> {_e(TITLES[state])}</li>"
@@ -119,9 +124,49 @@ def _header(*, version: str, shard: str, ready: bool, counts: dict[labels.State,
     readiness = "ready" if ready else "starting: first cycles still running"
     return (
         f"<header><h1>grantwarden <small>{_e(version)}</small></h1>"
-        f'<p class="meta">{_e(shard)} · {_e(readiness)} · generated {_e(health.iso(now))} · '
+        f'<p class="meta">{_e(shard)} · {_e(readiness)}{notes} · generated {_e(health.iso(now))} · '
         f"this page refreshes every {REFRESH_S} s</p>"
         f'<ul class="counts">{pills}</ul></header>'
+    )
+
+
+# --- waiting out Retry-After, and the configuration's last reload ---
+
+
+def waiting_text(status: health.TenantStatus, now: float) -> str | None:
+    """``waiting out a Retry-After, 20 s more (429 on token)``; None when the tenant waits for none."""
+    until = status.waiting_until(now)
+    if until is None:
+        return None
+    by = f" (429 on {status.rate_limited_probe})" if status.rate_limited_probe else ""
+    return f"waiting out a Retry-After, {duration_text(until - now)} more{by}"
+
+
+def _waiting(status: health.TenantStatus, now: float) -> str:
+    text = waiting_text(status, now)
+    return f' <span class="bad">· {_e(text)}</span>' if text else ""
+
+
+def _rate_limits(status: health.TenantStatus, now: float) -> str | None:
+    """The facts row of a tenant that ever got a 429: waiting now, or when the last one came."""
+    if (text := waiting_text(status, now)) is not None:
+        return f'<span class="bad">{_e(text)}</span>'
+    if not status.rate_limited:
+        return None
+    last = _time(status.rate_limited_at, now)
+    return f"{status.rate_limited} × 429, the last {last} on {_e(status.rate_limited_probe)}"
+
+
+def _reload_banner(record: health.ReloadRecord | None, now: float) -> str:
+    """A failed reload, first thing on the page: the tenants below run on the previous file."""
+    if record is None or record.ok:
+        return ""
+    what = "was valid but not applied" if record.refused else "was not applied"
+    problems = "".join(f"<li><code>{_e(problem)}</code></li>" for problem in record.problems)
+    return (
+        f'<section class="alert" id="reload"><h2 class="s-needs_attention">Configuration reload failed</h2>'
+        f"<p>{_e(record.source)} was read again {_time(record.attempted_at, now)} and {_e(what)}: "
+        f"the configuration loaded {_time(record.loaded_at, now)} keeps running.</p><ul>{problems}</ul></section>"
     )
 
 
@@ -140,6 +185,8 @@ def _facts(status: health.TenantStatus, now: float) -> str:
         ("probes", f"{passing} of {len(status.probes)} pass"),
         ("cycles", cycles),
     ]
+    if (limits := _rate_limits(status, now)) is not None:
+        rows.append(("rate limited", limits))
     if status.token_last_error:
         rows.insert(3, ("token error", f'<span class="bad">{_e(status.token_last_error)}</span>'))
     if status.identity_org_id and status.identity_org_id != status.org_id:
@@ -149,7 +196,7 @@ def _facts(status: health.TenantStatus, now: float) -> str:
 
 
 def _handoff(record: health.HandoffRecord | None, now: float) -> list[tuple[str, str]]:
-    """The token hand-off's rows (design.md §2.7): when the token last went out, the last refusal reported."""
+    """The token hand-off's rows (design.md §2.8): when the token last went out, the last refusal reported."""
     if record is None:
         return []
     rows = [("token handed out", _time(record.handed_out_at, now))]
@@ -221,7 +268,7 @@ def _compact(tenants: Sequence[health.TenantStatus], now: float) -> str:
             f"<code>{_e(s.org_id)}</code>",
             f"<code>{_e(s.client_id)}</code>",
             _e(expiry_text(s.token_expires_at, now)),
-            _time(s.last_cycle_at, now),
+            _time(s.last_cycle_at, now) + _waiting(s, now),
             *([_time(s.handoff.handed_out_at if s.handoff else None, now)] if handing else []),
         )
         for s in tenants
@@ -241,6 +288,17 @@ def _group(state: labels.State, tenants: Sequence[health.TenantStatus], now: flo
     )
 
 
+def _notes(
+    groups: dict[labels.State, list[health.TenantStatus]], now: float, reload: health.ReloadRecord | None
+) -> str:
+    """The header's extra facts: tenants waiting out a Retry-After, when the configuration was loaded."""
+    waiting = sum(1 for group in groups.values() for status in group if status.waiting_until(now) is not None)
+    notes = f" · {waiting} waiting out a Retry-After" if waiting else ""
+    if reload is not None:
+        notes += f" · configuration loaded {_time(reload.loaded_at, now)}"
+    return notes
+
+
 def render(
     *,
     version: str,
@@ -249,8 +307,10 @@ def render(
     ready: bool,
     statuses: Iterable[health.TenantStatus],
     now: float,
+    reload: health.ReloadRecord | None = None,
 ) -> str:
-    """The whole page as a string; ``now`` is the clock's, for every relative time on it."""
+    """The whole page as a string; ``now`` is the clock's, for every relative time on it;
+    ``reload``: how the configuration was last loaded (a failure opens the page)."""
     groups = order(statuses)
     counts = {state: len(group) for state, group in groups.items()}
     urgent = counts.get(S.NEEDS_ATTENTION, 0)
@@ -258,11 +318,12 @@ def render(
     shard = f"shard index {shard_index}, {shard_count} shard{'s' if shard_count != 1 else ''} in total"
     sections = "".join(_group(state, group, now) for state, group in groups.items())
     main = sections or '<p class="muted">This replica owns no tenants.</p>'
+    notes = _notes(groups, now, reload)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="refresh" content="{REFRESH_S}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="referrer" content="no-referrer"><title>{_e(title)}</title><style>{_CSS}</style></head>'
-        f"<body>{_header(version=version, shard=shard, ready=ready, counts=counts, now=now)}"
-        f"<main>{main}</main></body></html>\n"
+        f"<body>{_header(version=version, shard=shard, ready=ready, counts=counts, now=now, notes=notes)}"
+        f"{_reload_banner(reload, now)}<main>{main}</main></body></html>\n"
     )

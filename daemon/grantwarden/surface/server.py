@@ -1,10 +1,11 @@
-"""The operator surface: one aiohttp listener for health, readiness, metrics, status and reconcile.
+"""The operator surface: one aiohttp listener for health, readiness, metrics, status, reconcile, reload.
 
 design.md §2.3 is the contract (``deploy/openapi.yaml`` describes it, a test keeps both in
 step). Kubernetes probes ``/healthz`` and ``/readyz``, Prometheus scrapes ``/metrics``, people
-read ``/`` and ``/status``, and an admin may ``POST /tenants/{tenant}/reconcile`` with the bearer
-token from ``server.admin_token``. The runtime implements ``Backend``; this module only reads
-what it offers and asks it to reconcile, so it holds no tenant logic.
+read ``/`` and ``/status``, and an admin may ``POST /tenants/{tenant}/reconcile`` and ``POST
+/-/reload`` (as Prometheus has it: a sidecar or ``curl`` reloads a replica without ``kill``) with
+the bearer token from ``server.admin_token``. The runtime implements ``Backend``; this module only
+reads what it offers and asks it to reconcile or reload, so it holds no tenant logic.
 
 What it must never do: return or log a token or secret (status data holds none; the admin token
 is only compared, in constant time), answer 500 with a stack trace (``_guard`` turns every
@@ -67,6 +68,12 @@ class Backend(Protocol):
     def reconcile(self, tenant: str) -> bool:
         """Run that tenant's cycle now; False when the tenant is unknown or not owned here."""
 
+    def reload_status(self) -> health.ReloadRecord | None:
+        """How the configuration was last (re)loaded; None for a backend that never reloads."""
+
+    async def reload(self) -> health.ReloadRecord | None:
+        """Reload the configuration now and return how it went; None when the daemon is stopping."""
+
 
 def authorized(header: str | None, token: bytes) -> bool:
     """Whether an ``Authorization`` header carries exactly ``Bearer <token>``, compared in constant time."""
@@ -102,14 +109,17 @@ def answer(payload: Mapping[str, Any], status: int = 200) -> web.Response:
     return web.Response(text=dumps(payload), status=status, content_type="application/json")
 
 
-def pieces(head: Mapping[str, Any], statuses: Sequence[health.TenantStatus]) -> Iterator[str]:
+def pieces(
+    head: Mapping[str, Any], statuses: Sequence[health.TenantStatus], *, now: float | None = None
+) -> Iterator[str]:
     """``dumps({**head, "tenants": [...]})`` in pieces, each tenant serialised only when its piece is
     due: the head up to ``"tenants": [``, one piece per ``STATUS_CHUNK`` tenants, then ``]}``.
-    Joined, they are that ``dumps`` byte for byte (its separators are ``", "`` and ``": "``)."""
+    Joined, they are that ``dumps`` byte for byte (its separators are ``", "`` and ``": "``).
+    ``now``: the clock's, for the Retry-After a tenant is waiting out."""
     yield "{" + "".join(f"{dumps(key)}: {dumps(value)}, " for key, value in head.items()) + '"tenants": ['
     for start in range(0, len(statuses), STATUS_CHUNK):
         chunk = statuses[start : start + STATUS_CHUNK]
-        yield (", " if start else "") + ", ".join(dumps(health.tenant_json(status)) for status in chunk)
+        yield (", " if start else "") + ", ".join(dumps(health.tenant_json(status, now=now)) for status in chunk)
     yield "]}"
 
 
@@ -124,12 +134,13 @@ async def stream_tenants(
     the connection cut: a client never mistakes half a document for a whole one. A document of
     one chunk has no turn of the loop to give, so it goes out whole, with a Content-Length.
     """
+    now = clock.now()
     if len(statuses) <= STATUS_CHUNK:
-        return web.Response(text="".join(pieces(head, statuses)), content_type="application/json")
+        return web.Response(text="".join(pieces(head, statuses, now=now)), content_type="application/json")
     response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
     await response.prepare(request)
     try:
-        for index, piece in enumerate(pieces(head, statuses)):
+        for index, piece in enumerate(pieces(head, statuses, now=now)):
             await response.write(piece.encode())  # waits while the client is slow to read
             if index:
                 await clock.sleep(0)  # a turn of the loop between chunks of tenants
@@ -143,7 +154,7 @@ async def stream_tenants(
     return response
 
 
-def error(status: int, name: str, message: str, **extra: str) -> web.Response:
+def error(status: int, name: str, message: str, **extra: Any) -> web.Response:
     return answer({"error": name, "message": message, **extra}, status)
 
 
@@ -218,11 +229,13 @@ class _Routes:
         return response
 
     def head(self) -> dict[str, Any]:
+        reloaded = self.backend.reload_status()
         return {
             "version": self.backend.version,
             "shard": {"index": self.backend.shard_index, "count": self.backend.shard_count},
             "generated_at": health.iso(self.clock.now()),
             "ready": self.backend.ready(),
+            "reload": health.reload_json(reloaded) if reloaded is not None else None,
             "counts": counts(self.backend.statuses().values()),
         }
 
@@ -247,26 +260,47 @@ class _Routes:
             ready=self.backend.ready(),
             statuses=self.backend.statuses().values(),
             now=self.clock.now(),
+            reload=self.backend.reload_status(),
         )
         body = text.encode("utf-8", "backslashreplace")  # a lone surrogate in a message must not fail the page
         response = web.Response(body=body, content_type="text/html", charset="utf-8")
         response.headers["Content-Security-Policy"] = PAGE_CSP
         return response
 
-    async def reconcile(self, request: web.Request) -> web.Response:
+    async def refusal(self, request: web.Request, event: str) -> web.Response | None:
+        """The answer to a POST without exactly the admin's bearer token (logged as ``event``)."""
         await request.read()  # enforces client_max_size on bodies sent without a Content-Length
         if len(request.headers.getall("Authorization", [])) > 1:  # RFC 9110 §11.6.2: one credential only
             return error(400, "bad_request", "send exactly one Authorization header")
         if not authorized(request.headers.get("Authorization"), self.admin_token):
-            _log.warning("reconcile_refused", reason="missing or wrong bearer token", remote=request.remote)
+            _log.warning(event, reason="missing or wrong bearer token", remote=request.remote)
             response = error(401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="grantwarden"'
             return response
+        return None
+
+    async def reconcile(self, request: web.Request) -> web.Response:
+        if (refused := await self.refusal(request, "reconcile_refused")) is not None:
+            return refused
         tenant = request.match_info["tenant"]
         if not self.backend.reconcile(tenant):
             return error(404, "unknown_tenant", "no such tenant on this replica", tenant=tenant)
         _log.info("reconcile_requested", tenant=tenant)
         return answer({"tenant": tenant, "reconcile": "requested"}, status=202)
+
+    async def reload(self, request: web.Request) -> web.Response:
+        """``POST /-/reload``: read the file again now; 202 with what changed, or why not."""
+        if (refused := await self.refusal(request, "reload_refused")) is not None:
+            return refused
+        _log.info("reload_requested", remote=request.remote)
+        record = await self.backend.reload()
+        kept = "the configuration that runs is kept"
+        if record is None:
+            return error(409, "reload_conflict", f"the daemon is stopping; {kept}", problems=[])
+        if not record.ok:
+            name, status = ("reload_conflict", 409) if record.refused else ("config_invalid", 422)
+            return error(status, name, f"the file was not applied; {kept}", problems=list(record.problems))
+        return answer(health.reload_outcome_json(record), status=202)
 
 
 def build_app(
@@ -277,7 +311,7 @@ def build_app(
     clock: clock_mod.Clock,
     watchdog: watchdog_mod.Watchdog,
 ) -> web.Application:
-    """The routes of design.md §2.3; reconcile only with an admin token, else it does not exist.
+    """The routes of design.md §2.3; the POST routes only with an admin token, else they do not exist.
 
     No HEAD routes: the contract (deploy/openapi.yaml) lists exactly these methods.
     """
@@ -298,6 +332,7 @@ def build_app(
         app.router.add_get(path, handler, allow_head=False)
     if token is not None:
         app.router.add_post("/tenants/{tenant}/reconcile", routes.reconcile)
+        app.router.add_post("/-/reload", routes.reload)
     return app
 
 

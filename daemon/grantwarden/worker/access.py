@@ -33,7 +33,8 @@ from grantwarden.config import models as settings
 from grantwarden.policy import catalog, errorbody, labels, traffic
 from grantwarden.remote import errors
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import handout, observed, probing, refusals, tokenbox, verdicts
+from grantwarden.worker import api as api_mod
+from grantwarden.worker import handout, observed, probing, refusals, tokenbox, usergrant, verdicts
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
@@ -283,3 +284,30 @@ def _matches(value: str, presented: str) -> bool:
 def _client_refusal() -> errors.Unauthorized:
     reply = errors.Reply(method="GET", path="(the integration's request)", status=401, facts=_CLIENT_REFUSAL)
     return errors.Unauthorized(reply)
+
+
+def attach(
+    *,
+    tenant: settings.Tenant,
+    status: health.TenantStatus,
+    api: api_mod.TenantApi,
+    mint: object,
+    clock: clock_mod.Clock,
+    metrics: metrics_mod.Metrics,
+    wiring: Wiring,
+    config_path: str,
+) -> Access:
+    """The access object of a worker being composed (``tenant.Worker``): its token box, its gate,
+    and, for a user grant, the count of grants its minter went on with (a new lineage)."""
+    grants = (lambda: mint.grants) if isinstance(mint, usergrant.Minter) else (lambda: 0)
+    return Access(
+        tenant=tenant,
+        status=status,
+        box=api.box,
+        gate_hold=lambda now, seconds: api.gate.hold(now=now, seconds=seconds),
+        clock=clock,
+        metrics=metrics,
+        wiring=wiring,
+        lineage=grants,
+        config_path=config_path,
+    )

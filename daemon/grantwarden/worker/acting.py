@@ -7,7 +7,10 @@ unknown, platform.md §2.4), and calls the re-grant verified only when those pro
 guard rails that span cycles live here: at most ``max_per_hour`` attempts, a hold after three
 unverified attempts (until the configuration changes or a person asks for a reconcile), and a
 refusal by the platform (``bad.client.role``) remembered so the same plan is never retried in a
-loop. Plans, dry runs and refusals are announced by the reporter, once per distinct plan.
+loop, and a role it added and verified that keeps disappearing re-added once, not again
+(``removed_again``: something removes it; a reconcile lets it try again). A client managed by
+Terraform (``grants.managed_by``) is never edited. Plans, dry runs and refusals are announced by
+the reporter, once per distinct plan.
 
 The actor gets its collaborators (the tenant's API identities, prober, planner, reporter) and
 returns what must be diagnosed again (``Aftermath``); the tenant's loop diagnoses. A stop during
@@ -28,13 +31,14 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.config import models as settings
 from grantwarden.policy import backoff, labels, remediation
 from grantwarden.policy import diagnosis as diagnosis_mod
-from grantwarden.policy.planning import Plan, Refusal, RefusalReason
+from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RolePlan
 from grantwarden.remote import gate
 from grantwarden.worker import api, orgfacts, plans, probing, remediating, reporting, tokenbox
 from grantwarden.worker import status as health
 
 SETTLE_BASE_S, SETTLE_CAP_S = 2.0, 30.0  # propagation takes "a few minutes" (platform.md §2.4)
 MAX_FAILURES = 3  # unverified re-grants in a row before re-grants hold (remediation.decide's default)
+MAX_ADDS = 2  # verified adds of one role before its next disappearance is reported, not re-added
 Action = remediation.Action
 Result = labels.RegrantResult
 _LOG = structlog.get_logger("grantwarden.regrant")  # tenant and org come from the task's context
@@ -48,6 +52,7 @@ class Cycle:
     plans: Mapping[str, Plan]
     decision: remediation.Decision
     diagnosis: diagnosis_mod.Diagnosis
+    managed_by: labels.ManagedBy = labels.ManagedBy.GRANTWARDEN  # grants.managed_by: who edits the client
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -61,9 +66,12 @@ class Aftermath:
 
 class Actor:
     __slots__ = (  # one per tenant
+        "_added",
         "_admin",
+        "_admin_client_id",
         "_api",
         "_clock",
+        "_managed_by",
         "_planner",
         "_prober",
         "_refused",
@@ -85,9 +93,15 @@ class Actor:
         reporter: reporting.Reporter,
         clock: clock_mod.Clock,
         rng: random.Random,
+        managed_by: labels.ManagedBy = labels.ManagedBy.GRANTWARDEN,
+        admin_client_id: str | None = None,
     ) -> None:
-        """``api``: the tenant's own identity (re-mints, its gate); ``admin``: the identity that edits the client."""
+        """``api``: the tenant's own identity (re-mints, its gate); ``admin``: the identity that edits the
+        client (``admin_client_id`` its OAuth client); ``managed_by``: Terraform means never a PUT."""
         self._regrant = regrant
+        self._managed_by = managed_by
+        self._admin_client_id = admin_client_id
+        self._added: dict[str, int] | None = None  # "roleId@division" → verified adds of it; rare
         self._status = status
         self._api = api
         self._admin = admin
@@ -98,12 +112,28 @@ class Actor:
         self._rng = rng
         self._refused: dict[str, Refusal] | None = None  # plan key → the platform's refusal of it; rare
 
-    def known_refusals(self, planned: Mapping[str, Plan]) -> dict[str, Plan]:
-        """Plans the platform already refused become that refusal: never the same PUT twice."""
-        refused = self._refused
-        if not refused:
+    def reconfigure(self, *, regrant: settings.RegrantSettings, managed_by: labels.ManagedBy) -> None:
+        """New re-grant settings and who edits the client (a reload), from the next decision on;
+        refusals and holds stay."""
+        self._regrant = regrant
+        self._managed_by = managed_by
+
+    def known_refusals(self, planned: Mapping[str, Plan], *, reconcile: bool = False) -> dict[str, Plan]:
+        """Plans the platform already refused become that refusal: never the same PUT twice; a role
+        added and verified ``MAX_ADDS`` times that is missing again becomes ``removed_again``.
+        ``reconcile``: a person asked for this cycle, which lets such a role be added again."""
+        if reconcile:
+            self._added = None
+        refused, added = self._refused, self._added
+        if not refused and not added:
             return dict(planned)
-        return {name: refused.get(plans.plan_key(plan), plan) for name, plan in planned.items()}
+        known = {name: (refused or {}).get(plans.plan_key(plan), plan) for name, plan in planned.items()}
+        if not added:
+            return known
+        client = self._status.client_id
+        return {
+            name: plans.removed_again(plan, added, client_id=client, limit=MAX_ADDS) for name, plan in known.items()
+        }
 
     def decide(self, observed: probing.Pass, planned: Mapping[str, Plan], *, reconcile: bool) -> remediation.Decision:
         """``reconcile``: a person asked for this cycle (POST reconcile), which lifts a failure hold."""
@@ -119,7 +149,12 @@ class Actor:
             max_per_hour=self._regrant.max_per_hour,
             consecutive_failures=self._status.regrant_failures,
             max_failures=MAX_FAILURES,
+            managed_by=self._managed_by,
         )
+
+    @property
+    def managed_by(self) -> labels.ManagedBy:
+        return self._managed_by
 
     @staticmethod
     def held(decision: remediation.Decision) -> bool:
@@ -145,7 +180,9 @@ class Actor:
         roles, scopes = plans.merged_roles(cycle.plans), plans.merged_scopes(cycle.plans)
         if self._admin is None or (roles is None and scopes is None):
             return None
-        executor = remediating.Executor(admin=self._admin, client_id=self._status.client_id)
+        executor = remediating.Executor(
+            admin=self._admin, client_id=self._status.client_id, admin_client_id=self._admin_client_id
+        )
         if roles is not None:
             result, key = await executor.add_roles(roles), plans.plan_key(roles)
         else:
@@ -156,12 +193,13 @@ class Actor:
         self._record(Result.APPLIED, result.detail, result.added, result.correlation_id)
         if scopes is not None and roles is None:
             return None  # a person must re-consent (grantwarden authorize); the next cycle shows how
-        return await self._verify(cycle, stop, what=result.detail, correlation_id=result.correlation_id)
+        counted = roles if result.changed else None  # only what grantwarden itself added counts
+        return await self._verify(cycle, stop, what=result.detail, correlation_id=result.correlation_id, added=counted)
 
     def _not_applied(self, cycle: Cycle, key: str, result: remediating.Result) -> Aftermath:
         self._record(result.result, result.detail, result.added, result.correlation_id)
         if result.result is Result.REFUSED:
-            refusal = Refusal(RefusalReason.ADMIN_LACKS_ROLE, result.detail, missing=result.added)
+            refusal = Refusal(RefusalReason.ADMIN_LACKS_ROLE, result.detail, roles=result.lacking, missing=result.added)
             # Under the merged plan's key and each probe's own: next cycle's per-probe plans must
             # find it, or the same PUT would be sent again every cycle.
             refused = self._refused = self._refused or {}
@@ -173,7 +211,13 @@ class Actor:
         return Aftermath(cycle.observed, self.known_refusals(cycle.plans), self._holding)
 
     async def _verify(
-        self, cycle: Cycle, stop: asyncio.Event, *, what: str, correlation_id: str | None
+        self,
+        cycle: Cycle,
+        stop: asyncio.Event,
+        *,
+        what: str,
+        correlation_id: str | None,
+        added: RolePlan | None = None,
     ) -> Aftermath | None:
         failing = self._prober.verifiable(cycle.observed.failing)
         if cycle.decision.action is Action.REISSUE:
@@ -185,6 +229,8 @@ class Actor:
         passed = all(n in observed.verdicts for n in failing) and not still
         if passed:
             self._status.regrant_failures = 0
+            if added is not None:
+                self._added = plans.count_added(self._added or {}, added)
             _LOG.info(
                 "regrant_verified",
                 client_id=self._status.client_id,

@@ -11,8 +11,11 @@ the box's token goes in; a 401 drops that token, mints once and retries once. A 
 refused as well (design.md §3) makes the box back off before minting for that credential again
 (``TokenBox.refused``), and the 401 goes to the caller to classify (``unauthorized``). While the
 box backs off, every token is one minted after a refusal, so its 401 is the next refusal at once:
-one mint per round, not two. What this module must not do: classify answers, retry anything
-but a 401 (429 and 409 retries are the callers' decisions), or log.
+one mint per round, not two. A 401 ``ip.not.authorized`` is no token's fault (the org's IP
+allowlist refuses the address, platform.md §15): it goes to the caller at once, the token kept,
+nothing minted, the box neither told of a refusal nor of a success. What this module must not
+do: classify answers, retry anything but a 401 (429 and 409 retries are the callers'
+decisions), or log.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ def authenticated(
     """``call(api, token, ...)`` with the identity's token; a 401: drop it, mint once, retry once.
 
     get ─► call ──401──► invalidate ─► get (mints) ─► call ──401──► refused (backoff), raise
-             └─ ok: accepted                            └─ ok: accepted
+             │└─ ok: accepted                           └─ ok: accepted
+             └─ 401 ip.not.authorized: raise (no mint)
     """
 
     @functools.wraps(call)
@@ -44,6 +48,8 @@ def authenticated(
         token = await box.get()
         try:
             result = await call(api, token.value, *args, **kwargs)
+        except errors.IpNotAuthorized:
+            raise  # the address is refused, not the token: a new one would be refused the same
         except errors.Unauthorized as exc:
             if box.refusals:  # backing off after refusals: this fresh token is refused too
                 box.refused(token, exc)
@@ -55,6 +61,8 @@ def authenticated(
         token = await box.get()
         try:
             result = await call(api, token.value, *args, **kwargs)
+        except errors.IpNotAuthorized:
+            raise
         except errors.Unauthorized as exc:
             box.refused(token, exc)
             raise
@@ -83,6 +91,10 @@ class TenantApi:
         self._timeout_s = timeout_s
         self.gate = gate
         self.box = box
+
+    def retime(self, timeout_s: float) -> None:
+        """The request timeout from the next call on (a reload changed ``probe_timeout``)."""
+        self._timeout_s = timeout_s
 
     def as_identity(self, box: tokenbox.TokenBox) -> TenantApi:
         """The same org, endpoints, timeout and gate, acting with another identity's tokens."""
@@ -131,3 +143,26 @@ class TenantApi:
         return await self._client.put_oauth_client(
             self._endpoints, token, client_id, body, gate=self.gate, timeout_s=self._timeout_s
         )
+
+    @authenticated
+    async def users_me(self, token: str) -> models.NamedEntity:
+        """The signed-in user of a user-grant token (a trust member, platform.md §13)."""
+        return await self._client.users_me(self._endpoints, token, gate=self.gate, timeout_s=self._timeout_s)
+
+    @authenticated
+    async def trustee_user_roles(self, token: str, trustee_org_id: str, user_id: str) -> models.UserAuthorization:
+        """A trust member's trustor roles, read in the trustor org (platform.md §13)."""
+        return await self._client.trustee_user_roles(
+            self._endpoints, token, trustee_org_id, user_id, gate=self.gate, timeout_s=self._timeout_s
+        )
+
+    @authenticated
+    async def trustee_groups(self, token: str, trustee_org_id: str) -> list[str]:
+        return await self._client.trustee_groups(
+            self._endpoints, token, trustee_org_id, gate=self.gate, timeout_s=self._timeout_s
+        )
+
+    @authenticated
+    async def audit_query(self, token: str, body: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """One page of the realtime audit query (platform.md §11.1)."""
+        return await self._client.audit_query(self._endpoints, token, body, gate=self.gate, timeout_s=self._timeout_s)

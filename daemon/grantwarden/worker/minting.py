@@ -86,6 +86,10 @@ class ClientCredentials:
         self._timeout_s = timeout_s
         self._place = where or f"the client secret of OAuth client {client_id}"
 
+    def retime(self, timeout_s: float | None) -> None:
+        """The token request's timeout from the next mint on (a reload changed ``probe_timeout``)."""
+        self._timeout_s = timeout_s
+
     async def __call__(self) -> oauth.TokenGrant:
         try:
             value = self._secret.reveal(self._environ)

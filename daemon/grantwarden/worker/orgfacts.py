@@ -6,7 +6,9 @@ tenant's own token: it needs no permission, platform.md §2.4), its roles and wh
 client's current ``roleDivisions`` (or scopes), and which roles the admin identity holds (a
 client may only be given roles its editor holds, platform.md §2.4). The last three are read with
 the tenant's ``admin_credentials``. Licensed permissions are cached for an hour; the rest is read
-fresh for each plan, since a person may have changed them.
+fresh for each plan, since a person may have changed them. A tenant that acts through an org
+trust plans nothing: its client is the trustee org's and its rights the trust member's
+(platform.md §13); its missing permissions are read as missing trustor roles.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from grantwarden.policy import forbidden, labels, permissions, planning
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.planning import Plan, Refusal, RefusalReason, RoleDivision
 from grantwarden.remote import errors
-from grantwarden.worker import api, probing, tokenbox
+from grantwarden.worker import api, inquiry, probing, tokenbox
+from grantwarden.worker import status as health
 
 LICENSED_TTL_S = 3600.0
 
@@ -35,7 +38,17 @@ class Facts:
 
 
 class Planner:
-    __slots__ = ("_admin", "_api", "_client_id", "_clock", "_grant_type", "_grants", "_licensed", "_licensed_at")
+    __slots__ = (
+        "_admin",
+        "_api",
+        "_client_id",
+        "_clock",
+        "_grant_type",
+        "_grants",
+        "_licensed",
+        "_licensed_at",
+        "_trusted",
+    )
 
     def __init__(
         self,
@@ -46,8 +59,11 @@ class Planner:
         api: api.TenantApi,
         admin: api.TenantApi | None,
         clock: clock_mod.Clock,
+        trusted: bool = False,
     ) -> None:
-        """``api``: the tenant's own identity; ``admin``: its admin_credentials', if it has any."""
+        """``api``: the tenant's own identity; ``admin``: its admin_credentials', if it has any;
+        ``trusted``: the tenant acts through an org trust (``credentials.trust``)."""
+        self._trusted = trusted
         self._grant_type = grant_type
         self._client_id = client_id
         self._grants = grants
@@ -56,6 +72,21 @@ class Planner:
         self._clock = clock
         self._licensed: frozenset[str] | None = None
         self._licensed_at = float("-inf")
+
+    def reconfigure(self, *, grants: settings.Grants) -> None:
+        """A new allow-list (a reload changed the blueprint), from the next plan on."""
+        self._grants = grants
+
+    def inquirer(self, *, tenant: settings.Tenant, status: health.TenantStatus) -> inquiry.Inquirer:
+        """The tenant's inquirer, over the same identities and allow-list (made when first needed)."""
+        return inquiry.Inquirer(
+            tenant=tenant,
+            allow_roles=self._grants.roles,
+            api=self._api,
+            admin=self._admin,
+            status=status,
+            clock=self._clock,
+        )
 
     async def licensed(self) -> frozenset[str] | None:
         """The org's licensed permissions (cached an hour); None when they cannot be read."""
@@ -72,6 +103,8 @@ class Planner:
         """``observed``, with missing permissions the org is not licensed for as ``unlicensed``
         (platform.md §4.3): a new pass, records included; ``observed`` itself is left as it was."""
         grant_type = self._grant_type
+        if self._trusted:
+            return observed.revised({name: forbidden.refine_trusted(v) for name, v in observed.verdicts.items()})
         missing = {n: v for n, v in observed.verdicts.items() if planning.plannable(v.outcome, grant_type=grant_type)}
         if not missing or grant_type is not labels.GrantType.CLIENT_CREDENTIALS:
             return observed
@@ -83,10 +116,10 @@ class Planner:
         plans: dict[str, Plan] = {}
         wanted: list[str] = []
         for name, verdict in verdicts.items():
-            refusal = planning.refuse_for(verdict.outcome, grant_type=self._grant_type)
+            refusal = planning.refuse_for(verdict.outcome, grant_type=self._grant_type, trusted=self._trusted)
             if refusal is not None:
                 plans[name] = refusal
-            elif planning.plannable(verdict.outcome, grant_type=self._grant_type):
+            elif planning.plannable(verdict.outcome, grant_type=self._grant_type, trusted=self._trusted):
                 wanted.append(name)
         if not wanted:
             return plans

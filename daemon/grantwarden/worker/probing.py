@@ -9,6 +9,12 @@ the integration needs answers 2xx. Endpoint probes run concurrently, at most
 (``verdicts``); only a stop ends a pass early: ``gate.StoppedError`` from the lane that met it
 (in the lanes' exception group), the other lanes cancelled, for the tenant's loop to handle.
 
+A 429 is waited out within the pass only up to ``Patience.max_wait_s`` (60 s; ``check
+--max-wait`` less): a request that would wait longer at the tenant's Retry-After floor is not
+sent and reads ``rate_limited``, so a pass never sits for minutes (the tenant's loop waits the
+floor out before its next cycle). A credential the API keeps refusing (its token box backs off,
+design.md §3.2) reads as that refusal (``unauthorized``), never as a token-endpoint failure.
+
 The pass only observes and returns a frozen ``Pass``; a later step that reads more into it
 (``orgfacts.Planner.refine``) returns a new one. Diagnosis, metrics and logs are the caller's.
 """
@@ -21,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ParamSpec, Protocol, TypeVar
 
 from grantwarden.base import clock as clock_mod
-from grantwarden.policy import catalog, labels
+from grantwarden.policy import catalog, identity, labels
 from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.remote import errors
@@ -33,6 +39,7 @@ STOP_AFTER_TOKEN = frozenset(
     {
         labels.Outcome.WRONG_ORG,
         labels.Outcome.UNAUTHORIZED,
+        labels.Outcome.IP_NOT_AUTHORIZED,
         labels.Outcome.RATE_LIMITED,
         labels.Outcome.TIMEOUT,
         labels.Outcome.NETWORK_ERROR,
@@ -40,6 +47,7 @@ STOP_AFTER_TOKEN = frozenset(
     }
 )
 MAX_RETRY_AFTER_WAIT_S = 60.0  # a 429 asking for a longer wait ends the probe as rate_limited
+TELL_AFTER_S = 5.0  # a wait longer than this is told (``check`` prints a line)
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
@@ -52,6 +60,7 @@ class Pass:
     records: Mapping[str, health.ProbeRecord] = dataclasses.field(default_factory=dict)
     identity_org_id: str | None = None
     token_problem: token_policy.TokenProblem | None = None
+    identity_home_org_id: str | None = None  # tokens/me homeOrganization (another org: a trusted user)
 
     def revised(self, changed: Mapping[str, Verdict]) -> Pass:
         """This pass with ``changed`` verdicts in place of its own, each record saying the same."""
@@ -73,22 +82,58 @@ class RateLimits(Protocol):
     def rate_limited(self, probe: str, retry_after: float | None) -> None: ...
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Patience:
+    """How long a pass waits out a Retry-After, and who hears of a long wait.
+
+    One shared by every tenant of the daemon; ``check`` gives each tenant its own, whose ``tell``
+    prints a line naming the tenant: ``(request, seconds, waiting)``, the probe that got the 429,
+    the Retry-After, and whether the pass waits it out (else the probe reads ``rate_limited``).
+    """
+
+    max_wait_s: float = MAX_RETRY_AFTER_WAIT_S
+    tell: Callable[[str, float, bool], None] | None = None
+
+    def waits(self, seconds: float | None) -> bool:
+        """Whether a 429 asking for ``seconds`` is waited out in the pass (None: no Retry-After)."""
+        return seconds is not None and seconds <= self.max_wait_s
+
+    def told(self, request: str, seconds: float | None) -> None:
+        """Tell of a Retry-After longer than ``TELL_AFTER_S``, waited out or not."""
+        if self.tell is not None and seconds is not None and seconds > TELL_AFTER_S:
+            self.tell(request, seconds, self.waits(seconds))
+
+
+PATIENT = Patience()  # the daemon's: every tenant waits up to a minute within a pass
+
+
 class _Found:
     """The pass being gathered; the lanes write into it, ``frozen()`` hands it on."""
 
-    __slots__ = ("identity_org_id", "records", "verdicts")
+    __slots__ = ("identity_home_org_id", "identity_org_id", "records", "verdicts")
 
     def __init__(self) -> None:
         self.verdicts: dict[str, Verdict] = {}
         self.records: dict[str, health.ProbeRecord] = {}
         self.identity_org_id: str | None = None
+        self.identity_home_org_id: str | None = None
 
     def frozen(self, token_problem: token_policy.TokenProblem | None) -> Pass:
-        return Pass(self.verdicts, self.records, self.identity_org_id, token_problem)
+        return Pass(self.verdicts, self.records, self.identity_org_id, token_problem, self.identity_home_org_id)
 
 
 class Prober:
-    __slots__ = ("_api", "_clock", "_concurrency", "_extra", "_org_id", "_probes", "_rate_limits")  # one per tenant
+    __slots__ = (  # one per tenant
+        "_api",
+        "_clock",
+        "_concurrency",
+        "_extra",
+        "_home_org_id",
+        "_org_id",
+        "_patience",
+        "_probes",
+        "_rate_limits",
+    )
 
     def __init__(
         self,
@@ -99,17 +144,27 @@ class Prober:
         clock: clock_mod.Clock,
         concurrency: int,
         rate_limits: RateLimits,
+        patience: Patience = PATIENT,
+        home_org_id: str | None = None,
         extra: Callable[[], tuple[catalog.ProbeDef, ...]] | None = None,
     ) -> None:
-        """``extra``: probes beyond the blueprint's, asked for at every pass (the GETs the
-        integration reported refused, ``access.Access.probe_defs``)."""
+        """``home_org_id``: the trustee org of a tenant that acts through an org trust (``policy.identity``);
+        ``extra``: probes beyond the blueprint's, asked for at every pass (the GETs the integration
+        reported refused, ``access.Access.probe_defs``)."""
         self._org_id = org_id
+        self._home_org_id = home_org_id
         self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
         self._api = api
         self._clock = clock
         self._concurrency = concurrency
         self._rate_limits = rate_limits
+        self._patience = patience
         self._extra = extra
+
+    def reconfigure(self, *, probes: tuple[catalog.ProbeDef, ...], concurrency: int) -> None:
+        """The blueprint's probes and the concurrency from the next pass on (a reload)."""
+        self._probes = tuple(p for p in probes if p.name != catalog.TOKEN)
+        self._concurrency = concurrency
 
     def _all(self) -> tuple[catalog.ProbeDef, ...]:
         return self._probes + self._extra() if self._extra is not None else self._probes
@@ -120,11 +175,19 @@ class Prober:
 
     async def run(self, only: set[str] | None = None) -> Pass:
         """Probe everything, or only the named probes (the identity check always runs)."""
+        found = _Found()
+        if self._held(found, catalog.TOKEN):
+            return found.frozen(None)
+        started = self._clock.now()
         try:
             await self._api.box.get()
         except tokenbox.TokenUnavailableError as exc:
-            return Pass(token_problem=verdicts.token_problem(exc.cause))
-        found = _Found()
+            if not exc.refused:
+                return Pass(token_problem=verdicts.token_problem(exc.cause))
+            # Backing off after the API refused fresh tokens (design.md §3.2): the cause is that
+            # 401, which read as a token-endpoint failure would ask for a new secret or region.
+            self._record(found, catalog.TOKEN, _verdict_of(exc), started, exc)
+            return found.frozen(None)
         token_problem = await self._identity(found)
         if found.verdicts[catalog.TOKEN].outcome in STOP_AFTER_TOKEN:
             return found.frozen(token_problem)
@@ -156,15 +219,30 @@ class Prober:
             self._record(found, catalog.TOKEN, _verdict_of(exc), started, exc)
             return None
         org_id = info.organization.id
-        found.identity_org_id = org_id
+        home = info.home_organization.id if info.home_organization is not None else None
+        found.identity_org_id, found.identity_home_org_id = org_id, home
         verdict = verdicts.ok(200)
-        if org_id != self._org_id:
-            message = f"the token acts in org {org_id}, not in {self._org_id}"
-            verdict = dataclasses.replace(verdict, outcome=labels.Outcome.WRONG_ORG, message=message)
+        mismatch = identity.judge(org_id=self._org_id, home_org_id=self._home_org_id, acts_in=org_id, home=home)
+        if mismatch is not None:
+            verdict = dataclasses.replace(verdict, outcome=labels.Outcome.WRONG_ORG, message=mismatch.message)
         self._record(found, catalog.TOKEN, verdict, started, None)
         return None
 
+    def _held(self, found: _Found, name: str) -> bool:
+        """Record ``name`` as ``rate_limited``, unsent, when the tenant's Retry-After floor is further
+        off than this pass waits: a pass never sits out minutes at the gate."""
+        now = self._clock.now()
+        wait = self._api.gate.not_before - now
+        if wait <= self._patience.max_wait_s:
+            return False
+        message = f"not sent: the tenant waits out a Retry-After for {wait:.0f} s more"
+        verdict = Verdict(outcome=labels.Outcome.RATE_LIMITED, message=message, retry_after=round(wait, 1))
+        self._record(found, name, verdict, now, None)
+        return True
+
     async def _endpoint(self, probe: catalog.ProbeDef, found: _Found) -> None:
+        if self._held(found, probe.name):
+            return
         started = self._clock.now()
         try:
             answer = await self._retried(probe.name, self._api.get, probe.path, read=False)
@@ -186,7 +264,8 @@ class Prober:
             return await call(*args, **kwargs)
         except errors.RateLimited as exc:
             self._rate_limits.rate_limited(name, exc.retry_after)
-            if exc.retry_after is None or exc.retry_after > MAX_RETRY_AFTER_WAIT_S:
+            self._patience.told(name, exc.retry_after)
+            if not self._patience.waits(exc.retry_after):
                 raise
         try:
             return await call(*args, **kwargs)

@@ -1,14 +1,15 @@
 """A refusal the integration met, read by the probes' own classifier and acted on by outcome.
 
 The integration reports ``{method, path, status, headers, body}`` of a platform answer it got
-(``POST /v1/tenants/{tenant}/refusals``, design.md §2.7). The answer is snapshotted and
+(``POST /v1/tenants/{tenant}/refusals``, design.md §2.8). The answer is snapshotted and
 classified exactly as a probe's (``errors.snapshot``, ``verdicts.of_exception``, so the same
 redaction and ``forbidden.classify``), counted in ``grantwarden_refusals_reported_total``, then:
 
 * 429: its ``Retry-After`` raises the tenant's gate floor: every request of the tenant waits;
 * 401: the current token is dropped and minted again once (``Access.drop``), unless the report
   names another token (``token_sha256``), or, naming none, the current token never went out or
-  a blind drop happened within the probe interval; ``ip.not.authorized`` drops nothing;
+  a blind drop happened within the probe interval; ``ip_not_authorized`` drops nothing (the org's
+  IP allowlist refuses the integration's address, not its token);
 * a 403 (or a 400 grant-type refusal): kept as an observed probe (``observed``) and the tenant's
   loop woken, at most once per operation per probe interval, to diagnose and maybe re-grant;
 * anything else is counted and told, nothing more.
@@ -119,6 +120,8 @@ def handle(access: Reported, report: traffic.Report) -> Answer:
     access.metrics.tenant(access.name).count_refusal(verdict.outcome)
     if verdict.outcome is labels.Outcome.RATE_LIMITED:
         answer = _rate_limited(access, name, verdict)
+    elif verdict.outcome is labels.Outcome.IP_NOT_AUTHORIZED:
+        answer = _ip_refused(access, name, verdict)
     elif verdict.outcome is labels.Outcome.UNAUTHORIZED:
         answer = _unauthorized(access, name, verdict, reply, report.token_sha256)
     elif verdict.outcome in traffic.DIAGNOSED:
@@ -150,9 +153,6 @@ def _rate_limited(access: Reported, name: str, verdict: Verdict) -> Answer:
 def _unauthorized(access: Reported, name: str, verdict: Verdict, reply: errors.Reply, sha256: str | None) -> Answer:
     code = verdict.code or "HTTP 401"
     finding = f"Org {access.org_id}'s API refused tenant {access.name}'s token calling {name} ({code})."
-    if verdict.code == "ip.not.authorized":
-        fix = f"Allow the integration's egress IP address in org {access.org_id}'s IP allowlist; the token is fine."
-        return Answer(str(verdict.outcome), finding, fix, name, Action.NOTED)
     current, now = access.box.token, access.clock.now()
     if current is None:
         fix = f"Fetch tenant {access.name}'s token again: a new one is on its way."
@@ -167,6 +167,14 @@ def _unauthorized(access: Reported, name: str, verdict: Verdict, reply: errors.R
     access.drop(current, errors.Unauthorized(reply), reason=f"the integration's {reply.method} {reply.path} met a 401")
     fix = f"Fetch tenant {access.name}'s token again: the refused one was dropped and a new one is minted."
     return Answer(str(verdict.outcome), finding, fix, name, Action.TOKEN_DROPPED)
+
+
+def _ip_refused(access: Reported, name: str, verdict: Verdict) -> Answer:
+    """401 ``ip.not.authorized``: the org's IP allowlist refuses the integration's address; a new
+    token would be refused alike, so none is minted."""
+    finding = f"Org {access.org_id}'s IP allowlist refuses the integration's address calling {name}."
+    fix = f"Allow the integration's egress IP address in org {access.org_id}'s IP allowlist; the token is fine."
+    return Answer(str(verdict.outcome), finding, fix, name, Action.NOTED)
 
 
 def _diagnose(access: Reported, fresh: observed.Observation) -> Answer:

@@ -6,7 +6,11 @@ Guard rails live here as much as in the planner (design.md §3, platform.md §2.
   cannot make grantwarden undo anything;
 - only the tenant's own OAuth client is touched, only ``roleDivisions`` or ``scope`` grow, and
   no secret is ever regenerated;
-- ``400 bad.client.role`` (the admin identity does not hold the role) is a refusal: reported,
+- an editor must hold every role of the client it edits, those it holds and those it is given
+  (platform.md §2.4): right before each PUT the admin identity's own roles (its ``tokens/me``) are
+  compared with the client as just read plus the additions, and a PUT it could not make is not
+  sent: a refusal naming the missing roles and both clients;
+- ``400 bad.client.role`` (the platform's own refusal of the same) is a refusal too: reported,
   never retried in a loop; ``409`` re-reads and retries once; ``429`` waits out Retry-After (the
   tenant's gate) and retries once.
 Every change logs ``regrant_applied`` with the org (bound to the tenant's task), the client, the
@@ -16,14 +20,15 @@ through the tenant's admin identity (``api.TenantApi``). Verification is the act
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
 
-from grantwarden.policy import labels, remediation
-from grantwarden.policy.planning import RolePlan, ScopePlan
+from grantwarden.policy import labels, planning, remediation
+from grantwarden.policy.planning import RoleDivision, RolePlan, ScopePlan
 from grantwarden.remote import errors
 from grantwarden.worker import api, tokenbox
 
@@ -40,6 +45,7 @@ class Result:
     added: tuple[str, ...] = ()
     correlation_id: str | None = None
     changed: bool = True  # False: the client already had everything the plan adds
+    lacking: tuple[str, ...] = ()  # roles the admin identity must hold for the PUT and does not (names)
 
 
 def entries(body: Mapping[str, Any], key: str) -> list[Any]:
@@ -54,14 +60,25 @@ def role_lines(plan: RolePlan) -> tuple[str, ...]:
 
 
 class Executor:
-    __slots__ = ("_admin", "_client_id")
+    __slots__ = ("_admin", "_admin_client_id", "_client_id", "_names")
 
-    def __init__(self, *, admin: api.TenantApi, client_id: str) -> None:
-        """``admin``: the tenant's admin identity; ``client_id``: the tenant's OAuth client, the only one touched."""
+    def __init__(
+        self,
+        *,
+        admin: api.TenantApi,
+        client_id: str,
+        admin_client_id: str | None = None,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
+        """``admin``: the tenant's admin identity (``admin_client_id`` its OAuth client); ``client_id``: the
+        tenant's OAuth client, the only one touched; ``names``: role names by id, for refusals."""
         self._admin = admin
+        self._admin_client_id = admin_client_id
         self._client_id = client_id
+        self._names = dict(names or {})
 
     async def add_roles(self, plan: RolePlan) -> Result:
+        self._names = {**self._names, **dict(zip((e.role_id for e in plan.add), plan.role_names, strict=False))}
         return await self._put("roleDivisions", lambda raw: remediation.apply_roles(raw, plan.add), role_lines(plan))
 
     async def add_scopes(self, plan: ScopePlan) -> Result:
@@ -92,6 +109,8 @@ class Executor:
             return Result(
                 labels.RegrantResult.APPLIED, "the client already has what the plan adds", added, changed=False
             )
+        if lacking := await self._editor_lacks(body):
+            return await self._not_editor(added, lacking)
         _, reply = await self._admin.put_oauth_client(self._client_id, body)
         _LOG.warning(
             "regrant_applied",
@@ -103,6 +122,44 @@ class Executor:
             correlation_id=reply.correlation_id,
         )
         return Result(labels.RegrantResult.APPLIED, f"added {', '.join(added)}", added, reply.correlation_id)
+
+    async def _editor_lacks(self, body: Mapping[str, Any]) -> tuple[str, ...]:
+        """Role ids the PUT of ``body`` needs the admin identity to hold, and it does not (platform.md §2.4).
+
+        Its roles come from its own ``tokens/me``; a token that names none leaves the judgement to
+        the platform (400 ``bad.client.role``)."""
+        me = await self._admin.tokens_me()
+        if me.oauth_client is None:
+            return ()
+        held = frozenset(entry.role_id for entry in me.oauth_client.role_divisions)
+        wanted = [
+            RoleDivision(str(e.get("roleId")), str(e.get("divisionId")))
+            for e in entries(body, "roleDivisions")
+            if isinstance(e, dict) and e.get("roleId")
+        ]
+        return planning.editor_lacks(admin_role_ids=held, client_role_divisions=wanted, add=())
+
+    async def _not_editor(self, added: tuple[str, ...], lacking: tuple[str, ...]) -> Result:
+        if any(role_id not in self._names for role_id in lacking):  # a role the client held already
+            with contextlib.suppress(errors.RemoteError, tokenbox.TokenUnavailableError):
+                roles = await self._admin.all_roles()
+                self._names |= {str(r.get("id")): str(r.get("name")) for r in roles if r.get("id") and r.get("name")}
+        names = tuple(self._names.get(role_id, role_id) for role_id in lacking)
+        admin = f"OAuth client {self._admin_client_id}" if self._admin_client_id else "the admin identity"
+        detail = (
+            f"not sent: {admin} (grantwarden's admin identity) does not hold {', '.join(repr(n) for n in names)}, "
+            f"which OAuth client {self._client_id} holds or would be given; an editor must hold every role of "
+            "the client it edits"
+        )
+        _LOG.error(
+            "regrant_refused",
+            client_id=self._client_id,
+            reason=str(planning.RefusalReason.ADMIN_LACKS_ROLE),
+            detail=detail,
+            added=list(added),
+            correlation_id=None,
+        )
+        return Result(labels.RegrantResult.REFUSED, detail, added, None, changed=False, lacking=names)
 
     def _refused(self, added: tuple[str, ...], exc: errors.HttpError) -> Result:
         reply = exc.reply

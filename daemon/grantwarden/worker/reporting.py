@@ -67,10 +67,25 @@ class Reporter:
         self._missing_permissions(observed)
 
     def rate_limited(self, probe: str, retry_after: float | None) -> None:
-        """A 429, reported when it arrives (the probe may then wait its Retry-After out)."""
+        """A 429, reported when it arrives (the probe may then wait its Retry-After out); ``probe``
+        names the request: a probe, or ``token`` for the token endpoint."""
         self._series.rate_limited += 1
         self._status.saw_rate_limit(self._clock.now(), probe, retry_after)
         _LOG.warning("rate_limited", probe=probe, retry_after=retry_after)
+
+    def forget_probes(self, names: set[str]) -> None:
+        """Probes the blueprint no longer lists (a reload): their records, series and missing
+        permissions go, as they would have with a restart."""
+        if not names:
+            return
+        for name in names:
+            self._status.probes.pop(name, None)
+            self._series.probes.pop(name, None)
+            self._missing_by_probe.pop(name, None)
+        missing = set().union(*self._missing_by_probe.values())
+        if missing != self._missing:
+            self._series.set_missing(missing)
+            self._missing = missing
 
     def _missing_permissions(self, observed: probing.Pass) -> None:
         """``grantwarden_missing_permission``: what the probes of this pass lack, plus, for a
@@ -112,6 +127,7 @@ class Reporter:
                 summary=f.summary,
                 fix=f.fix,
                 command=f.command,
+                change=f.change,
             )
             for f in result.findings
         )

@@ -3,7 +3,8 @@
 A ``TenantStatus`` is owned by the tenant's supervised unit and survives worker restarts; the
 worker writes into it, the HTTP layer and the CLI read it through ``tenant_json``. It holds no
 token and no secret, only their timing and the platform's refusals, so everything here is safe to
-render. The JSON shape is documented in the README ("Status API") and covered by a test.
+render. The JSON shape is documented in the README ("Status API") and covered by a test. A
+``ReloadRecord`` is the daemon's own line of that page: how the last configuration reload went.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.policy import catalog, labels
@@ -47,6 +49,7 @@ class FindingRecord:
     summary: str
     fix: str
     command: str | None = None
+    change: str | None = None  # who changed what, from the audit trail (design.md §2.3.1)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -60,7 +63,7 @@ class RegrantRecord:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RefusalRecord:
-    """The last refusal the integration reported through the hand-off (design.md §2.7)."""
+    """The last refusal the integration reported through the hand-off (design.md §2.8)."""
 
     at: float
     operation: str
@@ -101,6 +104,34 @@ def handoff_json(record: HandoffRecord | None) -> dict[str, Any] | None:
     }
 
 
+class Floor(Protocol):
+    """The tenant's Retry-After floor (``remote.gate.Gate``): no request leaves before it."""
+
+    @property
+    def not_before(self) -> float: ...
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Unresolved:
+    """A secret reference of a tenant that cannot be resolved: where, why, and what it names."""
+
+    place: str  # credentials.client_secret, admin_credentials.client_secret
+    why: str  # names the variable or the file, never a value
+    env: str | None = None
+    file: str | None = None
+
+    def fix(self) -> str:
+        if self.env is not None:
+            return (
+                f"Set environment variable {self.env} for grantwarden and restart it (a running process never "
+                f"sees a new environment), or name a secret file there instead, which is read at every cycle."
+            )
+        return (
+            f"Put the secret into file {self.file} (UTF-8, not empty, at most 64 KiB) where grantwarden can "
+            f"read it: it looks again every probe interval (or at a reconcile) and then runs the tenant."
+        )
+
+
 @dataclasses.dataclass(eq=False, slots=True)
 class TenantStatus:
     tenant: str
@@ -127,7 +158,13 @@ class TenantStatus:
     next_cycle_at: float | None = None
     reconcile_requested: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
     first_cycle_done: asyncio.Event = dataclasses.field(default_factory=clock_mod.Event)
+    floor: Floor | None = None  # the running worker's gate: a Retry-After being waited out
     handoff: HandoffRecord | None = None  # only with a hand-off configured: no cost without
+
+    def waiting_until(self, now: float) -> float | None:
+        """When the Retry-After floor this tenant waits out ends; None when it waits for none."""
+        floor = self.floor
+        return floor.not_before if floor is not None and floor.not_before > now else None
 
     @property
     def identity_verified(self) -> bool:
@@ -161,8 +198,76 @@ class TenantStatus:
         )
         self.first_cycle_done.set()
 
+    def secrets_unavailable(self, now: float, unresolved: Sequence[Unresolved], config_path: str) -> str:
+        """Not run: a secret reference of this tenant cannot be resolved (a finding each, naming
+        the variable or file). Returns the first finding's summary, the state change's reason."""
+        self.findings = tuple(
+            FindingRecord(
+                probe=None,
+                outcome="secret_unavailable",
+                missing=(),
+                fixable=False,
+                # Never "place: why": the redactor would read the reason as the secret's value.
+                summary=(
+                    f"Tenant {self.tenant}: {secret.place} in {config_path} cannot be resolved ({secret.why}), "
+                    "so grantwarden requests no token for it and probes nothing."
+                ),
+                fix=secret.fix(),
+            )
+            for secret in unresolved
+        )
+        self.first_cycle_done.set()  # a tenant waiting for a person does not hold /readyz back
+        return self.findings[0].summary
 
-def tenant_json(status: TenantStatus) -> dict[str, Any]:
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReloadRecord:
+    """The configuration the daemon runs and how its last reload went (``/status``, the page,
+    ``POST /-/reload``). ``refused``: the file was valid but not applied (it would stop every
+    tenant without saying ``tenants: []``, or the daemon was stopping)."""
+
+    source: str
+    loaded_at: float  # when the configuration that runs was read: the start, or the last applied reload
+    attempted_at: float | None = None  # the last reload, applied or not; None before the first
+    ok: bool = True
+    problems: tuple[str, ...] = ()
+    refused: bool = False
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    reconfigured: tuple[str, ...] = ()
+    unchanged: int = 0
+
+
+def reload_json(record: ReloadRecord) -> dict[str, Any]:
+    """The ``reload`` block of ``/status``: the last attempt, whether it applied, or its problems."""
+    return {
+        "ok": record.ok,
+        "attempted_at": iso(record.attempted_at),
+        "loaded_at": iso(record.loaded_at),
+        "source": record.source,
+        "problems": list(record.problems),
+    }
+
+
+def reload_outcome_json(record: ReloadRecord) -> dict[str, Any]:
+    """The 202 answer of ``POST /-/reload``: what an applied reload changed."""
+    return {
+        "reload": "applied",
+        "at": iso(record.attempted_at),
+        "source": record.source,
+        "added": list(record.added),
+        "removed": list(record.removed),
+        "changed": list(record.changed),
+        "reconfigured": list(record.reconfigured),
+        "unchanged": record.unchanged,
+    }
+
+
+def tenant_json(status: TenantStatus, *, now: float | None = None) -> dict[str, Any]:
+    """The ``/status`` tenant object; ``now`` (the clock's) says whether a Retry-After is being
+    waited out, and how much longer (without it: as if none were)."""
+    until = status.waiting_until(now) if now is not None else None
     return {
         "tenant": status.tenant,
         "org_id": status.org_id,
@@ -205,6 +310,8 @@ def tenant_json(status: TenantStatus) -> dict[str, Any]:
             "last_at": iso(status.rate_limited_at),
             "last_probe": status.rate_limited_probe,
             "retry_after": status.rate_limited_retry_after,
+            "waiting_until": iso(until),
+            "waiting_s": round(until - now, 1) if until is not None and now is not None else 0.0,
         },
         "cycles": status.cycles,
         "last_cycle_at": iso(status.last_cycle_at),

@@ -8,7 +8,10 @@ configuration changes or a person asks for a reconcile, instead of looping. A cr
 reaches another tenant or the daemon.
 
 ``apply()`` takes a new tenant list (a SIGHUP reload, or the first start): added tenants start,
-removed ones stop, changed ones restart, unchanged ones keep running untouched.
+removed ones stop, tenants whose identity changed (``Spec.key``) restart with a fresh status,
+tenants whose settings alone changed (``Spec.settings``) are reconfigured in place (the running
+worker takes them between cycles: no restart, no new token, the same status), and unchanged
+ones keep running untouched. A parked tenant restarts on any change (design.md §3.9).
 
 Each unit's task binds its tenant and org to the log context first thing
 (``structlog.contextvars``): every line logged in it, or in the tasks it starts, names the
@@ -38,15 +41,19 @@ class Worker(Protocol):
     async def run(self, stop: asyncio.Event) -> None: ...
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class Spec:
-    """What a unit runs: a tenant name and a comparable key of everything that shapes its worker."""
+    """What a unit runs: a tenant name, a comparable key of who the tenant is (its org, hosts and
+    credentials: a change restarts the worker and mints anew) and one of how it runs (timing,
+    probes, re-grant settings: a change is handed to the running worker, ``Reconfigure``)."""
 
     name: str
     key: Hashable
+    settings: Hashable = None
 
 
 WorkerFactory = Callable[[Spec, health.TenantStatus], Worker]
+Reconfigure = Callable[[Spec, Worker], None]  # hands the running worker the settings ``Spec`` stands for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,17 +62,20 @@ class Applied:
     removed: tuple[str, ...]
     changed: tuple[str, ...]
     unchanged: tuple[str, ...]
+    reconfigured: tuple[str, ...] = ()
 
 
-@dataclasses.dataclass(eq=False)
+@dataclasses.dataclass(eq=False, slots=True)
 class _Unit:
     spec: Spec
     status: health.TenantStatus
     stop: asyncio.Event
     poke: asyncio.Event  # a reconcile request: un-parks a crash-looping tenant
     task: asyncio.Task[None] | None = None
+    worker: Worker | None = None  # the one running, or the last one (crashed, parked)
+    running: bool = False  # ``worker`` runs now (not crashed, parked or waiting to restart)
+    parked: bool = False
     crashes: list[float] = dataclasses.field(default_factory=list)
-    worker: Worker | None = None  # the one running now; None between a crash and its restart
 
 
 class Supervisor:
@@ -78,8 +88,11 @@ class Supervisor:
         metrics: metrics_mod.Metrics,
         rng: random.Random,
         grace_s: float = 10.0,
+        reconfigure: Reconfigure | None = None,
     ) -> None:
+        """``reconfigure``: how a running worker takes new settings; without it, any change restarts."""
         self._factory = factory
+        self._reconfigure = reconfigure
         self._status_factory = status_factory
         self._clock = clock
         self._metrics = metrics
@@ -96,26 +109,32 @@ class Supervisor:
     def apply(self, specs: Sequence[Spec]) -> Applied:
         wanted = {spec.name: spec for spec in specs}
         removed = [name for name in self._units if name not in wanted]
-        added, changed, unchanged = [], [], []
+        added, changed, unchanged, reconfigured = [], [], [], []
         for name in removed:
             self._retire(name)
         for name, spec in wanted.items():
             unit = self._units.get(name)
             if unit is None:
                 added.append(name)
-            elif unit.spec.key != spec.key:
-                changed.append(name)
-                self._retire(name)
-            else:
+            elif unit.spec == spec:
                 unchanged.append(name)
                 continue
+            elif unit.spec.key == spec.key and self._reconfigure is not None and not unit.parked:
+                reconfigured.append(name)
+                unit.spec = spec  # a restart after a crash builds from the new settings anyway
+                if unit.worker is not None:
+                    self._reconfigure(spec, unit.worker)
+                continue
+            else:
+                changed.append(name)
+                self._retire(name)
             self._start(spec)
-        return Applied(tuple(added), tuple(removed), tuple(changed), tuple(unchanged))
+        return Applied(tuple(added), tuple(removed), tuple(changed), tuple(unchanged), tuple(reconfigured))
 
     def running(self, name: str) -> Worker | None:
         """The worker running for tenant ``name`` now (a restart replaces it), or None."""
         unit = self._units.get(name)
-        return unit.worker if unit is not None else None
+        return unit.worker if unit is not None and unit.running else None
 
     def poke(self, name: str) -> bool:
         """Ask a tenant for a cycle now (and un-park it after a crash loop). False if unknown."""
@@ -167,6 +186,7 @@ class Supervisor:
         while not unit.stop.is_set():
             try:
                 unit.worker = self._factory(unit.spec, unit.status)
+                unit.running = True
                 await unit.worker.run(unit.stop)
                 return
             except Exception as exc:  # a tenant's crash must never escape its unit (logged below)
@@ -174,7 +194,7 @@ class Supervisor:
                 unit.crashes = [t for t in unit.crashes if now - t < RESTART_WINDOW_S] + [now]
                 LOG.error("worker_crashed", error=describe(exc), crashes=len(unit.crashes), exc_info=exc)
             finally:
-                unit.worker = None
+                unit.running = False
             if not backoff.restart_allowed(unit.crashes, self._clock.now()):
                 if await self._park(unit):
                     return
@@ -191,6 +211,7 @@ class Supervisor:
         """Crash loop: show needs_attention and wait for a person (reconcile) or a config change
         (which retires this unit). True when the unit is stopping, False on a reconcile."""
         previous = unit.status.state
+        unit.parked = True
         unit.status.crash_loop(self._clock.now(), len(unit.crashes))
         self._metrics.set_state(unit.spec.name, labels.State.NEEDS_ATTENTION)
         LOG.error(
@@ -202,6 +223,7 @@ class Supervisor:
         unit.poke.clear()
         await self._clock.sleep(float("inf"), wakeup=(unit.stop, unit.poke))
         unit.crashes.clear()
+        unit.parked = False
         return unit.stop.is_set()
 
 

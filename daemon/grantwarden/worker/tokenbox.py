@@ -11,7 +11,10 @@ so the next ``get()`` mints; ``api.TenantApi`` does that around every request.
 
 What the box does not do: decide schedules (``refreshing`` sleeps until ``refresh_at``), or know
 how a token is obtained: the ``mint`` callable hides client credentials versus refresh tokens.
-Its log lines carry no tenant: the tenant's task has it bound (``structlog.contextvars``).
+Its log lines carry no tenant: the tenant's task has it bound (``structlog.contextvars``). The
+tenant's reporter (``observer``) hears of a 429 from the token endpoint as it arrives, so the
+status shows it like a probe's, and of every change to the tenant's own token or retry time, so
+the status never shows a schedule the box has already moved past.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import dataclasses
 import math
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 import structlog
 
@@ -65,6 +69,15 @@ def describe(cause: BaseException | None) -> str:
     return "unknown" if cause is None else f"{type(cause).__name__}: {cause}"
 
 
+class Observer(Protocol):
+    """The tenant's reporter (``reporting.Reporter``): told of every 429 when it arrives, with
+    the request it answered, and of every change to the tenant's own token or retry time."""
+
+    def rate_limited(self, probe: str, retry_after: float | None) -> None: ...
+
+    def token(self, box: TokenBox) -> None: ...
+
+
 class TokenBox:
     __slots__ = (  # two boxes per tenant: slots instead of an instance dict
         "_clock",
@@ -72,6 +85,7 @@ class TokenBox:
         "_limiter",
         "_metrics",
         "_mint",
+        "_observer",
         "_refresh",
         "_rng",
         "changed",
@@ -95,9 +109,12 @@ class TokenBox:
         metrics: metrics_mod.Metrics | None,
         limiter: minting.MintLimiter | None = None,
         identity: str | None = None,
+        observer: Observer | None = None,
     ) -> None:
         """``refresh``: the tenant's own settings object, held rather than copied (two boxes a
-        tenant); ``identity``: None for the tenant's own client, "admin" for its admin credentials."""
+        tenant); ``identity``: None for the tenant's own client, "admin" for its admin credentials;
+        ``observer``: told of the token endpoint's 429s (else they only count in ``metrics``) and,
+        for the tenant's own box, of its token and schedule (an admin box's are not the tenant's)."""
         self.tenant = tenant
         self.identity = identity
         self._mint = mint
@@ -106,6 +123,7 @@ class TokenBox:
         self._refresh = refresh
         self._metrics = metrics
         self._limiter = limiter
+        self._observer = observer
         self.token: Token | None = None
         self.failures = 0
         self.last_error: Exception | None = None
@@ -167,13 +185,24 @@ class TokenBox:
         finally:
             self._inflight = None
 
+    def reconfigure(self, *, refresh: settings.RefreshSettings) -> None:
+        """New refresh settings (a reload): they schedule the NEXT token; the one in hand keeps its
+        refresh time, so a changed fraction costs no mint."""
+        self._refresh = refresh
+
+    def retry_now(self) -> None:
+        """Forget a failed mint's backoff (a missing secret is there now): the next ``get()`` mints."""
+        if self.retry_at is not None and not self.refusals:
+            self.failures, self.retry_at = 0, None
+            self._changed()
+
     def invalidate(self, token: Token) -> None:
         """The platform refused ``token`` (401): drop it if it is still the current one."""
         if self.token is not None and self.token.value == token.value:
             self._log(_LOG.info, "token_invalidated", reason="refused by the platform")
             self.token = None
             self.retry_at = None
-            self.changed.set()
+            self._changed()
 
     def refused(self, token: Token, exc: Exception) -> None:
         """A freshly minted ``token`` was refused too (401): the credential mints tokens the API
@@ -194,7 +223,7 @@ class TokenBox:
             refusals=self.refusals,
             retry_in=round(self.retry_at - now, 1),
         )
-        self.changed.set()
+        self._changed()
 
     def accepted(self) -> None:
         """A request with this box's token succeeded: refusals no longer stack."""
@@ -229,7 +258,7 @@ class TokenBox:
             series.token_expiry, series.token_refresh = token.expires_at, token.refresh_at
         refresh_in = round(token.refresh_at - now, 1)
         self._log(_LOG.info, "token_acquired", expires_in=grant.expires_in, refresh_in=refresh_in)
-        self.changed.set()
+        self._changed()
         return token
 
     def _failed(self, exc: Exception) -> None:
@@ -243,12 +272,15 @@ class TokenBox:
         if isinstance(exc, errors.RateLimited) and exc.retry_after is not None:
             self.retry_at = max(self.retry_at, now + exc.retry_after)
         result = minting.result_of(exc)
+        if isinstance(exc, errors.RateLimited) and self._observer is not None:  # counted there, and shown
+            request = "token" if self.identity is None else f"{self.identity} token"
+            self._observer.rate_limited(request, exc.retry_after)
         if self._metrics is not None:
             series = self._metrics.tenant(self.tenant)
             if not isinstance(exc, minting.MintFailedError) or exc.sent:
                 series.count_token_request(result)
             series.token_refresh = self.retry_at
-            if result is labels.TokenResult.RATE_LIMITED:
+            if result is labels.TokenResult.RATE_LIMITED and self._observer is None:
                 series.rate_limited += 1  # a 429 is a 429, token or API
         self._log(
             _LOG.warning,
@@ -259,7 +291,13 @@ class TokenBox:
             retry_in=round(self.retry_at - now, 1),
             old_token_valid=old_until is not None,
         )
+        self._changed()
+
+    def _changed(self) -> None:
+        """The token or the schedule moved: wake the refresher, and show it in the tenant's status."""
         self.changed.set()
+        if self._observer is not None and self.identity is None:
+            self._observer.token(self)
 
     def _log(self, method: Callable[..., object], event: str, **fields: object) -> None:
         if self.identity is not None:

@@ -80,13 +80,16 @@ def consenting_tenant(tenants: Sequence[settings.Tenant], name: str) -> settings
 
 def authorize_url(tenant: settings.Tenant, scopes: Sequence[str], state: str, code_challenge: str) -> str:
     """``/oauth/authorize`` on the tenant's login host (platform.md §1.1); without scopes, all of
-    the client's are asked."""
+    the client's are asked. A tenant acting through an org trust asks with ``target=<org_id>``, so
+    the trusted user's token acts in the trustor org without the org picker (platform.md §13)."""
     redirect_uri = tenant.credentials.redirect_uri
     if redirect_uri is None:
         raise ValueError(f"tenant {tenant.name} has no redirect_uri: not an authorization_code tenant")
     query = {"response_type": "code", "client_id": tenant.credentials.client_id, "redirect_uri": redirect_uri}
     if scopes:
         query["scope"] = " ".join(scopes)
+    if tenant.credentials.trust is not None:
+        query["target"] = tenant.org_id
     query |= {"state": state, "code_challenge": code_challenge, "code_challenge_method": "S256"}
     return f"{tenant.login_url}{AUTHORIZE_PATH}?{urllib.parse.urlencode(query, quote_via=urllib.parse.quote)}"
 
