@@ -23,15 +23,17 @@ import prometheus_client
 import structlog
 
 from grantwarden import __version__
+from grantwarden.app import proxyaccess
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import heap
 from grantwarden.base import redaction as redaction_mod
 from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
-from grantwarden.policy import sharding
+from grantwarden.policy import allowlist, sharding
 from grantwarden.remote import client as remote_client
-from grantwarden.surface import server, watchdog
+from grantwarden.remote import passthrough
+from grantwarden.surface import proxy, proxylistener, server, watchdog
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import minting, supervisor, tenant
 from grantwarden.worker import status as health
@@ -82,6 +84,9 @@ class Daemon:
     sup: supervisor.Supervisor
     version: str = __version__
     stopping: bool = False
+    config_path: str = "FILE"
+    proxy_where: str | None = None  # the in-path proxy's URL or socket path, once it listens
+    accesses: dict[str, proxy.Access] = dataclasses.field(default_factory=dict)  # by tenant, proxy only
 
     def owned(self) -> list[settings.Tenant]:
         return [t for t in self.cfg.tenants if sharding.owns(t.org_id, self.shard_index, self.shard_count)]
@@ -100,6 +105,20 @@ class Daemon:
 
     def reconcile(self, tenant_name: str) -> bool:
         return self.sup.poke(tenant_name)
+
+    def proxy_target(self, name: str) -> proxy.Target | None:
+        """An owned tenant as the in-path proxy sees it (``proxy.Targets``); None for any other name."""
+        status, access, tenant_cfg = self.sup.statuses.get(name), self.accesses.get(name), self.cfg.tenant(name)
+        if status is None:
+            self.accesses.pop(name, None)  # the tenant left this replica (a reload): its worker is gone
+            return None
+        if access is None or tenant_cfg is None:
+            return None
+        rules = self.cfg.blueprints[tenant_cfg.blueprint].proxy_allow
+        compiled = allowlist.compile_rules(tuple((rule.method, rule.path) for rule in rules))
+        return proxy.Target(
+            tenant=tenant_cfg, rules=compiled, status=status, access=access, config_path=self.config_path
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,9 +173,14 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             current = holder["cfg"]
             tenant_cfg = current.tenant(spec.name)
             assert tenant_cfg is not None
-            return tenant.Worker(
+            worker = tenant.Worker(
                 tenant=tenant_cfg, blueprint=current.blueprints[tenant_cfg.blueprint], status=status, deps=deps
             )
+            if cfg.proxy is not None:  # the proxy hands out this worker's token (design.md §2.7)
+                daemon.accesses[spec.name] = proxyaccess.TokenBoxAccess(
+                    api=worker.api, status=status, tenant=tenant_cfg
+                )
+            return worker
 
         def make_status(spec: supervisor.Spec) -> health.TenantStatus:
             tenant_cfg = holder["cfg"].tenant(spec.name)
@@ -172,7 +196,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             rng=rng,
             grace_s=GRACE_S,
         )
-        daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
+        daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup, config_path=loaded.source)
         admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
         if admin:
             options.redactor.add(admin, configured=True)
@@ -196,10 +220,18 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         except BaseException:
             await sup.stop()  # the port is taken, say: no tenant task may outlive the failed start
             raise
+        try:
+            in_path = await start_proxy(cfg, daemon, metrics, options)
+        except BaseException:
+            await sup.stop()
+            await running.stop()
+            raise
+        daemon.proxy_where = in_path.where if in_path is not None else None
         log.info(
             "daemon_started",
             version=__version__,
             listen=running.url,
+            proxy=daemon.proxy_where,
             tenants=len(daemon.owned()),
             configured=len(cfg.tenants),
             shard=index,
@@ -214,10 +246,55 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         freezer.cancel()
         log.info("daemon_stopping", grace_s=GRACE_S)
         await sup.stop()
+        if in_path is not None:
+            await in_path.stop()
         await running.stop()
         await reload.finish()
     log.info("daemon_stopped")
     return 0
+
+
+async def start_proxy(
+    cfg: settings.Settings, daemon: Daemon, metrics: metrics_mod.Metrics, options: Options
+) -> InPath | None:
+    """The in-path proxy's listener and its own platform session, when the file has ``proxy``."""
+    if cfg.proxy is None:
+        return None
+    token = cfg.proxy.bearer_token.reveal(options.environ) if cfg.proxy.bearer_token is not None else None
+    if token:
+        options.redactor.add(token, configured=True)
+    session = passthrough.session(connections=CONNECTIONS)
+    try:
+        listening = await proxylistener.start(
+            config=cfg.proxy,
+            bearer_token=token,
+            targets=daemon,
+            upstream=passthrough.Passthrough(session=session),
+            metrics=metrics,
+            clock=options.clock,
+        )
+    except BaseException:
+        await session.close()
+        raise
+    return InPath(listening, session)
+
+
+@dataclasses.dataclass(eq=False)
+class InPath:
+    """The running proxy: its listener, then its session, closed in that order."""
+
+    listening: proxylistener.Running
+    session: aiohttp.ClientSession
+
+    @property
+    def where(self) -> str:
+        return self.listening.where
+
+    async def stop(self) -> None:
+        try:
+            await self.listening.stop()
+        finally:
+            await self.session.close()
 
 
 class Reloader:

@@ -25,6 +25,8 @@ def secret_refs(cfg: models.Settings) -> list[tuple[str, SecretRef]]:
     refs: list[tuple[str, SecretRef]] = []
     if cfg.server.admin_token is not None:
         refs.append(("server.admin_token", cfg.server.admin_token))
+    if cfg.proxy is not None and cfg.proxy.bearer_token is not None:
+        refs.append(("proxy.bearer_token", cfg.proxy.bearer_token))
     for index, tenant in enumerate(cfg.tenants):
         refs.append((f"tenants[{index}].credentials.client_secret", tenant.credentials.client_secret))
         if tenant.admin_credentials is not None:

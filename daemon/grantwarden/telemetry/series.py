@@ -59,6 +59,7 @@ class TenantSeries:
         "missing",
         "name",
         "probes",
+        "proxy_requests",
         "rate_limited",
         "regrants",
         "state",
@@ -80,6 +81,7 @@ class TenantSeries:
         self.regrants: dict[labels.RegrantResult, int] = {}
         self.rate_limited = 0
         self.worker_restarts = 0
+        self.proxy_requests: dict[str, int] | None = None  # by outcome; None until the proxy served one
 
     def record_probe(self, probe: str, outcome: labels.Outcome, http_status: int) -> None:
         """One probe run: its success gauge, its status gauge (0 for no response), its outcome count."""
@@ -98,6 +100,12 @@ class TenantSeries:
 
     def count_token_request(self, result: labels.TokenResult) -> None:
         self.token_requests[result] = self.token_requests.get(result, 0) + 1
+
+    def count_proxy_request(self, outcome: str) -> None:
+        """One request through the in-path proxy, by its outcome label (a bounded vocabulary)."""
+        if self.proxy_requests is None:
+            self.proxy_requests = {}
+        self.proxy_requests[outcome] = self.proxy_requests.get(outcome, 0) + 1
 
     def count_regrant(self, result: labels.RegrantResult) -> None:
         self.regrants[result] = self.regrants.get(result, 0) + 1

@@ -1,0 +1,127 @@
+"""The in-path proxy's way to the platform: one request, streamed both ways, its bytes untouched.
+
+``transport`` reads whole answers for the daemon's own calls; the proxy (design.md §2.7) needs
+the opposite: the caller's body streamed out, the platform's answer streamed back exactly as it
+came (no decompression, no added headers: ``Accept``, ``Accept-Encoding``, ``User-Agent`` and
+``Content-Type`` are never made up), redirects not followed. Failures become
+``proxying.UpstreamError`` (``timeout`` or ``network_error``), so no aiohttp exception
+reaches the surface; an answer whose body was not read to the end closes its connection
+instead of returning it to the pool. Its own session (``session()``): the daemon's decompresses.
+Called by ``surface.proxyforward`` through its ``Upstream`` protocol; wired by ``app.runtime``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+
+import aiohttp
+
+from grantwarden.policy import proxying
+from grantwarden.policy.labels import Outcome
+
+CHUNK_BYTES = 64 * 1024
+_SKIPPED = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"})
+
+
+def session(*, connections: int) -> aiohttp.ClientSession:
+    """The proxy's session: bodies as sent (no decompression), no cookie jar, keep-alive pool."""
+    connector = aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+
+
+@functools.lru_cache(maxsize=16)
+def _timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """No overall limit (a large body may stream for long): connecting, and every read, within ``seconds``."""
+    return aiohttp.ClientTimeout(total=None, sock_connect=seconds, sock_read=seconds)
+
+
+class Reply:
+    """The platform's answer: status and headers at once, the body as it arrives."""
+
+    __slots__ = ("_finished", "_response", "content_length", "headers", "reason", "status")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self._finished = False
+        self.status = response.status
+        self.reason = response.reason
+        self.headers: list[tuple[str, str]] = list(response.headers.items())
+        self.content_length = response.content_length
+
+    async def prefix(self, size: int) -> bytes:
+        """Up to ``size`` bytes of the body (fewer only at its end): what an error answer says."""
+        parts: list[bytes] = []
+        wanted = size
+        with _failures("reading the answer"):
+            while wanted > 0 and (part := await self._response.content.read(wanted)):
+                parts.append(part)
+                wanted -= len(part)
+        self._finished = self._response.content.at_eof()
+        return b"".join(parts)
+
+    async def chunk(self) -> bytes:
+        """The next part of the body as it arrives (at most ``CHUNK_BYTES``); b"" at its end."""
+        with _failures("reading the answer"):
+            part = await self._response.content.read(CHUNK_BYTES)
+        if not part:
+            self._finished = True
+        return part
+
+    def finish(self) -> None:
+        """Give the connection back when the body was read to its end; else close it."""
+        if self._finished or self._response.content.at_eof():
+            self._response.release()
+        else:
+            self._response.close()
+
+
+class Passthrough:
+    """Sends one proxied request on the proxy's session (``session()``)."""
+
+    def __init__(self, *, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    @contextlib.asynccontextmanager
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | AsyncIterable[bytes] | None,
+        timeout_s: float,
+    ) -> AsyncIterator[Reply]:
+        """The answer once its status and headers have arrived; its connection is settled on exit.
+
+        Only failures of the platform's side become ``UpstreamError``; whatever the caller of
+        ``send`` raises inside the block (a client that went away) passes through unchanged.
+        """
+        with _failures(f"{method} {url.split('?', 1)[0]}"):
+            response = await self._session.request(
+                method,
+                url,
+                headers=list(headers),
+                data=body,
+                timeout=_timeout(timeout_s),
+                allow_redirects=False,
+                skip_auto_headers=_SKIPPED,
+            )
+        reply = Reply(response)
+        try:
+            yield reply
+        finally:
+            reply.finish()
+
+
+@contextlib.contextmanager
+def _failures(what: str) -> Iterator[None]:
+    """aiohttp's and the socket's failures as ``UpstreamError`` naming what failed; ``what`` is
+    the method and the URL without its query, and aiohttp's messages carry no header value."""
+    try:
+        yield
+    except TimeoutError as exc:  # before OSError, of which it is a subclass
+        raise proxying.UpstreamError(Outcome.TIMEOUT, f"{what}: no answer in time") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise proxying.UpstreamError(Outcome.NETWORK_ERROR, f"{what}: {type(exc).__name__}") from exc
