@@ -17,6 +17,7 @@ import functools
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 
 import aiohttp
+import yarl
 
 from grantwarden.policy import proxying
 from grantwarden.policy.labels import Outcome
@@ -101,7 +102,7 @@ class Passthrough:
         with _failures(f"{method} {url.split('?', 1)[0]}"):
             response = await self._session.request(
                 method,
-                url,
+                yarl.URL(url, encoded=True),  # byte for byte: never re-quoted or normalised
                 headers=list(headers),
                 data=body,
                 timeout=_timeout(timeout_s),

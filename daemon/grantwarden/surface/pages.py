@@ -200,7 +200,9 @@ def _traffic(status: health.TenantStatus, now: float) -> str:
             _e(r.message),
             _e(r.count),
             _time(r.at, now),
-            f"passed {_time(r.passed_at, now)}" if r.passed_at is not None else '<span class="bad">still refused</span>',
+            f"passed {_time(r.passed_at, now)}"
+            if r.passed_at is not None
+            else '<span class="bad">still refused</span>',
         )
         for r in reversed(status.traffic)
     ]
