@@ -443,3 +443,43 @@ def test_the_shard_comes_from_the_config_or_the_pod_name(
 def test_an_unknown_shard_is_an_error_that_says_what_to_set(environ: dict[str, str], message: str) -> None:
     with pytest.raises(runtime.ShardError, match=message):
         runtime.resolve_shard(shard_settings(None, 3), environ)
+
+
+async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_the_daemon(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """design.md §2.7: only with a ``proxy`` section; rules change at a reload, tenants that left
+    are no longer proxied, the listener goes with the daemon."""
+    monkeypatch.setenv("GW_PROXY_TOKEN", "proxy-token-of-the-runtime-test")
+    clock = ManualClock()
+    allow = [{"method": "GET", "path": "/api/v2/conversations/messaging/**"}]
+    proxy_section = {"listen": "127.0.0.1:0", "bearer_token": {"env": "GW_PROXY_TOKEN"}}
+    async with testing.running(support.DEMO, clock=clock) as sim:
+        async with running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu"], proxy=proxy_section) as d:
+            assert d.daemon.proxy_where is not None
+            where = d.daemon.proxy_where
+            raw = dict(d.raw)
+            raw["blueprints"] = {name: {**b, "proxy_allow": allow} for name, b in raw["blueprints"].items()}
+            raw["tenants"] = [t for t in raw["tenants"] if t["name"] == "acme"]
+            d.write(raw)
+            await d.hup()
+            target = d.daemon.proxy_target("acme")
+            assert target is not None
+            assert [(r.method, r.pattern[-1]) for r in target.rules] == [("GET", "**")]
+            assert target.access.gate is not None
+            assert d.daemon.proxy_target("acme-eu") is None
+            assert "acme-eu" not in d.daemon.accesses
+        host, port = where.removeprefix("http://").split(":")
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection(host, int(port))
+
+
+async def test_without_a_proxy_section_nothing_more_listens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clock = ManualClock()
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme"]) as d,
+    ):
+        assert d.daemon.proxy_where is None
+        assert d.daemon.proxy_target("acme") is None
+        assert d.daemon.accesses == {}

@@ -94,7 +94,11 @@ def populate(metrics: metrics_mod.Metrics) -> None:
     beta.count_regrant(labels.RegrantResult.PLANNED)
     beta.count_regrant(labels.RegrantResult.VERIFIED)
     beta.rate_limited, beta.worker_restarts = 3, 1_234_567  # past a million: Go spells it 1.234567e+06
+    beta.count_proxy_request("ok")
+    beta.count_proxy_request("missing_permission")
+    beta.count_proxy_request("ok")
     metrics.probe_duration_of("organization").observe(0.12)
+    metrics.proxy_duration_of("ok").observe(0.003)
 
 
 def test_the_state_gauge_shows_exactly_one_state_per_tenant() -> None:

@@ -130,7 +130,7 @@ def note_refusal(
     kept = target.status.saw_traffic_refusal(
         health.TrafficRecord(
             operation=operation,
-            outcome=outcome,
+            outcome=str(outcome),
             http_status=http_status,
             code=verdict.code if verdict else None,
             message=verdict.message if verdict else None,
@@ -145,7 +145,7 @@ def note_refusal(
             "proxy_refused",
             tenant=target.tenant.name,
             operation=operation,
-            outcome=outcome,
+            outcome=str(outcome),
             http_status=http_status,
             code=kept.code,
             message=kept.message,
