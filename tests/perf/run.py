@@ -1,8 +1,8 @@
 """``make bench``: every benchmark in turn, then bench-results.json and bench-results.md.
 
 Order: refresh (in-process, 15–40 s), engine (~60 s), peer (~30 s), scale (10k, 5k, 1k: ~9.5 min,
-mostly the probe intervals of 300 s and 150 s that warm-up must cover), cold start (~3 min): about
-14 minutes on 2 cores. A benchmark that could not finish within ``BUDGET_S`` by its
+mostly the probe intervals of 300 s and 150 s that warm-up must cover), cold start (~3 min), the
+in-path proxy (~2 min): about 14 minutes on 2 cores. A benchmark that could not finish within ``BUDGET_S`` by its
 estimate is reported as skipped instead of overrunning the 15 minutes ``make bench`` may take.
 ``BENCH_ONLY=engine,peer`` runs a subset.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.perf import coldstart, common, engine, peer, refresh, scale
+from tests.perf import coldstart, common, engine, peer, proxy, refresh, scale
 
 BUDGET_S = 14.75 * 60
 # name, expected seconds, runner
@@ -31,6 +31,7 @@ BENCHMARKS: list[tuple[str, float, Runner]] = [
     ("peer", 35, peer.run),
     ("scale", 585, lambda workdir: scale.run(workdir)[0]),
     ("coldstart", 180, coldstart.run),
+    ("proxy", 110, proxy.run),
 ]
 
 

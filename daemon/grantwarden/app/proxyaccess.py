@@ -55,6 +55,10 @@ class TokenBoxAccess:
                 else "identity_unverified",
                 f"the identity check of tenant {self._tenant.name} has not passed; see GET /status/{self._tenant.name}",
             )
+        box = self._api.box
+        if box.usable(valid_for_s=min_valid_s):  # the usual case: the token in hand lasts
+            assert box.token is not None
+            return box.token.value
         with structlog.contextvars.bound_contextvars(tenant=self._tenant.name, org_id=self._tenant.org_id):
             try:
                 token = await self._api.box.get(valid_for_s=min_valid_s)

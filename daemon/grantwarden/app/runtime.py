@@ -86,6 +86,7 @@ class Daemon:
     stopping: bool = False
     config_path: str = "FILE"
     proxy_where: str | None = None  # the in-path proxy's URL or socket path, once it listens
+    _proxy_rules: tuple[object, dict[str, tuple[allowlist.Rule, ...]]] = (None, {})  # per blueprint, per cfg
     accesses: dict[str, proxy.Access] = dataclasses.field(default_factory=dict)  # by tenant, proxy only
 
     def owned(self) -> list[settings.Tenant]:
@@ -114,11 +115,19 @@ class Daemon:
             return None
         if access is None or tenant_cfg is None:
             return None
-        rules = self.cfg.blueprints[tenant_cfg.blueprint].proxy_allow
-        compiled = allowlist.compile_rules(tuple((rule.method, rule.path) for rule in rules))
-        return proxy.Target(
-            tenant=tenant_cfg, rules=compiled, status=status, access=access, config_path=self.config_path
-        )
+        rules = self._rules(tenant_cfg.blueprint)
+        return proxy.Target(tenant=tenant_cfg, rules=rules, status=status, access=access, config_path=self.config_path)
+
+    def _rules(self, blueprint: str) -> tuple[allowlist.Rule, ...]:
+        """The blueprint's ``proxy_allow``, compiled once per configuration (a reload starts over)."""
+        cfg, compiled = self._proxy_rules
+        if cfg is not self.cfg:
+            self._proxy_rules = cfg, compiled = self.cfg, {}
+        found = compiled.get(blueprint)
+        if found is None:
+            rules = self.cfg.blueprints[blueprint].proxy_allow
+            found = compiled[blueprint] = allowlist.compile_rules(tuple((r.method, r.path) for r in rules))
+        return found
 
 
 @dataclasses.dataclass(frozen=True)

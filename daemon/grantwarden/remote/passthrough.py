@@ -29,7 +29,12 @@ _SKIPPED = frozenset({"Accept", "Accept-Encoding", "User-Agent", "Content-Type"}
 def session(*, connections: int) -> aiohttp.ClientSession:
     """The proxy's session: bodies as sent (no decompression), no cookie jar, keep-alive pool."""
     connector = aiohttp.TCPConnector(limit=connections, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar())
+    return aiohttp.ClientSession(
+        connector=connector,
+        auto_decompress=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        skip_auto_headers=_SKIPPED,  # once for the session, not per request
+    )
 
 
 @functools.lru_cache(maxsize=16)
@@ -107,7 +112,6 @@ class Passthrough:
                 data=body,
                 timeout=_timeout(timeout_s),
                 allow_redirects=False,
-                skip_auto_headers=_SKIPPED,
             )
         reply = Reply(response)
         try:

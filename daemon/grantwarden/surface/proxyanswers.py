@@ -7,7 +7,7 @@ platform keeps its body and gains the same two headers, the fix being the one th
 diagnosis would give (``policy.diagnosis``). A refusal in traffic is recorded beside the probes'
 findings (``TenantStatus.traffic``) and logged once per operation and outcome
 (``proxy_refused``); every request is counted per tenant and outcome and timed per outcome.
-Nothing here ever sees a token. Called by ``proxyforward``.
+Nothing here ever sees a token. Called by ``proxyforward`` and ``proxyrelay``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from collections.abc import Mapping
 import structlog
 from aiohttp import web
 
-from grantwarden.policy import diagnosis, proxying
+from grantwarden.policy import allowlist, diagnosis, proxying
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.labels import Outcome
 from grantwarden.surface import proxy
@@ -44,6 +44,30 @@ class Done:
         metrics.proxy_duration_of(self.outcome).observe(seconds)
 
 
+class Call:
+    """One proxied request as it goes: what was asked, of which tenant, and how it ended.
+
+    The operation's name and the fields of an answer are made only when something needs them:
+    a request that simply passes never builds either."""
+
+    __slots__ = ("_operation", "done", "method", "parsed", "request", "target")
+
+    def __init__(self, request: web.Request, done: Done, parsed: allowlist.Target, target: proxy.Target) -> None:
+        self.request, self.done, self.parsed, self.target = request, done, parsed, target
+        self.method = request.method
+        self._operation: str | None = None
+
+    @property
+    def operation(self) -> str:
+        if self._operation is None:
+            self._operation = allowlist.operation(self.method, self.parsed.segments)
+        return self._operation
+
+    @property
+    def where(self) -> dict[str, str]:
+        return {"tenant": self.target.tenant.name, "method": self.method, "path": self.parsed.path}
+
+
 def answer(
     done: Done,
     status: int,
@@ -65,10 +89,6 @@ def answer(
         headers["Retry-After"] = proxying.retry_after(retry_after)
     text = json.dumps(body).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
-
-
-def where(target: proxy.Target, method: str, path: str) -> dict[str, str]:
-    return {"tenant": target.tenant.name, "method": method, "path": path}
 
 
 def not_allowed_fix(target: proxy.Target) -> str:

@@ -37,7 +37,7 @@ class Running:
 
 def build_app(forwarder: proxyforward.Forwarder) -> web.Application:
     """One route for every method and path: the forwarder reads the raw target itself."""
-    app = web.Application(handler_args={"max_field_size": 16 * 1024})
+    app = web.Application()
     app.router.add_route("*", "/{tail:.*}", forwarder.handle)
     return app
 
