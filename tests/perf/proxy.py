@@ -2,7 +2,8 @@
 
 Workload: a simulator process serving one generated tenant (its per-token budget raised so that
 no 429 interferes); ``python -m grantwarden run`` with a ``proxy`` section (TCP, bearer token,
-the tenant's blueprint allowing ``GET /api/v2/conversations/messaging/**``, probes every 30 s);
+the tenant's blueprint allowing ``GET /api/v2/conversations/messaging/**``, probes every 30 s,
+``per_tenant_concurrency`` 1024 so that a stall of the machine is measured, not refused);
 ``tests.perf.minproxy``, an aiohttp reverse proxy that only adds a fixed ``Authorization``
 header. This process sends ``GET …/conversations/messaging/integrations?pageSize=1`` open-loop
 at ``RATE`` requests/s (one every 2 ms whatever the answers do, over keep-alive connections) to
@@ -143,7 +144,11 @@ def run(workdir: Path) -> common.Result:
             workdir / "proxy.yaml",
             {
                 "server": {"listen": f"127.0.0.1:{port}"},
-                "proxy": {"listen": f"127.0.0.1:{proxy_port}", "bearer_token": {"env": "GW_BENCH_PROXY_TOKEN"}},
+                "proxy": {
+                    "listen": f"127.0.0.1:{proxy_port}",
+                    "bearer_token": {"env": "GW_BENCH_PROXY_TOKEN"},
+                    "per_tenant_concurrency": 1024,  # a stall of this shared machine must not turn into 429s
+                },
                 "logging": {"level": "info", "format": "json"},
                 "defaults": {"probe_interval": "30s", "probe_timeout": "5s"},
             },

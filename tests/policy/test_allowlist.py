@@ -190,3 +190,18 @@ def test_matching_many_wildcards_against_a_long_path_stays_quick() -> None:
 )
 def test_operation_names_are_bounded(segments: tuple[str, ...], name: str) -> None:
     assert allowlist.operation("GET", segments) == name
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: "/".join(rule.pattern))
+def test_a_rules_quick_form_agrees_with_the_general_matcher(rule: Rule) -> None:
+    paths = [
+        ("api", "v2", "conversations", "messaging"),
+        ("api", "v2", "conversations", "messaging", "integrations", "x"),
+        ("api", "v2", "users", "u1", "roles"),
+        ("api", "v2", "conversations", "messages", "agentless"),
+        ("api", "v2", "organizations", "settings"),
+        ("api", "v2"),
+        ("api",),
+    ]
+    for segments in paths:
+        assert rule.matches(segments) == allowlist._match(rule.pattern, segments), segments

@@ -86,7 +86,7 @@ class Daemon:
     stopping: bool = False
     config_path: str = "FILE"
     proxy_where: str | None = None  # the in-path proxy's URL or socket path, once it listens
-    _proxy_rules: tuple[object, dict[str, tuple[allowlist.Rule, ...]]] = (None, {})  # per blueprint, per cfg
+    _proxied: tuple[object, dict[str, proxy.Target], dict[str, tuple[allowlist.Rule, ...]]] = (None, {}, {})
     accesses: dict[str, proxy.Access] = dataclasses.field(default_factory=dict)  # by tenant, proxy only
 
     def owned(self) -> list[settings.Tenant]:
@@ -108,25 +108,30 @@ class Daemon:
         return self.sup.poke(tenant_name)
 
     def proxy_target(self, name: str) -> proxy.Target | None:
-        """An owned tenant as the in-path proxy sees it (``proxy.Targets``); None for any other name."""
-        status, access, tenant_cfg = self.sup.statuses.get(name), self.accesses.get(name), self.cfg.tenant(name)
+        """An owned tenant as the in-path proxy sees it (``proxy.Targets``); None for any other name.
+
+        Built once per tenant and configuration, and again when its worker (status, access) was
+        replaced: this runs for every proxied request."""
+        status, access = self.sup.statuses.get(name), self.accesses.get(name)
         if status is None:
             self.accesses.pop(name, None)  # the tenant left this replica (a reload): its worker is gone
             return None
+        cfg, targets, rules = self._proxied
+        if cfg is not self.cfg:
+            self._proxied = cfg, targets, rules = self.cfg, {}, {}
+        found = targets.get(name)
+        if found is not None and found.status is status and found.access is access:
+            return found
+        tenant_cfg = self.cfg.tenant(name)
         if access is None or tenant_cfg is None:
             return None
-        rules = self._rules(tenant_cfg.blueprint)
-        return proxy.Target(tenant=tenant_cfg, rules=rules, status=status, access=access, config_path=self.config_path)
-
-    def _rules(self, blueprint: str) -> tuple[allowlist.Rule, ...]:
-        """The blueprint's ``proxy_allow``, compiled once per configuration (a reload starts over)."""
-        cfg, compiled = self._proxy_rules
-        if cfg is not self.cfg:
-            self._proxy_rules = cfg, compiled = self.cfg, {}
-        found = compiled.get(blueprint)
-        if found is None:
-            rules = self.cfg.blueprints[blueprint].proxy_allow
-            found = compiled[blueprint] = allowlist.compile_rules(tuple((r.method, r.path) for r in rules))
+        blueprint = tenant_cfg.blueprint
+        if blueprint not in rules:
+            written = self.cfg.blueprints[blueprint].proxy_allow
+            rules[blueprint] = allowlist.compile_rules(tuple((rule.method, rule.path) for rule in written))
+        found = targets[name] = proxy.Target(
+            tenant=tenant_cfg, rules=rules[blueprint], status=status, access=access, config_path=self.config_path
+        )
         return found
 
 

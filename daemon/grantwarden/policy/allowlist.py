@@ -28,6 +28,7 @@ ANY_METHOD = "*"
 ONE, MANY = "*", "**"
 API = ("api", "v2")
 TENANT = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")  # as config.models.TENANT_NAME
+_UNPRINTABLE = re.compile(r"[^\x21-\x7e]")  # anything but printable ASCII, space included
 _LITERAL = re.compile(r"^[A-Za-z0-9._~:@!$'()+,=-]+$")
 _PERCENT = re.compile(r"%(..)?", re.DOTALL)
 _HEX = re.compile(r"^[0-9A-Fa-f]{2}$")
@@ -87,20 +88,30 @@ class Refusal:
 class Rule:
     method: str  # one of METHODS, or ANY_METHOD
     pattern: tuple[str, ...]  # segments; ONE and MANY are wildcards
+    prefix: tuple[str, ...] | None = None  # literals then a final MANY: the segments must start so
+    literal: bool = False  # no wildcard at all: the segments must be the pattern
+
+    def matches(self, segments: tuple[str, ...]) -> bool:
+        if self.literal:
+            return segments == self.pattern
+        if self.prefix is not None:
+            return segments[: len(self.prefix)] == self.prefix
+        return _match(self.pattern, segments)
 
 
 def parse(raw: str) -> Target | Refusal:
     """The target of ``/t/TENANT/api/v2/...[?query]`` exactly as sent, or why it is refused."""
     if not raw.startswith("/"):
         return Refusal("absolute_uri")
-    if not raw.isascii() or not all(33 <= ord(char) <= 126 for char in raw):
+    if _UNPRINTABLE.search(raw):
         return Refusal("bad_character")
     for char, reason in (("#", "fragment"), ("\\", "backslash")):
         if char in raw:
             return Refusal(reason)
     path, _, query = raw.partition("?")
     segments = path[1:].split("/")
-    if (problem := _percent_problem(path) or _segment_problem(path, segments)) is not None:
+    problem = _percent_problem(path) if "%" in path else None
+    if (problem := problem or _segment_problem(path, segments)) is not None:
         return Refusal(problem)
     if len(segments) < 2 or segments[0] != "t":
         return Refusal("no_tenant")
@@ -154,12 +165,22 @@ def path_problem(path: str) -> str | None:
 @functools.lru_cache(maxsize=256)
 def compile_rules(rules: tuple[tuple[str, str], ...]) -> tuple[Rule, ...]:
     """(method, path) pairs, as configured and already validated, to matchable rules."""
-    return tuple(Rule(method, tuple(path[1:].split("/"))) for method, path in rules)
+    return tuple(_rule(method, tuple(path[1:].split("/"))) for method, path in rules)
 
 
-def allows(rules: Iterable[Rule], method: str, segments: Sequence[str]) -> bool:
+def _rule(method: str, pattern: tuple[str, ...]) -> Rule:
+    """A rule with its quick form, when it has one: every rule a proxied request meets is matched."""
+    wild = {ONE, MANY} & set(pattern)
+    if not wild:
+        return Rule(method, pattern, literal=True)
+    if pattern[-1] == MANY and not {ONE, MANY} & set(pattern[:-1]):
+        return Rule(method, pattern, prefix=pattern[:-1])
+    return Rule(method, pattern)
+
+
+def allows(rules: Iterable[Rule], method: str, segments: tuple[str, ...]) -> bool:
     """Whether some rule names this method (or ``*``) and matches these segments."""
-    return any(rule.method in (method, ANY_METHOD) and _match(rule.pattern, segments) for rule in rules)
+    return any((rule.method == method or rule.method == ANY_METHOD) and rule.matches(segments) for rule in rules)
 
 
 def _match(pattern: Sequence[str], segments: Sequence[str]) -> bool:
@@ -169,6 +190,9 @@ def _match(pattern: Sequence[str], segments: Sequence[str]) -> bool:
     positions still reachable (never exponential, whatever the caller sends)."""
     if MANY not in pattern:
         return len(pattern) == len(segments) and all(p in (ONE, s) for p, s in zip(pattern, segments, strict=True))
+    if pattern[-1] == MANY and MANY not in pattern[:-1]:  # the usual "/api/v2/x/**": a prefix
+        head = pattern[:-1]
+        return len(segments) >= len(head) and all(p in (ONE, s) for p, s in zip(head, segments, strict=False))
     reach = [True] + [False] * len(segments)  # reach[j]: the pattern so far matches segments[:j]
     for head in pattern:
         if head == MANY:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, Iterator, Mapping, Sequence
 
 import aiohttp
 import yarl
@@ -53,7 +53,7 @@ class Reply:
         self._finished = False
         self.status = response.status
         self.reason = response.reason
-        self.headers: list[tuple[str, str]] = list(response.headers.items())
+        self.headers: Mapping[str, str] = response.headers  # case-insensitive, repeated headers kept
         self.content_length = response.content_length
 
     async def prefix(self, size: int) -> bytes:
@@ -89,8 +89,7 @@ class Passthrough:
     def __init__(self, *, session: aiohttp.ClientSession) -> None:
         self._session = session
 
-    @contextlib.asynccontextmanager
-    async def send(
+    def send(
         self,
         method: str,
         url: str,
@@ -98,12 +97,32 @@ class Passthrough:
         headers: Sequence[tuple[str, str]],
         body: bytes | AsyncIterable[bytes] | None,
         timeout_s: float,
-    ) -> AsyncIterator[Reply]:
-        """The answer once its status and headers have arrived; its connection is settled on exit.
+    ) -> _Sending:
+        """The answer once its status and headers have arrived (``async with``); its connection is
+        settled on exit. Only failures of the platform's side become ``UpstreamError``; whatever
+        the caller raises inside the block (a client that went away) passes through unchanged."""
+        return _Sending(self._session, method, url, headers, body, timeout_s)
 
-        Only failures of the platform's side become ``UpstreamError``; whatever the caller of
-        ``send`` raises inside the block (a client that went away) passes through unchanged.
-        """
+
+class _Sending:
+    """``Passthrough.send``'s context manager (a class: this runs for every proxied request)."""
+
+    __slots__ = ("_args", "_reply", "_session")
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes | AsyncIterable[bytes] | None,
+        timeout_s: float,
+    ) -> None:
+        self._session, self._args = session, (method, url, headers, body, timeout_s)
+        self._reply: Reply | None = None
+
+    async def __aenter__(self) -> Reply:
+        method, url, headers, body, timeout_s = self._args
         with _failures(f"{method} {url.split('?', 1)[0]}"):
             response = await self._session.request(
                 method,
@@ -113,11 +132,12 @@ class Passthrough:
                 timeout=_timeout(timeout_s),
                 allow_redirects=False,
             )
-        reply = Reply(response)
-        try:
-            yield reply
-        finally:
-            reply.finish()
+        self._reply = reply = Reply(response)
+        return reply
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._reply is not None:
+            self._reply.finish()
 
 
 @contextlib.contextmanager

@@ -92,7 +92,7 @@ class Reply(Protocol):
 
     status: int
     reason: str | None
-    headers: list[tuple[str, str]]
+    headers: Mapping[str, str]  # case-insensitive; items() gives every header, repeated ones too
     content_length: int | None
 
     async def prefix(self, size: int) -> bytes: ...

@@ -48,7 +48,7 @@ class Relay:
             if whole and len(peek) != length:
                 message = f"the platform's answer ended after {len(peek)} of {length} bytes"
                 return answer(call.done, 502, Outcome.NETWORK_ERROR, message, where=call.where)
-        headers = CIMultiDict(proxying.response_headers(reply.headers, token=token))
+        headers = CIMultiDict(proxying.response_headers(reply.headers.items(), token=token))
         outcome, fix = self._observe(call, reply, peek) if status >= 300 else (Outcome.OK, None)
         if status < 300 and call.target.status.traffic:
             call.target.status.saw_traffic_pass(call.operation, self._clock.now())
@@ -87,7 +87,7 @@ class Relay:
 
     def _observe(self, call: Call, reply: proxy.Reply, peek: bytes) -> tuple[proxying.Label, str | None]:
         """Floor, record and report what a non-2xx answer says: its outcome, and a refusal's fix."""
-        found = CIMultiDict(reply.headers)
+        found = reply.headers
         verdict = forbidden.classify(
             status=reply.status,
             facts=errorbody.parse(peek) if reply.status >= 400 else None,
