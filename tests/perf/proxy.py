@@ -17,6 +17,8 @@ Figures, all from the same run:
 - CPU per request: the process's ``/proc/PID/stat`` user+system time over its phases divided by
   the requests answered in them (everything the daemon does meanwhile counts against it). Target:
   minimal/grantwarden ≥ 0.7, i.e. grantwarden ≤ 1/0.7 of the minimal proxy's CPU per request.
+- service time (reported, no target): the same request sent one at a time, 1,000 per target and
+  round, p50 through grantwarden − p50 direct: what a request costs with no queue in front of it.
 A target missed is reported as missed.
 """
 
@@ -73,6 +75,18 @@ async def drive(url: str, headers: dict[str, str], seconds: float) -> tuple[list
     return latencies, failed
 
 
+async def one_at_a_time(url: str, headers: dict[str, str], count: int) -> list[float]:
+    """``count`` GETs in a row, each sent when the last one's body was read."""
+    latencies = []
+    async with aiohttp.ClientSession() as session:
+        for _ in range(count):
+            started = time.perf_counter()
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+            latencies.append(time.perf_counter() - started)
+    return latencies
+
+
 def phase(url: str, headers: dict[str, str], pid: int | None) -> dict[str, Any]:
     cpu0 = common.cpu_seconds(pid) if pid else 0.0
     latencies, failed = asyncio.run(drive(url, headers, PHASE_S))
@@ -119,10 +133,15 @@ def measure(targets: dict[str, tuple[str, dict[str, str], int | None]]) -> dict[
     for url, headers, _ in targets.values():  # warm connections, tokens and caches
         asyncio.run(drive(url, headers, WARMUP_S))
     phases: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    serial: dict[str, list[float]] = {name: [] for name in targets}
     for _ in range(ROUNDS):
         for name, (url, headers, pid) in targets.items():
             phases[name].append(phase(url, headers, pid))
-    return {name: summarise(found) for name, found in phases.items()}
+            serial[name] += asyncio.run(one_at_a_time(url, headers, 1000))
+    return {
+        name: {**summarise(found), "one_at_a_time_p50_ms": round(1000 * common.percentile(serial[name], 0.5), 3)}
+        for name, found in phases.items()
+    }
 
 
 def run(workdir: Path) -> common.Result:
@@ -195,11 +214,21 @@ def report(result: common.Result, figures: dict[str, dict[str, Any]], started: f
     added50 = round(ours["p50_ms"] - direct["p50_ms"], 3)
     added99 = round(ours["p99_ms"] - direct["p99_ms"], 3)
     ratio = round(minimal["cpu_ms_per_request"] / max(ours["cpu_ms_per_request"], 1e-9), 3)
-    result.figures = {**figures, "added_p50_ms": added50, "added_p99_ms": added99, "cpu_ratio_minimal_over_ours": ratio}
+    serial = round(ours["one_at_a_time_p50_ms"] - direct["one_at_a_time_p50_ms"], 3)
+    serial_minimal = round(minimal["one_at_a_time_p50_ms"] - direct["one_at_a_time_p50_ms"], 3)
+    result.figures = {
+        **figures,
+        "added_p50_ms": added50,
+        "added_p99_ms": added99,
+        "cpu_ratio_minimal_over_ours": ratio,
+        "one_at_a_time_added_p50_ms": serial,
+    }
     result.targets = [
         common.Target("latency added at p50", added50, "ms", f"≤ {TARGET_P50_MS:g} ms", added50 <= TARGET_P50_MS),
         common.Target("latency added at p99", added99, "ms", f"≤ {TARGET_P99_MS:g} ms", added99 <= TARGET_P99_MS),
         common.Target("direct p50 / p99", direct["p50_ms"], "ms", f"p99 {direct['p99_ms']:g} ms", None),
+        common.Target("service time added, one request at a time, p50", serial, "ms", "—", None),
+        common.Target("the same for the minimal proxy", serial_minimal, "ms", "—", None),
         common.Target("grantwarden CPU per request", ours["cpu_ms_per_request"], "ms", "—", None),
         common.Target("minimal proxy CPU per request", minimal["cpu_ms_per_request"], "ms", "—", None),
         common.Target("CPU ratio minimal/grantwarden", ratio, "", f"≥ {TARGET_CPU_RATIO:g}", ratio >= TARGET_CPU_RATIO),
