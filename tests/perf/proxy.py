@@ -226,7 +226,8 @@ def report(result: common.Result, figures: dict[str, dict[str, Any]], started: f
     result.targets = [
         common.Target("latency added at p50", added50, "ms", f"≤ {TARGET_P50_MS:g} ms", added50 <= TARGET_P50_MS),
         common.Target("latency added at p99", added99, "ms", f"≤ {TARGET_P99_MS:g} ms", added99 <= TARGET_P99_MS),
-        common.Target("direct p50 / p99", direct["p50_ms"], "ms", f"p99 {direct['p99_ms']:g} ms", None),
+        common.Target("direct p50", direct["p50_ms"], "ms", "—", None),
+        common.Target("direct p99", direct["p99_ms"], "ms", "—", None),
         common.Target("service time added, one request at a time, p50", serial, "ms", "—", None),
         common.Target("the same for the minimal proxy", serial_minimal, "ms", "—", None),
         common.Target("grantwarden CPU per request", ours["cpu_ms_per_request"], "ms", "—", None),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from grantwarden.policy.labels import Outcome
 
@@ -30,6 +30,8 @@ HOP_BY_HOP = frozenset(
 )
 _NEVER_FORWARDED = frozenset({"host", "authorization", "proxy-authorization", "expect", "content-length"})
 _NEVER_RETURNED = frozenset({"proxy-authenticate", "content-length"})
+_DROPPED_OUT = HOP_BY_HOP | _NEVER_FORWARDED
+_DROPPED_BACK = HOP_BY_HOP | _NEVER_RETURNED
 _OURS = "x-grantwarden-"
 _UNSAFE = re.compile(r"[^\x20-\x7e]+")
 _SPACES = re.compile(r"\s+")
@@ -90,7 +92,7 @@ def retried(method: str) -> bool:
 def request_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """The caller's headers that go on to the platform; the proxy adds Authorization and Host."""
     pairs = list(pairs)
-    dropped = HOP_BY_HOP | _NEVER_FORWARDED | _connection_named(pairs)
+    dropped = _DROPPED_OUT | _connection_named(pairs)
     return [(k, v) for k, v in pairs if (low := k.lower()) not in dropped and not low.startswith(_OURS)]
 
 
@@ -98,7 +100,7 @@ def response_headers(pairs: Iterable[tuple[str, str]], *, token: str) -> list[tu
     """The platform's headers that go back to the caller: never hop-by-hop ones, never one
     claiming to be grantwarden's, never one that would carry the tenant's token."""
     pairs = list(pairs)
-    dropped = HOP_BY_HOP | _NEVER_RETURNED | _connection_named(pairs)
+    dropped = _DROPPED_BACK | _connection_named(pairs)
     return [
         (k, v)
         for k, v in pairs
@@ -106,8 +108,10 @@ def response_headers(pairs: Iterable[tuple[str, str]], *, token: str) -> list[tu
     ]
 
 
-def _connection_named(pairs: Iterable[tuple[str, str]]) -> frozenset[str]:
+def _connection_named(pairs: Sequence[tuple[str, str]]) -> frozenset[str]:
     """Headers a ``Connection`` header names are hop-by-hop too (RFC 9110 §7.6.1)."""
+    if not any(k.lower() == "connection" for k, _ in pairs):
+        return frozenset()
     return frozenset(
         name.strip().lower() for k, v in pairs if k.lower() == "connection" for name in v.split(",") if name.strip()
     )
