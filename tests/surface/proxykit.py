@@ -165,6 +165,7 @@ class Rig:
     registry: prometheus_client.CollectorRegistry
     clock: clock_mod.ManualClock
     session: aiohttp.ClientSession  # the test's client, to the proxy
+    targets: Tenants
 
     def sample(self, name: str, **labels_: str) -> float | None:
         return self.registry.get_sample_value(name, labels_)
@@ -199,10 +200,11 @@ async def running_proxy(
         config_path="gw.yaml",
     )
     upstream_session = passthrough.session(connections=16)
+    targets = Tenants({tenant.name: target})
     listening = await proxylistener.start(
         config=settings,
         bearer_token=PROXY_TOKEN if settings.bearer_token is not None else None,
-        targets=Tenants({tenant.name: target}),
+        targets=targets,
         upstream=passthrough.Passthrough(session=upstream_session),
         metrics=metrics,
         clock=clock,
@@ -213,7 +215,7 @@ async def running_proxy(
     url = "http://proxy" if settings.unix_path else listening.where
     try:
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-            yield Rig(url, platform, access, target, metrics, registry, clock, session)
+            yield Rig(url, platform, access, target, metrics, registry, clock, session, targets)
     finally:
         await listening.stop()
         await upstream_session.close()

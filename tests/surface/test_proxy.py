@@ -373,6 +373,19 @@ async def test_a_platform_that_does_not_answer_in_time_is_504(platform: Platform
         assert response.headers["X-Grantwarden-Outcome"] == "timeout"
 
 
+async def test_an_unexpected_failure_is_a_bare_503_and_a_log_line(rig: Rig) -> None:
+    def broken(name: str) -> None:
+        raise RuntimeError(f"lookup failed for {name}")
+
+    rig.targets.proxy_target = broken  # type: ignore[method-assign]  # the lookup fails from now on
+    with capture_logs() as logs:
+        response = await rig.call("GET", INTEGRATIONS)
+    assert response.status == 503
+    assert await response.json() == {"error": "internal", "message": "internal error; the daemon's log has the details"}
+    assert [entry["event"] for entry in logs] == ["proxy_error"]
+    assert "lookup failed" not in await response.text()
+
+
 async def test_no_token_reaches_an_answer_header_or_a_log_line(rig: Rig) -> None:
     async def echo(request: web.Request) -> web.StreamResponse:
         return web.json_response(

@@ -52,6 +52,7 @@ class ProxyOutcome(enum.StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"  # 413: a body over max_request_bytes
     RESPONSE_TOO_LARGE = "response_too_large"  # 502 (or a cut connection): over max_response_bytes
     CLIENT_CLOSED = "client_closed"  # the caller went away before the answer was complete
+    INTERNAL = "internal"  # 503: grantwarden failed unexpectedly (logged as proxy_error)
 
 
 Label = Outcome | ProxyOutcome

@@ -13,13 +13,14 @@ Nothing here ever sees a token. Called by ``proxyforward`` and ``proxyrelay``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 
 import structlog
 from aiohttp import web
 
-from grantwarden.policy import allowlist, diagnosis, proxying
+from grantwarden.policy import allowlist, diagnosis, labels, proxying
 from grantwarden.policy.forbidden import Verdict
 from grantwarden.policy.labels import Outcome
 from grantwarden.surface import proxy
@@ -118,22 +119,38 @@ def held_fix(target: proxy.Target) -> str:
 
 
 def refusal_fix(target: proxy.Target, operation: str, verdict: Verdict) -> str:
-    """The fix the probes' diagnosis gives for the same refusal (``policy.diagnosis``)."""
+    """The fix the probes' diagnosis gives for the same refusal (``policy.diagnosis``); worked out
+    once per tenant, operation and refusal, not for every request of a storm of them."""
     tenant = target.tenant
+    subject = (tenant.name, tenant.org_id, tenant.credentials.client_id, tenant.credentials.grant)
+    settled = dataclasses.replace(verdict, context_id=None, retry_after=None)  # what varies per answer
+    return _fix(subject, tenant.regrant.mode, tenant.regrant.dry_run, target.config_path, operation, settled)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fix(
+    subject: tuple[str, str, str, labels.GrantType],
+    mode: labels.RegrantMode,
+    dry_run: bool,
+    config_path: str,
+    operation: str,
+    verdict: Verdict,
+) -> str:
+    name, org_id, client_id, grant = subject
     found = diagnosis.diagnose(
-        tenant=tenant.name,
-        org_id=tenant.org_id,
-        client_id=tenant.credentials.client_id,
-        grant_type=tenant.credentials.grant,
-        mode=tenant.regrant.mode,
+        tenant=name,
+        org_id=org_id,
+        client_id=client_id,
+        grant_type=grant,
+        mode=mode,
         identity_org_id=None,
         token_problem=None,
         verdicts={operation: verdict},
         plans={},
-        config_path=target.config_path,
-        dry_run=tenant.regrant.dry_run,
+        config_path=config_path,
+        dry_run=dry_run,
     ).findings
-    return found[0].fix if found else f"See GET /status/{tenant.name}."
+    return found[0].fix if found else f"See GET /status/{name}."
 
 
 def note_refusal(

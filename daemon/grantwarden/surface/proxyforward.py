@@ -18,6 +18,7 @@ import hmac
 from collections.abc import AsyncIterator
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from grantwarden.base import clock as clock_mod
@@ -28,6 +29,8 @@ from grantwarden.policy.proxying import ProxyOutcome
 from grantwarden.surface import proxy, proxyanswers, proxyrelay
 from grantwarden.surface.proxyanswers import Call, Done, answer
 from grantwarden.telemetry import metrics as metrics_mod
+
+_log = structlog.get_logger("grantwarden.proxy")
 
 
 class _TooLargeError(Exception):
@@ -74,6 +77,9 @@ class Forwarder:
         started, done = self._clock.now(), Done()
         try:
             return await self._checked(request, done)
+        except Exception:  # noqa: BLE001 - the boundary: log it (redacted), answer without details
+            _log.error("proxy_error", method=request.method, path=request.path, exc_info=True)
+            return answer(done, 503, ProxyOutcome.INTERNAL, "internal error; the daemon's log has the details")
         finally:  # also when the caller went away and aiohttp cancelled the handler
             done.count(self._metrics, self._clock.now() - started)
 
