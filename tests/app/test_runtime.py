@@ -456,19 +456,22 @@ async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_t
     proxy_section = {"listen": "127.0.0.1:0", "bearer_token": {"env": "GW_PROXY_TOKEN"}}
     async with testing.running(support.DEMO, clock=clock) as sim:
         async with running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu"], proxy=proxy_section) as d:
-            assert d.daemon.proxy_where is not None
-            where = d.daemon.proxy_where
+            assert d.daemon.proxied is not None
+            where = d.daemon.proxied.where
+            assert where is not None
             raw = dict(d.raw)
             raw["blueprints"] = {name: {**b, "proxy_allow": allow} for name, b in raw["blueprints"].items()}
             raw["tenants"] = [t for t in raw["tenants"] if t["name"] == "acme"]
             d.write(raw)
             await d.hup()
-            target = d.daemon.proxy_target("acme")
+            proxied = d.daemon.proxied
+            assert proxied is not None
+            target = proxied.proxy_target("acme")
             assert target is not None
             assert [(r.method, r.pattern[-1]) for r in target.rules] == [("GET", "**")]
             assert target.access.gate is not None
-            assert d.daemon.proxy_target("acme-eu") is None
-            assert "acme-eu" not in d.daemon.accesses
+            assert proxied.proxy_target("acme-eu") is None
+            assert "acme-eu" not in proxied.accesses
         host, port = where.removeprefix("http://").split(":")
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection(host, int(port))
@@ -480,6 +483,4 @@ async def test_without_a_proxy_section_nothing_more_listens(monkeypatch: pytest.
         testing.running(support.DEMO, clock=clock) as sim,
         running(sim, clock, tmp_path, monkeypatch, ["acme"]) as d,
     ):
-        assert d.daemon.proxy_where is None
-        assert d.daemon.proxy_target("acme") is None
-        assert d.daemon.accesses == {}
+        assert d.daemon.proxied is None

@@ -77,8 +77,10 @@ async def test_the_sdk_works_through_the_proxy_alone(monkeypatch: pytest.MonkeyP
         acme = sim.tenant("acme")
         async with running_daemon(proxied_config(sim, monkeypatch, tmp_path), clock) as run:
             await clock.advance(61)  # every tenant's first cycle, identity check included
-            assert run.daemon.proxy_where is not None
-            conversations = gc.ConversationsApi(api_client(run.daemon.proxy_where, "acme"))
+            assert run.daemon.proxied is not None
+            proxy_url = run.daemon.proxied.where
+            assert proxy_url is not None
+            conversations = gc.ConversationsApi(api_client(proxy_url, "acme"))
             listing = await asyncio.to_thread(conversations.get_conversations_messaging_integrations, page_size=1)
             assert isinstance(listing, gc.MessagingIntegrationEntityListing)
             last = sim.requests(kind="api")[-1]
@@ -86,7 +88,7 @@ async def test_the_sdk_works_through_the_proxy_alone(monkeypatch: pytest.MonkeyP
             assert last["client_id"] == acme.client_id, "the tenant's own token went in"
 
             api_calls = len(sim.requests(kind="api"))
-            oauth = gc.OAuthApi(api_client(run.daemon.proxy_where, "acme"))
+            oauth = gc.OAuthApi(api_client(proxy_url, "acme"))
             outside = await refused(oauth.get_oauth_clients)
             assert outside.status == 403
             assert outside.headers["X-Grantwarden-Outcome"] == "not_allowed"
@@ -107,7 +109,7 @@ async def test_the_sdk_works_through_the_proxy_alone(monkeypatch: pytest.MonkeyP
                 ("GET /api/v2/oauth/clients", "not_allowed"),
             ]
 
-            apac = gc.OrganizationApi(api_client(run.daemon.proxy_where, "acme-apac"))
+            apac = gc.OrganizationApi(api_client(proxy_url, "acme-apac"))
             before = len(sim.requests(kind="api"))
             wrong = await refused(apac.get_organizations_me)
             assert wrong.status == 503

@@ -8,7 +8,7 @@ re-grants from reported refusals; until it is wired in here, this adapter gives 
 worker's own ``TenantApi`` box and gate, so traffic shares the worker's token and its 429 floor,
 and a refusal is recorded, counted and logged by the proxy itself (``report_refusal`` adds
 nothing). A mint it triggers logs with the tenant bound, as the worker's own would. Built by
-``app.runtime`` per tenant, only when the proxy is configured.
+``app.inpath`` for each worker, only when the proxy is configured.
 """
 
 from __future__ import annotations

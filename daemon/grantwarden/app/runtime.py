@@ -23,17 +23,16 @@ import prometheus_client
 import structlog
 
 from grantwarden import __version__
-from grantwarden.app import proxyaccess
+from grantwarden.app import inpath
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import heap
 from grantwarden.base import redaction as redaction_mod
 from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
-from grantwarden.policy import allowlist, sharding
+from grantwarden.policy import sharding
 from grantwarden.remote import client as remote_client
-from grantwarden.remote import passthrough
-from grantwarden.surface import proxy, proxylistener, server, watchdog
+from grantwarden.surface import server, watchdog
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import minting, supervisor, tenant
 from grantwarden.worker import status as health
@@ -84,10 +83,7 @@ class Daemon:
     sup: supervisor.Supervisor
     version: str = __version__
     stopping: bool = False
-    config_path: str = "FILE"
-    proxy_where: str | None = None  # the in-path proxy's URL or socket path, once it listens
-    _proxied: tuple[object, dict[str, proxy.Target], dict[str, tuple[allowlist.Rule, ...]]] = (None, {}, {})
-    accesses: dict[str, proxy.Access] = dataclasses.field(default_factory=dict)  # by tenant, proxy only
+    proxied: inpath.Tenants | None = None  # with a proxy section: the tenants it serves (design.md §2.7)
 
     def owned(self) -> list[settings.Tenant]:
         return [t for t in self.cfg.tenants if sharding.owns(t.org_id, self.shard_index, self.shard_count)]
@@ -106,33 +102,6 @@ class Daemon:
 
     def reconcile(self, tenant_name: str) -> bool:
         return self.sup.poke(tenant_name)
-
-    def proxy_target(self, name: str) -> proxy.Target | None:
-        """An owned tenant as the in-path proxy sees it (``proxy.Targets``); None for any other name.
-
-        Built once per tenant and configuration, and again when its worker (status, access) was
-        replaced: this runs for every proxied request."""
-        status, access = self.sup.statuses.get(name), self.accesses.get(name)
-        if status is None:
-            self.accesses.pop(name, None)  # the tenant left this replica (a reload): its worker is gone
-            return None
-        cfg, targets, rules = self._proxied
-        if cfg is not self.cfg:
-            self._proxied = cfg, targets, rules = self.cfg, {}, {}
-        found = targets.get(name)
-        if found is not None and found.status is status and found.access is access:
-            return found
-        tenant_cfg = self.cfg.tenant(name)
-        if access is None or tenant_cfg is None:
-            return None
-        blueprint = tenant_cfg.blueprint
-        if blueprint not in rules:
-            written = self.cfg.blueprints[blueprint].proxy_allow
-            rules[blueprint] = allowlist.compile_rules(tuple((rule.method, rule.path) for rule in written))
-        found = targets[name] = proxy.Target(
-            tenant=tenant_cfg, rules=rules[blueprint], status=status, access=access, config_path=self.config_path
-        )
-        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,10 +159,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             worker = tenant.Worker(
                 tenant=tenant_cfg, blueprint=current.blueprints[tenant_cfg.blueprint], status=status, deps=deps
             )
-            if cfg.proxy is not None:  # the proxy hands out this worker's token (design.md §2.7)
-                daemon.accesses[spec.name] = proxyaccess.TokenBoxAccess(
-                    api=worker.api, status=status, tenant=tenant_cfg
-                )
+            if daemon.proxied is not None:  # the in-path proxy hands out this worker's token
+                daemon.proxied.register(tenant_cfg, status, worker.api)
             return worker
 
         def make_status(spec: supervisor.Spec) -> health.TenantStatus:
@@ -210,7 +177,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             rng=rng,
             grace_s=GRACE_S,
         )
-        daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup, config_path=loaded.source)
+        daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
+        daemon.proxied = inpath.Tenants(daemon, config_path=loaded.source) if cfg.proxy is not None else None
         admin = cfg.server.admin_token.reveal(options.environ) if cfg.server.admin_token else None
         if admin:
             options.redactor.add(admin, configured=True)
@@ -235,17 +203,16 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             await sup.stop()  # the port is taken, say: no tenant task may outlive the failed start
             raise
         try:
-            in_path = await start_proxy(cfg, daemon, metrics, options)
+            in_path = await inpath.start(cfg, daemon.proxied, metrics=metrics, wiring=options, connections=CONNECTIONS)
         except BaseException:
             await sup.stop()
             await running.stop()
             raise
-        daemon.proxy_where = in_path.where if in_path is not None else None
         log.info(
             "daemon_started",
             version=__version__,
             listen=running.url,
-            proxy=daemon.proxy_where,
+            proxy=in_path.where if in_path is not None else None,
             tenants=len(daemon.owned()),
             configured=len(cfg.tenants),
             shard=index,
@@ -266,49 +233,6 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         await reload.finish()
     log.info("daemon_stopped")
     return 0
-
-
-async def start_proxy(
-    cfg: settings.Settings, daemon: Daemon, metrics: metrics_mod.Metrics, options: Options
-) -> InPath | None:
-    """The in-path proxy's listener and its own platform session, when the file has ``proxy``."""
-    if cfg.proxy is None:
-        return None
-    token = cfg.proxy.bearer_token.reveal(options.environ) if cfg.proxy.bearer_token is not None else None
-    if token:
-        options.redactor.add(token, configured=True)
-    session = passthrough.session(connections=CONNECTIONS)
-    try:
-        listening = await proxylistener.start(
-            config=cfg.proxy,
-            bearer_token=token,
-            targets=daemon,
-            upstream=passthrough.Passthrough(session=session),
-            metrics=metrics,
-            clock=options.clock,
-        )
-    except BaseException:
-        await session.close()
-        raise
-    return InPath(listening, session)
-
-
-@dataclasses.dataclass(eq=False)
-class InPath:
-    """The running proxy: its listener, then its session, closed in that order."""
-
-    listening: proxylistener.Running
-    session: aiohttp.ClientSession
-
-    @property
-    def where(self) -> str:
-        return self.listening.where
-
-    async def stop(self) -> None:
-        try:
-            await self.listening.stop()
-        finally:
-            await self.session.close()
 
 
 class Reloader:
