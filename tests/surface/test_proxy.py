@@ -352,7 +352,7 @@ async def test_no_token_to_hand_out_is_503_with_the_hand_offs_outcome_and_fix(ri
 async def test_a_platform_that_cannot_be_reached_is_502(rig: Rig) -> None:
     async with Platform().running() as gone:
         url = gone.url
-    object.__setattr__(rig.target, "tenant", proxykit.tenant_config(url))
+    object.__setattr__(rig.target, "api_url", url)  # the tenant's API host is now a closed port
     response = await rig.call("GET", INTEGRATIONS)
     assert response.status == 502
     assert response.headers["X-Grantwarden-Outcome"] == "network_error"

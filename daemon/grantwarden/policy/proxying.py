@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection
 
 from grantwarden.policy.labels import Outcome
 
@@ -90,18 +90,18 @@ def retried(method: str) -> bool:
     return method in RETRIED
 
 
-def request_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+def request_headers(pairs: Collection[tuple[str, str]]) -> list[tuple[str, str]]:
     """The caller's headers that go on to the platform; the proxy adds Authorization and Host."""
-    pairs = list(pairs)
-    dropped = _DROPPED_OUT | _connection_named(pairs)
+    named = _connection_named(pairs)
+    dropped = _DROPPED_OUT | named if named else _DROPPED_OUT
     return [(k, v) for k, v in pairs if (low := k.lower()) not in dropped and not low.startswith(_OURS)]
 
 
-def response_headers(pairs: Iterable[tuple[str, str]], *, token: str) -> list[tuple[str, str]]:
+def response_headers(pairs: Collection[tuple[str, str]], *, token: str) -> list[tuple[str, str]]:
     """The platform's headers that go back to the caller: never hop-by-hop ones, never one
     claiming to be grantwarden's, never one that would carry the tenant's token."""
-    pairs = list(pairs)
-    dropped = _DROPPED_BACK | _connection_named(pairs)
+    named = _connection_named(pairs)
+    dropped = _DROPPED_BACK | named if named else _DROPPED_BACK
     return [
         (k, v)
         for k, v in pairs
@@ -109,12 +109,14 @@ def response_headers(pairs: Iterable[tuple[str, str]], *, token: str) -> list[tu
     ]
 
 
-def _connection_named(pairs: Sequence[tuple[str, str]]) -> frozenset[str]:
+def _connection_named(pairs: Collection[tuple[str, str]]) -> frozenset[str]:
     """Headers a ``Connection`` header names are hop-by-hop too (RFC 9110 §7.6.1)."""
-    if not any(k.lower() == "connection" for k, _ in pairs):
-        return frozenset()
     return frozenset(
-        name.strip().lower() for k, v in pairs if k.lower() == "connection" for name in v.split(",") if name.strip()
+        name.strip().lower()
+        for k, v in pairs
+        if len(k) == 10 and k.lower() == "connection"  # the length first: this runs for every header
+        for name in v.split(",")
+        if name.strip()
     )
 
 

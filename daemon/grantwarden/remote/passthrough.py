@@ -12,9 +12,8 @@ Called by ``surface.proxyforward`` through its ``Upstream`` protocol; wired by `
 
 from __future__ import annotations
 
-import contextlib
 import functools
-from collections.abc import AsyncIterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, Mapping, Sequence
 
 import aiohttp
 import yarl
@@ -60,17 +59,21 @@ class Reply:
         """Up to ``size`` bytes of the body (fewer only at its end): what an error answer says."""
         parts: list[bytes] = []
         wanted = size
-        with _failures("reading the answer"):
+        try:
             while wanted > 0 and (part := await self._response.content.read(wanted)):
                 parts.append(part)
                 wanted -= len(part)
+        except _FAILURES as exc:
+            raise _failure("reading the answer", exc) from exc
         self._finished = self._response.content.at_eof()
         return b"".join(parts)
 
     async def chunk(self) -> bytes:
         """The next part of the body as it arrives (at most ``CHUNK_BYTES``); b"" at its end."""
-        with _failures("reading the answer"):
+        try:
             part = await self._response.content.read(CHUNK_BYTES)
+        except _FAILURES as exc:
+            raise _failure("reading the answer", exc) from exc
         if not part:
             self._finished = True
         return part
@@ -123,15 +126,17 @@ class _Sending:
 
     async def __aenter__(self) -> Reply:
         method, url, headers, body, timeout_s = self._args
-        with _failures(f"{method} {url.split('?', 1)[0]}"):
+        try:
             response = await self._session.request(
                 method,
                 yarl.URL(url, encoded=True),  # byte for byte: never re-quoted or normalised
-                headers=list(headers),
+                headers=headers,
                 data=body,
                 timeout=_timeout(timeout_s),
                 allow_redirects=False,
             )
+        except _FAILURES as exc:
+            raise _failure(f"{method} {url.split('?', 1)[0]}", exc) from exc
         self._reply = reply = Reply(response)
         return reply
 
@@ -140,13 +145,12 @@ class _Sending:
             self._reply.finish()
 
 
-@contextlib.contextmanager
-def _failures(what: str) -> Iterator[None]:
+_FAILURES = (aiohttp.ClientError, OSError)  # TimeoutError is an OSError
+
+
+def _failure(what: str, exc: BaseException) -> proxying.UpstreamError:
     """aiohttp's and the socket's failures as ``UpstreamError`` naming what failed; ``what`` is
     the method and the URL without its query, and aiohttp's messages carry no header value."""
-    try:
-        yield
-    except TimeoutError as exc:  # before OSError, of which it is a subclass
-        raise proxying.UpstreamError(Outcome.TIMEOUT, f"{what}: no answer in time") from exc
-    except (aiohttp.ClientError, OSError) as exc:
-        raise proxying.UpstreamError(Outcome.NETWORK_ERROR, f"{what}: {type(exc).__name__}") from exc
+    if isinstance(exc, TimeoutError):
+        return proxying.UpstreamError(Outcome.TIMEOUT, f"{what}: no answer in time")
+    return proxying.UpstreamError(Outcome.NETWORK_ERROR, f"{what}: {type(exc).__name__}")

@@ -75,6 +75,11 @@ class Target:
     status: health.TenantStatus
     access: Access
     config_path: str
+    api_url: str = ""  # the tenant's API host (``tenant.api_url``, taken once, not per request)
+
+    def __post_init__(self) -> None:
+        if not self.api_url:
+            object.__setattr__(self, "api_url", self.tenant.api_url)
 
     @property
     def blueprint(self) -> str:

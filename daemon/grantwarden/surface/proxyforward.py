@@ -166,7 +166,7 @@ class Forwarder:
         headers = proxying.request_headers(request.headers.items())
         if isinstance(body, _Metered) and request.content_length is not None:
             headers.append(("Content-Length", str(request.content_length)))  # the caller's framing, kept
-        url, timeout = target.tenant.api_url + call.parsed.upstream, self._config.timeout
+        url, timeout = target.api_url + call.parsed.upstream, self._config.timeout
         for attempt in range(1, attempts + 1):
             try:
                 token = await target.access.token(timeout)

@@ -14,7 +14,6 @@ the caller never takes half an answer for a whole one. Called by ``proxyforward`
 from __future__ import annotations
 
 from aiohttp import web
-from multidict import CIMultiDict
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import proxysettings
@@ -48,19 +47,20 @@ class Relay:
             if whole and len(peek) != length:
                 message = f"the platform's answer ended after {len(peek)} of {length} bytes"
                 return answer(call.done, 502, Outcome.NETWORK_ERROR, message, where=call.where)
-        headers = CIMultiDict(proxying.response_headers(reply.headers.items(), token=token))
+        headers = proxying.response_headers(reply.headers.items(), token=token)
         outcome, fix = self._observe(call, reply, peek) if status >= 300 else (Outcome.OK, None)
         if status < 300 and call.target.status.traffic:
             call.target.status.saw_traffic_pass(call.operation, self._clock.now())
-        headers[proxying.OUTCOME_HEADER] = call.done.outcome = outcome
+        call.done.outcome = outcome
+        headers.append((proxying.OUTCOME_HEADER, outcome))
         if fix is not None:
-            headers[proxying.FIX_HEADER] = proxying.header_text(fix)
+            headers.append((proxying.FIX_HEADER, proxying.header_text(fix)))
         if whole:
             return web.Response(status=status, reason=reply.reason, body=peek, headers=headers)
         return await self._stream(call, reply, peek, headers)
 
     async def _stream(
-        self, call: Call, reply: proxy.Reply, peek: bytes, headers: CIMultiDict[str]
+        self, call: Call, reply: proxy.Reply, peek: bytes, headers: list[tuple[str, str]]
     ) -> web.StreamResponse:
         request, done = call.request, call.done
         response = web.StreamResponse(status=reply.status, reason=reply.reason, headers=headers)
