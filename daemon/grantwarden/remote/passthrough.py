@@ -7,7 +7,7 @@ came (no decompression, no added headers: ``Accept``, ``Accept-Encoding``, ``Use
 ``proxying.UpstreamError`` (``timeout`` or ``network_error``), so no aiohttp exception
 reaches the surface; an answer whose body was not read to the end closes its connection
 instead of returning it to the pool. Its own session (``session()``): the daemon's decompresses.
-Called by ``surface.proxyforward`` through its ``Upstream`` protocol; wired by ``app.runtime``.
+Called by ``surface.proxyforward`` through its ``Upstream`` protocol; wired by ``app.inpath``.
 """
 
 from __future__ import annotations

@@ -11,8 +11,9 @@ tenant whose identity check passed. Callers prove themselves with ``X-Grantwarde
 This module holds the contract with the rest of the daemon, and nothing that runs: ``Access``
 (what the proxy needs of a tenant's token hand-off), ``Target`` (one tenant as the proxy sees
 it), ``Upstream`` (the way to the platform, ``remote.passthrough``). The requests themselves are
-``proxyforward``'s, the answers grantwarden gives itself ``proxyanswers``', the listener
-``proxylistener``'s (started by ``app.runtime`` only). No token is ever logged or returned.
+``proxyforward``'s, the way back ``proxyrelay``'s, the answers grantwarden gives itself
+``proxyanswers``', the listener ``proxylistener``'s (started through ``app.inpath`` only). No
+token is ever logged or returned.
 """
 
 from __future__ import annotations

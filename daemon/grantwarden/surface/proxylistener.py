@@ -4,7 +4,7 @@ Separate from the operator endpoints (``server``) so that the proxy's port, its 
 limits are its own, and so that it exists only when the file has a ``proxy`` section. A unix
 socket is made mode 0660 once bound (its directory's permissions guard it in between), and a
 socket left at the path by an earlier run is replaced; any other file there is an error. Only
-``app.runtime`` starts it; ``proxyforward`` answers every request.
+``app.inpath`` starts it; ``proxyforward`` answers every request.
 """
 
 from __future__ import annotations
