@@ -151,11 +151,14 @@ class Stoppable(Protocol):
     async def stop(self) -> None: ...
 
 
-async def abandon(prepared: Prepared | None, sup: supervisor.Supervisor, operator: Stoppable) -> None:
-    """The listener could not bind: stop what did start, leave no file."""
-    await sup.stop()
+async def abandon(
+    prepared: Prepared | None, sup: supervisor.Supervisor, operator: Stoppable, started: Running | None = None
+) -> None:
+    """A listener could not bind (the hand-off's, or the in-path proxy's after the hand-off
+    ``started``): stop what did start, leave no file."""
+    await stop(started, sup)  # its listener, the workers, its files (without one: the workers)
     await operator.stop()
-    if prepared is not None and prepared.sink is not None:
+    if started is None and prepared is not None and prepared.sink is not None:
         await prepared.sink.stop()
 
 
