@@ -37,6 +37,7 @@ from grantwarden.config import loading as configfile
 from grantwarden.policy import labels, sharding
 from grantwarden.simulator import control, emitting, faults, testing
 from grantwarden.surface import server
+from grantwarden.worker import tenant
 from tests.e2e import support
 
 
@@ -393,8 +394,9 @@ async def test_sigterm_does_not_wait_for_a_tenants_retry_after(monkeypatch: pyte
 async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_the_daemon(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """design.md §2.9: only with a ``proxy`` section; rules change at a reload, tenants that left
-    are no longer proxied, the listener goes with the daemon."""
+    """design.md §2.9: only with a ``proxy`` section; every worker keeps an access object (the proxy
+    alone: no hand-off block in /status) and the proxy serves the running worker's; rules change
+    at a reload, tenants that left are no longer proxied, the listener goes with the daemon."""
     monkeypatch.setenv("GW_PROXY_TOKEN", "proxy-token-of-the-runtime-test")
     clock = ManualClock()
     allow = [{"method": "GET", "path": "/api/v2/conversations/messaging/**"}]
@@ -404,6 +406,11 @@ async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_t
             assert d.daemon.proxied is not None
             where = d.daemon.proxied.where
             assert where is not None
+            for name in ("acme", "acme-eu"):
+                worker = d.daemon.sup.running(name)
+                assert isinstance(worker, tenant.Worker)
+                assert worker.access is not None, "in-path mode alone builds each worker's access object"
+                assert d.daemon.statuses()[name].handoff is None
             raw = dict(d.raw)
             raw["blueprints"] = {name: {**b, "proxy_allow": allow} for name, b in raw["blueprints"].items()}
             raw["tenants"] = [t for t in raw["tenants"] if t["name"] == "acme"]
@@ -414,9 +421,10 @@ async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_t
             target = proxied.proxy_target("acme")
             assert target is not None
             assert [(r.method, r.pattern[-1]) for r in target.rules] == [("GET", "**")]
-            assert target.access.gate is not None
+            acme = d.daemon.sup.running("acme")
+            assert isinstance(acme, tenant.Worker)
+            assert target.access is acme.access, "the running worker's own access object"
             assert proxied.proxy_target("acme-eu") is None
-            assert "acme-eu" not in proxied.accesses
         host, port = where.removeprefix("http://").split(":")
         with pytest.raises(ConnectionRefusedError):
             await asyncio.open_connection(host, int(port))

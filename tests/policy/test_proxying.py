@@ -5,7 +5,8 @@ caller's Authorization, Host, Expect, Content-Length and any X-Grantwarden-* hea
 the platform; a platform header claiming to be grantwarden's or carrying the token never reaches
 the caller; only GET, HEAD, OPTIONS, PUT and DELETE are retried after a 401; the floor left, and
 Retry-After rounded up to at least 1 s; fix text safe in a header; outcome labels from the
-hand-off kept to the known vocabulary; which answers count as refusals.
+tenant's access object kept to the known vocabulary, and a token that may not go out named by
+the identity check or else by why the token endpoint failed; which answers count as refusals.
 """
 
 from __future__ import annotations
@@ -124,12 +125,29 @@ def test_fix_text_is_one_printable_ascii_line_of_bounded_length() -> None:
     ("name", "label"),
     [
         pytest.param("wrong_org", Outcome.WRONG_ORG, id="probe-outcome"),
-        pytest.param("identity_unverified", ProxyOutcome.IDENTITY_UNVERIFIED, id="proxy-outcome"),
+        pytest.param("identity_not_verified", ProxyOutcome.IDENTITY_NOT_VERIFIED, id="proxy-outcome"),
         pytest.param("something the hand-off made up", ProxyOutcome.UNAVAILABLE, id="unknown"),
     ],
 )
-def test_outcomes_named_by_the_hand_off_stay_a_bounded_vocabulary(name: str, label: proxying.Label) -> None:
+def test_outcomes_named_by_the_access_object_stay_a_bounded_vocabulary(name: str, label: proxying.Label) -> None:
     assert proxying.label_of(name) is label
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome", "label"),
+    [
+        pytest.param("wrong_org", "wrong_org", Outcome.WRONG_ORG, id="wrong-org"),
+        pytest.param("identity_not_verified", "pending", ProxyOutcome.IDENTITY_NOT_VERIFIED, id="first-check-due"),
+        pytest.param("identity_not_verified", "timeout", ProxyOutcome.IDENTITY_NOT_VERIFIED, id="first-check-failed"),
+        pytest.param("backing_off", "unauthorized", Outcome.UNAUTHORIZED, id="credential-refused"),
+        pytest.param("no_token", "server_error", Outcome.SERVER_ERROR, id="token-endpoint-down"),
+        pytest.param("not_running", "pending", ProxyOutcome.UNAVAILABLE, id="worker-stopping"),
+    ],
+)
+def test_a_token_that_may_not_go_out_is_named_by_the_identity_else_by_why_the_mint_failed(
+    error: str, outcome: str, label: proxying.Label
+) -> None:
+    assert proxying.not_ready(error, outcome) is label
 
 
 @pytest.mark.parametrize(

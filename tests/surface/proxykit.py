@@ -1,18 +1,20 @@
-"""What the proxy's tests share: a scripted platform on loopback, a fake access object, the proxy.
+"""What the proxy's tests share: a scripted platform on loopback, a tenant's access object, the proxy.
 
 ``Platform`` is a real aiohttp server standing in for a tenant's API host: every request is
 recorded (method, target as sent, headers, body size, the bearer token) and answered by the
-test's handler, so streaming, connection reuse and disconnects are real. ``FakeAccess`` is the
-smallest ``surface.proxy.Access``: tokens in a row (``invalidate`` moves to the next), a real
-``remote.gate.Gate`` as the floor, reports kept. ``running_proxy`` starts the real listener
-(``proxylistener.start``) with the real passthrough on a fresh session, and stops both.
+test's handler, so streaming, connection reuse and disconnects are real. The tenant's access
+object is the real one (``worker.access.Access``, the one the hand-off answers from) over a real
+token box whose mint hands out ``TOKENS`` in a row at once, and a real ``remote.gate.Gate`` as the
+tenant's floor. ``running_proxy`` starts the real listener (``proxylistener.start``) with the
+real passthrough on a fresh session, and stops both.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -21,12 +23,14 @@ import yarl
 from aiohttp import web
 
 from grantwarden.base import clock as clock_mod
+from grantwarden.base import redaction
 from grantwarden.config import loading as configfile
 from grantwarden.config import models, proxysettings
 from grantwarden.policy import allowlist, catalog, labels
-from grantwarden.remote import gate, passthrough
+from grantwarden.remote import gate, oauth, passthrough
 from grantwarden.surface import proxy, proxylistener
 from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import access, tokenbox
 from grantwarden.worker import status as health
 
 PROXY_TOKEN = "gw-proxy-7d1e-do-not-leak"
@@ -90,32 +94,32 @@ class Platform:
             await runner.cleanup()
 
 
-class FakeAccess:
-    """Tokens in a row; ``invalidate`` of the current one moves on (as a re-mint would)."""
+def access_for(
+    tenant: models.Tenant, status: health.TenantStatus, clock: clock_mod.Clock, metrics: metrics_mod.Metrics
+) -> tuple[access.Access, gate.Gate, list[str]]:
+    """The tenant's access object as a worker builds it when the proxy alone is configured, its
+    gate (the status's floor), and the tokens minted so far (``TOKENS`` in a row)."""
+    minted: list[str] = []
 
-    def __init__(self) -> None:
-        self.gate = gate.Gate()
-        self.index = 0
-        self.handed: list[str] = []
-        self.invalidated: list[str] = []
-        self.reports: list[tuple[str, str, int, Mapping[str, str], bytes]] = []
-        self.unavailable: proxy.UnavailableError | None = None
-        self.min_valid: list[float] = []
+    async def mint() -> oauth.TokenGrant:
+        minted.append(TOKENS[len(minted)])
+        return oauth.TokenGrant(access_token=minted[-1], token_type="bearer", expires_in=3600, received_at=clock.now())
 
-    async def token(self, min_valid_s: float) -> str:
-        if self.unavailable is not None:
-            raise self.unavailable
-        self.min_valid.append(min_valid_s)
-        self.handed.append(TOKENS[self.index])
-        return TOKENS[self.index]
-
-    def invalidate(self, presented: str) -> None:
-        self.invalidated.append(presented)
-        if presented == TOKENS[self.index]:
-            self.index += 1
-
-    def report_refusal(self, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes) -> None:
-        self.reports.append((method, path, status, headers, body))
+    box = tokenbox.TokenBox(
+        tenant=tenant.name, mint=mint, clock=clock, rng=random.Random(1), refresh=tenant.refresh, metrics=None
+    )
+    limit = status.floor = gate.Gate()
+    made = access.Access(
+        tenant=tenant,
+        status=status,
+        box=box,
+        gate_hold=lambda now, seconds: limit.hold(now=now, seconds=seconds),
+        clock=clock,
+        metrics=metrics,
+        wiring=access.Wiring(redactor=redaction.Redactor(), handoff=False),
+        config_path="gw.yaml",
+    )
+    return made, limit, minted
 
 
 def tenant_config(api_url: str, name: str = "acme-eu", *, rules: tuple[tuple[str, str], ...] = RULES) -> models.Tenant:
@@ -159,7 +163,9 @@ class Tenants:
 class Rig:
     url: str
     platform: Platform
-    access: FakeAccess
+    access: access.Access
+    gate: gate.Gate
+    minted: list[str]
     target: proxy.Target
     metrics: metrics_mod.Metrics
     registry: prometheus_client.CollectorRegistry
@@ -191,13 +197,10 @@ async def running_proxy(
         {"listen": "127.0.0.1:0", "bearer_token": {"env": "UNUSED"}, **(config or {})}
     )
     tenant = tenant_config(platform.url, rules=rules)
-    access = FakeAccess()
+    shown = status(tenant)
+    made, limit, minted = access_for(tenant, shown, clock, metrics)
     target = proxy.Target(
-        tenant=tenant,
-        rules=allowlist.compile_rules(rules),
-        status=status(tenant),
-        access=access,
-        config_path="gw.yaml",
+        tenant=tenant, rules=allowlist.compile_rules(rules), status=shown, access=made, config_path="gw.yaml"
     )
     upstream_session = passthrough.session(connections=16)
     targets = Tenants({tenant.name: target})
@@ -215,7 +218,7 @@ async def running_proxy(
     url = "http://proxy" if settings.unix_path else listening.where
     try:
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-            yield Rig(url, platform, access, target, metrics, registry, clock, session, targets)
+            yield Rig(url, platform, made, limit, minted, target, metrics, registry, clock, session, targets)
     finally:
         await listening.stop()
         await upstream_session.close()

@@ -6,17 +6,23 @@ plus X-Grantwarden-Outcome; no, a wrong or two proxy tokens, tricky targets (sen
 encoded slashes, a double slash, an absolute URI naming another host), an unknown tenant, an
 unproxied method and a path outside proxy_allow are answered by grantwarden and never reach the
 platform (403 ``not_allowed`` with the body that says where to add it); an unverified or
-wrong-org tenant gets 503 and no token is asked for; a 401 is retried once with a fresh token
-for idempotent methods only; a 429 floors every caller of the org (local 429 with the time left,
-also for a floor the probes set) until it passes; a 403 passes through with its outcome and fix,
-is recorded once per operation (counted, logged once, history once the operation passes) and
-reported to the access object; excess concurrency is 429 at once; no token, a failing platform,
-a slow one; metrics per tenant and outcome; no token in any answer header or log line.
+wrong-org tenant gets 503 and no token is asked for; the tenant's access object is the real one
+(``worker.access``): a token about to expire within the timeout is replaced before it goes; a
+401 makes the access object drop the token and is retried once with the next one for idempotent
+methods only, and a second 401 makes the tenant back off (503 with Retry-After, no mint storm);
+a 429 raises the tenant's floor through the access object, holding every caller of the org (local
+429 with the time left, also for a floor the probes set) until it passes; a 403 passes through
+with its outcome and fix, is recorded once per operation (counted, logged once, history once the
+operation passes) and becomes an observed probe that wakes the tenant's loop to diagnose and
+re-grant; excess concurrency is 429 at once; no token (with the tenant's fix and when to ask
+again), a worker not running, a failing platform, a slow one; metrics per tenant and outcome; no
+token in any answer header or log line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 
@@ -25,7 +31,7 @@ from aiohttp import web
 from structlog.testing import capture_logs
 
 from grantwarden.policy import labels
-from grantwarden.surface import proxy
+from grantwarden.remote import errors
 from grantwarden.worker import status as health
 from tests.surface import proxykit
 from tests.surface.proxykit import PROXY_TOKEN, TOKENS, Platform, Rig
@@ -105,9 +111,18 @@ async def test_a_request_reaches_the_tenants_org_with_its_token_and_nothing_of_t
     assert not names & {"x-grantwarden-token", "x-hop", "keep-alive"}
     assert [v for k, v in seen.headers if k.lower() == "authorization"] == [f"Bearer {TOKENS[0]}"]
     assert dict(seen.headers)["Host"] == rig.platform.url.removeprefix("http://")
-    assert rig.access.min_valid == [30.0], "a token that outlives the request's timeout"
     assert rig.sample("grantwarden_proxy_requests_total", tenant="acme-eu", outcome="ok") == 1
     assert rig.sample("grantwarden_proxy_duration_seconds_count", outcome="ok") == 1
+    assert rig.target.status.handoff is None, "the proxy hands no token out: nothing recorded as handed out"
+
+
+async def test_a_token_that_would_not_outlast_the_requests_timeout_is_replaced_before_it_goes(rig: Rig) -> None:
+    await rig.call("GET", INTEGRATIONS)
+    await rig.clock.advance(3600 - 90)  # 90 s left: the 30 s timeout and the box's 30 s margin, the same token
+    await rig.call("GET", INTEGRATIONS)
+    await rig.clock.advance(40)  # 50 s left: it could expire while the platform answers
+    await rig.call("GET", INTEGRATIONS)
+    assert [seen.token for seen in rig.platform.seen] == [TOKENS[0], TOKENS[0], TOKENS[1]]
 
 
 @pytest.mark.parametrize(
@@ -125,7 +140,7 @@ async def test_without_the_proxy_token_nothing_is_forwarded(rig: Rig, headers: d
     assert (await response.json())["error"] == "unauthenticated"
     assert response.headers["X-Grantwarden-Outcome"] == "unauthenticated"
     assert rig.platform.seen == []
-    assert rig.access.handed == []
+    assert rig.minted == [], "no token was even asked for"
 
 
 async def test_two_proxy_tokens_are_refused(rig: Rig) -> None:
@@ -153,7 +168,7 @@ async def test_a_tricky_target_is_refused_before_anything_else(rig: Rig, target:
     assert headers["X-Grantwarden-Outcome"] == "bad_target"
     assert says in json.loads(body)["message"]
     assert rig.platform.seen == []
-    assert rig.access.handed == []
+    assert rig.minted == [], "no token was even asked for"
 
 
 async def test_a_path_outside_the_allow_list_is_403_from_grantwarden(rig: Rig) -> None:
@@ -171,7 +186,7 @@ async def test_a_path_outside_the_allow_list_is_403_from_grantwarden(rig: Rig) -
     post = await rig.call("POST", INTEGRATIONS, json={})  # the path is allowed for GET only
     assert post.status == 403
     assert rig.platform.seen == []
-    assert rig.access.handed == []
+    assert rig.minted == [], "no token was even asked for"
     records = {r.operation: r for r in rig.target.status.traffic}
     assert records["GET /api/v2/oauth/clients"].outcome == "not_allowed"
     assert rig.sample("grantwarden_proxy_requests_total", tenant="acme-eu", outcome="not_allowed") == 2
@@ -190,7 +205,7 @@ async def test_an_unknown_tenant_and_an_unproxied_method_are_refused(rig: Rig) -
 
 @pytest.mark.parametrize(
     ("identity_org_id", "outcome"),
-    [pytest.param(None, "identity_unverified", id="not-yet"), pytest.param("other-org", "wrong_org", id="wrong-org")],
+    [pytest.param(None, "identity_not_verified", id="not-yet"), pytest.param("other-org", "wrong_org", id="wrong-org")],
 )
 async def test_a_tenant_whose_identity_did_not_pass_is_never_proxied(
     platform: Platform, identity_org_id: str | None, outcome: str
@@ -205,7 +220,7 @@ async def test_a_tenant_whose_identity_did_not_pass_is_never_proxied(
         assert response.status == 503
         assert response.headers["X-Grantwarden-Outcome"] == outcome
         assert "org" in response.headers["X-Grantwarden-Fix"]
-        assert rig.access.handed == []
+        assert rig.minted == [], "no token was even asked for"
         assert platform.seen == []
 
 
@@ -229,30 +244,42 @@ async def test_a_401_is_retried_once_with_a_fresh_token_for_idempotent_methods_o
     )
     rig.platform.handler = answering(refused)
     body = b'{"roles": ["a"]}' if method in ("PUT", "POST", "PATCH") else None
-    response = await rig.call(method, ROLES, data=body)
-    assert rig.access.invalidated == [TOKENS[0]]
+    with capture_logs() as logs:
+        response = await rig.call(method, ROLES, data=body)
+    (dropped,) = [e for e in logs if e["event"] == "token_invalidated_by_client"]
+    assert dropped["backing_off"] is False, "the access object dropped the refused token, once"
     if retried:
         assert response.status == 200
         assert [seen.token for seen in rig.platform.seen] == [TOKENS[0], TOKENS[1]]
         assert {seen.body_bytes for seen in rig.platform.seen} == {len(body or b"")}, "the same body, twice"
-        assert rig.access.reports == []
+        assert rig.target.status.traffic == (), "the caller never saw that 401"
     else:
         assert response.status == 401
         assert response.headers["X-Grantwarden-Outcome"] == "unauthorized"
         assert [seen.token for seen in rig.platform.seen] == [TOKENS[0]]
-        assert [report[2] for report in rig.access.reports] == [401]
+        assert rig.target.status.traffic[0].outcome == "unauthorized"
+        assert rig.access.box.token is None
+        assert (await rig.call("GET", INTEGRATIONS)).status == 200
+        assert rig.platform.seen[-1].token == TOKENS[1], "the next request has a new token"
 
 
-async def test_a_second_401_goes_to_the_caller_with_its_outcome_and_fix(rig: Rig) -> None:
+async def test_a_second_401_goes_to_the_caller_and_the_tenant_backs_off_before_minting_again(rig: Rig) -> None:
+    """The replacement refused too: the access object drops it as a refusal (design.md §3.2), so
+    no request of the tenant makes a mint storm; callers get 503 with when to ask again."""
     refusal = {"code": "bad.credentials", "message": "Invalid login credentials.", "status": 401}
     rig.platform.handler = answering(web.json_response(refusal, status=401), web.json_response(refusal, status=401))
     response = await rig.call("GET", INTEGRATIONS)
     assert response.status == 401
     assert await response.json() == refusal
     assert response.headers["X-Grantwarden-Outcome"] == "unauthorized"
-    assert response.headers["X-Grantwarden-Fix"]
-    assert rig.access.invalidated == [TOKENS[0], TOKENS[1]]
+    assert "token" in response.headers["X-Grantwarden-Fix"]
     assert rig.target.status.traffic[0].outcome == "unauthorized"
+    backing_off = await rig.call("GET", INTEGRATIONS)
+    assert backing_off.status == 503
+    assert backing_off.headers["X-Grantwarden-Outcome"] == "unauthorized"
+    assert int(backing_off.headers["Retry-After"]) >= 1
+    assert rig.minted == [TOKENS[0], TOKENS[1]]
+    assert len(rig.platform.seen) == 2
 
 
 async def test_a_429_holds_every_caller_of_the_org_until_retry_after_has_passed(rig: Rig) -> None:
@@ -262,7 +289,7 @@ async def test_a_429_holds_every_caller_of_the_org_until_retry_after_has_passed(
     assert first.status == 429
     assert await first.json() == limited
     assert first.headers["X-Grantwarden-Outcome"] == "rate_limited"
-    assert rig.access.gate.not_before == rig.clock.now() + 30
+    assert rig.gate.not_before == rig.clock.now() + 30, "the access object raised the tenant's floor"
     await rig.clock.advance(12.5)
     held = await rig.call("GET", ROLES)  # another caller, another operation: the org's limit
     assert held.status == 429
@@ -273,19 +300,18 @@ async def test_a_429_holds_every_caller_of_the_org_until_retry_after_has_passed(
     await rig.clock.advance(17.5)
     assert (await rig.call("GET", INTEGRATIONS)).status == 200
     assert rig.sample("grantwarden_proxy_requests_total", tenant="acme-eu", outcome="held") == 1
-    assert [report[2] for report in rig.access.reports] == [429]
 
 
 async def test_a_floor_the_probes_set_holds_proxied_callers_too(rig: Rig) -> None:
-    rig.access.gate.hold(now=rig.clock.now(), seconds=5.2)
+    rig.gate.hold(now=rig.clock.now(), seconds=5.2)
     held = await rig.call("GET", INTEGRATIONS)
     assert held.status == 429
     assert held.headers["Retry-After"] == "6"
     assert rig.platform.seen == []
-    assert rig.access.handed == []
+    assert rig.minted == [], "no token was even asked for"
 
 
-async def test_a_403_passes_through_with_its_outcome_fix_record_and_report(rig: Rig) -> None:
+async def test_a_403_passes_through_with_its_outcome_fix_record_and_diagnosis(rig: Rig) -> None:
     headers = {"ININ-Correlation-Id": "corr-403"}
     rig.platform.handler = answering(
         web.json_response(MISSING, status=403, headers=headers), web.json_response(MISSING, status=403, headers=headers)
@@ -307,11 +333,12 @@ async def test_a_403_passes_through_with_its_outcome_fix_record_and_report(rig: 
     )
     assert record.correlation_id == "corr-403"
     assert record.passed_at is None
-    assert [entry["event"] for entry in logs] == ["proxy_refused"], "logged once per operation, not per request"
-    assert [(r[0], r[1], r[2]) for r in rig.access.reports] == [
-        ("GET", "/api/v2/conversations/messaging/integrations", 403)
-    ] * 2
-    assert json.loads(rig.access.reports[0][4]) == MISSING
+    refusal_lines = [entry["event"] for entry in logs if entry["event"] in ("proxy_refused", "refusal_reported")]
+    assert refusal_lines == ["proxy_refused"], "logged once per operation, not per request"
+    observed = rig.access.observed.get("traffic:get-conversations-messaging-integrations")
+    assert observed is not None, "the tenant's next cycle diagnoses it, and re-grants within its guard rails"
+    assert observed.reprobe == "/api/v2/conversations/messaging/integrations?pageSize=2", "as last refused"
+    assert rig.access.wake.is_set(), "that cycle starts now"
     assert (await rig.call("GET", INTEGRATIONS)).status == 200
     assert rig.target.status.traffic[0].passed_at == rig.clock.now()
     shown = health.tenant_json(rig.target.status)["traffic"][0]
@@ -340,12 +367,27 @@ async def test_requests_over_the_tenants_concurrency_are_429_at_once(platform: P
         assert (await rig.call("GET", INTEGRATIONS)).status == 200, "the slot is free again"
 
 
-async def test_no_token_to_hand_out_is_503_with_the_hand_offs_outcome_and_fix(rig: Rig) -> None:
-    rig.access.unavailable = proxy.UnavailableError("unauthorized", "Check credentials.client_secret of acme-eu.")
+async def test_no_token_to_hand_out_is_503_with_the_tenants_outcome_fix_and_when_to_retry(rig: Rig) -> None:
+    async def refused() -> None:
+        raise errors.Unauthorized(errors.Reply("POST", "/oauth/token", 401, None))
+
+    rig.access.box._mint = refused  # type: ignore[assignment]  # the credential is refused from now on
+    fix = "Check credentials.client_secret of acme-eu."
+    rig.target.status.findings = (health.FindingRecord("token", "unauthorized", (), False, "refused", fix),)
     response = await rig.call("GET", INTEGRATIONS)
     assert response.status == 503
     assert response.headers["X-Grantwarden-Outcome"] == "unauthorized"
-    assert response.headers["X-Grantwarden-Fix"] == "Check credentials.client_secret of acme-eu."
+    assert response.headers["X-Grantwarden-Fix"] == fix
+    assert int(response.headers["Retry-After"]) >= 1
+    assert rig.platform.seen == []
+
+
+async def test_a_tenant_whose_worker_is_not_running_is_503_unavailable(rig: Rig) -> None:
+    rig.targets.targets["acme-eu"] = dataclasses.replace(rig.target, access=None)
+    response = await rig.call("GET", INTEGRATIONS)
+    assert response.status == 503
+    assert response.headers["X-Grantwarden-Outcome"] == "unavailable"
+    assert "not running" in response.headers["X-Grantwarden-Fix"]
     assert rig.platform.seen == []
 
 

@@ -70,7 +70,7 @@ async def test_a_body_over_the_limit_by_its_length_never_reaches_the_platform(pl
         response = await rig.call("POST", AGENTLESS, data=body(512_001))
         assert response.status == 413
         assert response.headers["X-Grantwarden-Outcome"] == "request_too_large"
-        assert rig.access.handed == []
+        assert rig.minted == []
     assert platform.seen == []
 
 

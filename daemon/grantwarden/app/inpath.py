@@ -1,23 +1,24 @@
 """In-path mode in the running daemon: which tenants the proxy serves, and its listener.
 
 ``Tenants`` is the daemon's side of ``surface.proxy.Targets``: an owned tenant by name, with its
-status, its blueprint's compiled ``proxy_allow`` and its worker's ``Access`` (registered by the
-runtime as each worker is built). A ``Target`` is built once per tenant and configuration and
-again when the worker was replaced (a restart, a reload): the lookup runs for every proxied
-request. ``start`` brings up the listener and the proxy's own platform session (the daemon's
-decompresses answers; the proxy must not) when the file has a ``proxy`` section; ``InPath``
-stops both. Only ``app.runtime`` calls this module.
+status, its blueprint's compiled ``proxy_allow`` and its running worker's access object (the
+one the token hand-off answers from, ``handoff.Finder.access``: built for every worker when the
+hand-off or the proxy is configured), so a proxied refusal is diagnosed and re-granted as a
+reported one is. A ``Target`` is built once per tenant and configuration and again when the
+worker was replaced (a restart, a reload): the lookup runs for every proxied request. ``start``
+brings up the listener and the proxy's own platform session (the daemon's decompresses
+answers; the proxy must not) when the file has a ``proxy`` section; ``InPath`` stops both. Only
+``app.runtime`` calls this module.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import aiohttp
 
-from grantwarden.app import proxyaccess
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction
 from grantwarden.config import models as settings
@@ -25,7 +26,6 @@ from grantwarden.policy import allowlist
 from grantwarden.remote import passthrough
 from grantwarden.surface import proxy, proxylistener
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import api
 from grantwarden.worker import status as health
 
 _Cached = tuple[object, dict[str, proxy.Target], dict[str, tuple[allowlist.Rule, ...]]]
@@ -53,25 +53,22 @@ class Wiring(Protocol):
 
 
 class Tenants:
-    """The tenants the proxy may serve: owned ones whose worker registered its access."""
+    """The tenants the proxy may serve: owned ones, each with its running worker's access object."""
 
-    def __init__(self, fleet: Fleet, *, config_path: str) -> None:
-        self._fleet, self._config_path = fleet, config_path
-        self.accesses: dict[str, proxy.Access] = {}
+    def __init__(self, fleet: Fleet, *, config_path: str, access: Callable[[str], proxy.Access | None]) -> None:
+        """``access(name)``: the access object of tenant ``name``'s running worker, or None."""
+        self._fleet, self._config_path, self._access = fleet, config_path, access
         self.where: str | None = None  # the listener's URL or socket path, once it listens
         self._cached: _Cached = (None, {}, {})
 
-    def register(self, tenant: settings.Tenant, status: health.TenantStatus, worker_api: api.TenantApi) -> None:
-        """A worker was built for ``tenant``: the proxy hands out its token from now on."""
-        self.accesses[tenant.name] = proxyaccess.TokenBoxAccess(api=worker_api, status=status, tenant=tenant)
-
     def proxy_target(self, name: str) -> proxy.Target | None:
-        """An owned tenant as the proxy sees it; None for any other name."""
+        """An owned tenant as the proxy sees it (its access object None while its worker is not
+        running); None for any other name."""
         fleet = self._fleet
-        status, access = fleet.statuses().get(name), self.accesses.get(name)
+        status = fleet.statuses().get(name)
         if status is None:
-            self.accesses.pop(name, None)  # the tenant left this replica (a reload): its worker is gone
-            return None
+            return None  # not owned here, or the tenant left this replica (a reload)
+        access = self._access(name)
         cfg, targets, rules = self._cached
         if cfg is not fleet.cfg:
             self._cached = cfg, targets, rules = fleet.cfg, {}, {}
@@ -79,7 +76,7 @@ class Tenants:
         if found is not None and found.status is status and found.access is access:
             return found
         tenant_cfg = fleet.cfg.tenant(name)
-        if access is None or tenant_cfg is None:
+        if tenant_cfg is None:
             return None
         blueprint = tenant_cfg.blueprint
         if blueprint not in rules:

@@ -138,7 +138,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             redactor=options.redactor,
             launch=launch,
             sharing=lambda name: holder["cfg"].sharing_client_with(name),  # the configuration in force
-            handoff=prepared.wiring if prepared is not None else None,
+            access=prepared.wiring if prepared is not None else None,  # with a hand-off or a proxy
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 
@@ -146,12 +146,9 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             current = holder["cfg"]
             tenant_cfg = current.tenant(spec.name)
             assert tenant_cfg is not None
-            worker = tenant.Worker(
+            return tenant.Worker(
                 tenant=tenant_cfg, blueprint=current.blueprints[tenant_cfg.blueprint], status=status, deps=deps
             )
-            if daemon.proxied is not None:  # the in-path proxy hands out this worker's token
-                daemon.proxied.register(tenant_cfg, status, worker.api)
-            return worker
 
         def make_status(spec: supervisor.Spec) -> health.TenantStatus:
             tenant_cfg = holder["cfg"].tenant(spec.name)
@@ -177,7 +174,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         )
         daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
         daemon.files = finder.attach(daemon, prepared)
-        daemon.proxied = inpath.Tenants(daemon, config_path=loaded.source) if cfg.proxy is not None else None
+        if cfg.proxy is not None:  # the proxy asks each running worker's access object, as the hand-off does
+            daemon.proxied = inpath.Tenants(daemon, config_path=loaded.source, access=finder.access)
         reload = daemon.reloader = reloading.Reloader(
             source=loaded.source,
             daemon=daemon,

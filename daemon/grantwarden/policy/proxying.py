@@ -45,8 +45,8 @@ class ProxyOutcome(enum.StrEnum):
     BAD_METHOD = "bad_method"  # 405: not one of the proxied methods
     UNKNOWN_TENANT = "unknown_tenant"  # 404: no such tenant on this replica
     NOT_ALLOWED = "not_allowed"  # 403: outside the blueprint's proxy_allow
-    IDENTITY_UNVERIFIED = "identity_unverified"  # 503: the identity check has not passed yet
-    UNAVAILABLE = "unavailable"  # 503: no token to hand out, for a reason outside the outcomes
+    IDENTITY_NOT_VERIFIED = "identity_not_verified"  # 503: no identity check has passed yet (as the hand-off says)
+    UNAVAILABLE = "unavailable"  # 503: no token to hand out, for a reason outside the outcomes (not running)
     HELD = "held"  # 429: inside the tenant's Retry-After floor; the platform was not asked
     BUSY = "busy"  # 429: per_tenant_concurrency requests of the tenant already in flight
     REQUEST_TOO_LARGE = "request_too_large"  # 413: a body over max_request_bytes
@@ -71,13 +71,24 @@ REFUSALS = frozenset({401, 403, 429})
 
 
 def label_of(name: str) -> Label:
-    """An outcome named by the token hand-off (``Unavailable.outcome``), kept to known labels."""
+    """An outcome named by the tenant's access object, kept to known labels."""
     for vocabulary in (Outcome, ProxyOutcome):
         try:
             return vocabulary(name)
         except ValueError:
             continue
     return ProxyOutcome.UNAVAILABLE
+
+
+def not_ready(error: str, outcome: str) -> Label:
+    """The proxy's outcome for a token that may not go out (``traffic.NotReadyError``'s ``error``
+    and ``outcome``, design.md §2.8.1): the identity's own labels, else why the token endpoint
+    failed (an outcome of §2.6), else ``unavailable`` (a worker starting, stopping, or ``pending``)."""
+    if error == "wrong_org":
+        return Outcome.WRONG_ORG
+    if error == "identity_not_verified":
+        return ProxyOutcome.IDENTITY_NOT_VERIFIED
+    return label_of(outcome)
 
 
 def is_refusal(status: int, outcome: Label) -> bool:

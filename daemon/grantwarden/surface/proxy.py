@@ -9,11 +9,12 @@ tenant whose identity check passed. Callers prove themselves with ``X-Grantwarde
 ``Authorization`` header belongs to the SDK and is never forwarded).
 
 This module holds the contract with the rest of the daemon, and nothing that runs: ``Access``
-(what the proxy needs of a tenant's token hand-off), ``Target`` (one tenant as the proxy sees
-it), ``Upstream`` (the way to the platform, ``remote.passthrough``). The requests themselves are
-``proxyforward``'s, the way back ``proxyrelay``'s, the answers grantwarden gives itself
-``proxyanswers``', the listener ``proxylistener``'s (started through ``app.inpath`` only). No
-token is ever logged or returned.
+(what the proxy needs of a tenant's access object, the one the token hand-off answers from, so
+a proxied refusal is diagnosed and re-granted as a reported one is), ``Target`` (one tenant as
+the proxy sees it), ``Upstream`` (the way to the platform, ``remote.passthrough``). The
+requests themselves are ``proxyforward``'s, the way back ``proxyrelay``'s, the answers
+grantwarden gives itself ``proxyanswers``', the listener ``proxylistener``'s (started through
+``app.inpath`` only). No token is ever logged or returned.
 """
 
 from __future__ import annotations
@@ -24,47 +25,43 @@ from collections.abc import AsyncIterable, Mapping, Sequence
 from typing import Protocol
 
 from grantwarden.config import models as settings
-from grantwarden.policy import allowlist
+from grantwarden.policy import allowlist, traffic
 from grantwarden.worker import status as health
 
 
-class Floor(Protocol):
-    """The tenant's Retry-After floor (``remote.gate.Gate``): shared by probes and proxied calls."""
+class Answered(Protocol):
+    """What the access object answers a report (``worker.refusals.Answer``): the fix the tenant's
+    findings (or the diagnosis of this one refusal) give."""
 
     @property
-    def not_before(self) -> float: ...
+    def fix(self) -> str: ...
 
-    def hold(self, *, now: float, seconds: float) -> None: ...
+
+class Token(Protocol):
+    """The tenant's token (``worker.tokenbox.Token``): only its value goes into a request."""
+
+    @property
+    def value(self) -> str: ...
 
 
 class Access(Protocol):
-    """What the proxy needs of one tenant's token hand-off (the access object of issue 17).
+    """What the proxy needs of one tenant's access object (``worker.access.Access``, design.md §2.8),
+    the same object the token hand-off answers from.
 
-    ``token`` returns a token that stays valid for ``min_valid_s`` more seconds, never before the
-    tenant's identity check passed and never for ``wrong_org``; otherwise it raises
-    ``UnavailableError`` with an outcome label and a one-sentence fix. ``invalidate`` drops the token
-    the platform refused with 401, if it is still the current one. ``report_refusal`` returns at
-    once: the refusal (401, 403, 429, a grant-type 400) is classified like a probe's and any
-    diagnosis or re-grant runs in the tenant's own tasks, bounded per operation and cycle.
+    ``why_not`` is None while the tenant's token may go out: never before an identity check showed
+    it acting in the tenant's org, never for ``wrong_org``. ``current`` returns that token, lasting
+    ``min_valid_s`` more seconds, or raises ``traffic.NotReadyError``; it records no hand-out (the
+    token goes into a request, never to the caller). ``report_refusal`` returns at once with the
+    fix: a 429's ``Retry-After`` raises the tenant's floor, a 401 drops the token it names, a 403
+    (or a grant-type 400) is diagnosed and re-granted in the tenant's own loop, bounded per
+    operation and probe interval. The proxy neither floors nor drops anything itself.
     """
 
-    @property
-    def gate(self) -> Floor: ...
+    def why_not(self) -> traffic.NotReadyError | None: ...
 
-    async def token(self, min_valid_s: float) -> str: ...
+    async def current(self, min_valid_s: float = 0.0) -> Token: ...
 
-    def invalidate(self, presented: str) -> None: ...
-
-    def report_refusal(self, method: str, path: str, status: int, headers: Mapping[str, str], body: bytes) -> None: ...
-
-
-class UnavailableError(Exception):
-    """No token can be handed out: ``outcome`` (a label of design.md §2.6 or §2.9) and ``fix``."""
-
-    def __init__(self, outcome: str, fix: str) -> None:
-        super().__init__(fix)
-        self.outcome = outcome
-        self.fix = fix
+    def report_refusal(self, report: traffic.Report) -> Answered: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -74,7 +71,7 @@ class Target:
     tenant: settings.Tenant
     rules: tuple[allowlist.Rule, ...]  # the blueprint's proxy_allow, compiled
     status: health.TenantStatus
-    access: Access
+    access: Access | None  # None while the tenant's worker is not running (starting, restarting)
     config_path: str
     api_url: str = ""  # the tenant's API host (``tenant.api_url``, taken once, not per request)
 

@@ -3,26 +3,26 @@
 Every answer grantwarden gives in place of the platform (design.md §2.9) is JSON
 ``{"error": OUTCOME, "message", "tenant", "method", "path", "fix"}`` with
 ``X-Grantwarden-Outcome`` and, for refusals, ``X-Grantwarden-Fix``; a refusal forwarded from the
-platform keeps its body and gains the same two headers, the fix being the one the probes'
-diagnosis would give (``policy.diagnosis``). A refusal in traffic is recorded beside the probes'
-findings (``TenantStatus.traffic``) and logged once per operation and outcome
-(``proxy_refused``); every request is counted per tenant and outcome and timed per outcome.
-Nothing here ever sees a token. Called by ``proxyforward`` and ``proxyrelay``.
+platform keeps its body and gains the same two headers, the fix being the one the tenant's
+access object answers its report with (the tenant's finding, or the diagnosis of this refusal).
+A refusal in traffic is recorded beside the probes' findings (``TenantStatus.traffic``) and
+logged once per operation and outcome (``proxy_refused``); every request is counted per tenant
+and outcome and timed per outcome. Nothing here ever sees a token. Called by ``proxyforward``
+and ``proxyrelay``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
+import math
 from collections.abc import Mapping
 
 import structlog
 from aiohttp import web
 
-from grantwarden.policy import allowlist, diagnosis, labels, proxying
+from grantwarden.policy import allowlist, proxying, traffic
 from grantwarden.policy.forbidden import Verdict
-from grantwarden.policy.labels import Outcome
 from grantwarden.surface import proxy
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.telemetry import series
@@ -96,21 +96,6 @@ def not_allowed_fix(target: proxy.Target) -> str:
     return f"add it to blueprints.{target.blueprint}.proxy_allow in {target.config_path}"
 
 
-def identity_problem(target: proxy.Target) -> tuple[proxying.Label, str]:
-    """Why a tenant's token is not handed to anyone yet: wrong_org, or an unverified identity."""
-    status, tenant = target.status, target.tenant
-    if status.identity_org_id not in (None, tenant.org_id):
-        found = next((f.fix for f in status.findings if f.outcome == Outcome.WRONG_ORG), None)
-        return Outcome.WRONG_ORG, found or (
-            f"The credentials of tenant {tenant.name} act in org {status.identity_org_id}, not {tenant.org_id}: "
-            f"configure org {tenant.org_id}'s own OAuth client."
-        )
-    return proxying.ProxyOutcome.IDENTITY_UNVERIFIED, (
-        f"grantwarden has not yet verified that tenant {tenant.name}'s token acts in org {tenant.org_id}; "
-        f"retry after its next cycle, or see GET /status/{tenant.name}."
-    )
-
-
 def held_fix(target: proxy.Target) -> str:
     return (
         f"org {target.tenant.org_id} asked grantwarden to wait (429 Retry-After); every caller of tenant "
@@ -118,39 +103,29 @@ def held_fix(target: proxy.Target) -> str:
     )
 
 
-def refusal_fix(target: proxy.Target, operation: str, verdict: Verdict) -> str:
-    """The fix the probes' diagnosis gives for the same refusal (``policy.diagnosis``); worked out
-    once per tenant, operation and refusal, not for every request of a storm of them."""
-    tenant = target.tenant
-    subject = (tenant.name, tenant.org_id, tenant.credentials.client_id, tenant.credentials.grant)
-    settled = dataclasses.replace(verdict, context_id=None, retry_after=None)  # what varies per answer
-    return _fix(subject, tenant.regrant.mode, tenant.regrant.dry_run, target.config_path, operation, settled)
+def not_ready(done: Done, reason: traffic.NotReadyError, where: Mapping[str, str], now: float) -> web.Response:
+    """503: the tenant's token may not go out now (its access object says why, with the fix, and
+    when to ask again); the platform is not asked."""
+    outcome = proxying.not_ready(reason.error, reason.outcome)
+    retry_after = reason.retry_at - now if reason.retry_at is not None and math.isfinite(reason.retry_at) else None
+    message = _NOT_READY.get(reason.error, "no token for this tenant now")
+    return answer(
+        done, 503, outcome, message, fix=reason.fix, where=where, retry_after=retry_after if retry_after else None
+    )
 
 
-@functools.lru_cache(maxsize=1024)
-def _fix(
-    subject: tuple[str, str, str, labels.GrantType],
-    mode: labels.RegrantMode,
-    dry_run: bool,
-    config_path: str,
-    operation: str,
-    verdict: Verdict,
-) -> str:
-    name, org_id, client_id, grant = subject
-    found = diagnosis.diagnose(
-        tenant=name,
-        org_id=org_id,
-        client_id=client_id,
-        grant_type=grant,
-        mode=mode,
-        identity_org_id=None,
-        token_problem=None,
-        verdicts={operation: verdict},
-        plans={},
-        config_path=config_path,
-        dry_run=dry_run,
-    ).findings
-    return found[0].fix if found else f"See GET /status/{name}."
+_NOT_READY = {
+    "wrong_org": "the tenant's token is not handed out",
+    "identity_not_verified": "the tenant's token is not handed out",
+    "not_running": "the tenant's worker is not running",
+}
+
+
+def not_running(done: Done, target: proxy.Target, where: Mapping[str, str]) -> web.Response:
+    """503: the tenant's worker is starting or restarting: no access object to ask."""
+    name = target.tenant.name
+    fix = f"Tenant {name}'s worker is not running (starting, or restarting after a crash): see /status/{name}."
+    return answer(done, 503, proxying.ProxyOutcome.UNAVAILABLE, _NOT_READY["not_running"], fix=fix, where=where)
 
 
 def note_refusal(

@@ -5,9 +5,10 @@ caller's ``X-Grantwarden-Token`` (constant time), the request target (``allowlis
 tenant, the method, the blueprint's ``proxy_allow``, the tenant's identity check, its Retry-After
 floor (a local 429 with the time left, so one org's limit holds for all its callers together),
 its concurrency (a local 429 at once: no queue hides a burst behind latency), the body's size.
-Then the tenant's token goes in ``Authorization`` and the request streams out; ``proxyrelay``
-brings the answer back. A 401 drops the token and, for idempotent methods only, the request goes
-once more with a fresh one. A body too large is cut while it streams, never buffered whole (a
+Then the tenant's token (from its access object, ``proxy.Access``) goes in ``Authorization``
+and the request streams out; ``proxyrelay`` brings the answer back and reports a refusal to the
+access object. A 401 (the access object drops the token) sends an idempotent request once more
+with the next token. A body too large is cut while it streams, never buffered whole (a
 request that may be sent twice is read first, within ``max_request_bytes``). Called per request
 by aiohttp (``proxylistener``).
 """
@@ -23,7 +24,7 @@ from aiohttp import web
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import proxysettings
-from grantwarden.policy import allowlist, proxying
+from grantwarden.policy import allowlist, proxying, traffic
 from grantwarden.policy.labels import Outcome
 from grantwarden.policy.proxying import ProxyOutcome
 from grantwarden.surface import proxy, proxyanswers, proxyrelay
@@ -116,10 +117,12 @@ class Forwarder:
 
     async def _admitted(self, call: Call) -> web.StreamResponse:
         target, done, limit = call.target, call.done, self._config.per_tenant_concurrency
-        if not target.status.identity_verified:
-            outcome, fix = proxyanswers.identity_problem(target)
-            return answer(done, 503, outcome, "the tenant's token is not handed out", fix=fix, where=call.where)
-        left = proxying.held_for(target.access.gate.not_before, self._clock.now())
+        if target.access is None:
+            return proxyanswers.not_running(done, target, call.where)
+        if (reason := target.access.why_not()) is not None:
+            return proxyanswers.not_ready(done, reason, call.where, self._clock.now())
+        floor = target.status.floor
+        left = proxying.held_for(floor.not_before, self._clock.now()) if floor is not None else None
         if left is not None:
             fix, message = proxyanswers.held_fix(target), "inside the org's Retry-After"
             return answer(done, 429, ProxyOutcome.HELD, message, fix=fix, where=call.where, retry_after=left)
@@ -157,7 +160,8 @@ class Forwarder:
         return b"".join(parts)
 
     async def _forward(self, call: Call) -> web.StreamResponse:
-        request, target, method = call.request, call.target, call.method
+        request, target, method, access = call.request, call.target, call.method, call.target.access
+        assert access is not None  # _admitted answered for a tenant without one
         attempts = 2 if proxying.retried(method) else 1
         try:
             body = await self._body(request, replayable=attempts > 1)
@@ -169,18 +173,15 @@ class Forwarder:
         url, timeout = target.api_url + call.parsed.upstream, self._config.timeout
         for attempt in range(1, attempts + 1):
             try:
-                token = await target.access.token(timeout)
-            except proxy.UnavailableError as exc:
-                outcome = proxying.label_of(exc.outcome)
-                return answer(call.done, 503, outcome, "no token for this tenant now", fix=exc.fix, where=call.where)
+                token = (await access.current(timeout)).value
+            except traffic.NotReadyError as reason:
+                return proxyanswers.not_ready(call.done, reason, call.where, self._clock.now())
             sent = [*headers, ("Authorization", f"Bearer {token}")]
             try:
                 async with self._upstream.send(method, url, headers=sent, body=body, timeout_s=timeout) as reply:
-                    if reply.status == 401:
-                        target.access.invalidate(token)
-                        if attempt < attempts:
-                            continue  # the block's exit settles the refused answer's connection
-                    return await self._relay.back(call, reply, token)
+                    response = await self._relay.back(call, reply, token, retry=attempt < attempts)
+                if response is not None:
+                    return response
             except proxying.UpstreamError as exc:
                 if isinstance(body, _Metered) and body.exceeded:
                     return self._too_large(call)

@@ -2,9 +2,12 @@
 
 Status, headers (minus hop-by-hop ones, any ``X-Grantwarden-*`` and any that would carry the
 token) and body go back as they came, plus ``X-Grantwarden-Outcome`` and, for a refusal,
-``X-Grantwarden-Fix``. What the answer says is acted on first: a 429's ``Retry-After`` raises the
-tenant's floor, a refusal is recorded beside the probes' findings and reported to the tenant's
-access object, a pass closes an operation's refusal record. An error answer's first
+``X-Grantwarden-Fix``. A refusal (401, 403, 429, a grant-type 400) is reported to the tenant's
+access object, which acts on it as on a hand-off report: a 429's ``Retry-After`` raises the
+tenant's floor, a 401 drops the token sent (named by its SHA-256), a 403 is diagnosed and
+re-granted in the tenant's own loop; its answer is the fix. The refusal is also recorded beside
+the probes' findings; a pass closes an operation's refusal record. A 401 that the request may
+be sent again after is not relayed: the forwarder sends it once more. An error answer's first
 ``PEEK_BYTES`` are read before its headers go out (that is what classification reads); a small
 answer of known length goes back in one piece; anything else streams, within
 ``max_response_bytes``: past it, or when the platform fails midway, the connection is cut, so
@@ -17,7 +20,7 @@ from aiohttp import web
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.config import proxysettings
-from grantwarden.policy import errorbody, forbidden, proxying
+from grantwarden.policy import errorbody, forbidden, proxying, traffic
 from grantwarden.policy.labels import Outcome
 from grantwarden.policy.proxying import ProxyOutcome
 from grantwarden.surface import proxy, proxyanswers
@@ -34,8 +37,11 @@ class Relay:
     def __init__(self, *, config: proxysettings.ProxySettings, clock: clock_mod.Clock) -> None:
         self._limit, self._clock = config.max_response_bytes, clock
 
-    async def back(self, call: Call, reply: proxy.Reply, token: str) -> web.StreamResponse:
-        """The answer to ``call``; raises ``UpstreamError`` only while nothing was sent yet."""
+    async def back(
+        self, call: Call, reply: proxy.Reply, token: str, *, retry: bool = False
+    ) -> web.StreamResponse | None:
+        """The answer to ``call``; None for a 401 when ``retry`` (the token is dropped: send
+        again). Raises ``UpstreamError`` only while nothing was sent yet."""
         status, length = reply.status, reply.content_length
         if length is not None and length > self._limit:
             message = f"the platform's answer is over {self._limit} bytes (proxy.max_response_bytes)"
@@ -47,11 +53,24 @@ class Relay:
             if whole and len(peek) != length:
                 message = f"the platform's answer ended after {len(peek)} of {length} bytes"
                 return answer(call.done, 502, Outcome.NETWORK_ERROR, message, where=call.where)
-        headers = proxying.response_headers(reply.headers.items(), token=token)
-        outcome, fix = self._observe(call, reply, peek) if status >= 300 else (Outcome.OK, None)
-        if status < 300 and call.target.status.traffic:
+        outcome: proxying.Label = Outcome.OK
+        fix = None
+        if status >= 300:
+            verdict = forbidden.classify(
+                status=status,
+                facts=errorbody.parse(peek) if status >= 400 else None,
+                retry_after_header=reply.headers.get("Retry-After"),
+            )
+            outcome = verdict.outcome
+            if proxying.is_refusal(status, outcome):
+                fix = self._report(call, reply, peek, token)
+                if retry and outcome is Outcome.UNAUTHORIZED:
+                    return None  # the access object dropped the token: the request goes once more
+                self._note(call, reply, verdict)
+        elif call.target.status.traffic:
             call.target.status.saw_traffic_pass(call.operation, self._clock.now())
         call.done.outcome = outcome
+        headers = proxying.response_headers(reply.headers.items(), token=token)
         headers.append((proxying.OUTCOME_HEADER, outcome))
         if fix is not None:
             headers.append((proxying.FIX_HEADER, proxying.header_text(fix)))
@@ -85,31 +104,33 @@ class Relay:
             done.outcome = ProxyOutcome.CLIENT_CLOSED
         return response
 
-    def _observe(self, call: Call, reply: proxy.Reply, peek: bytes) -> tuple[proxying.Label, str | None]:
-        """Floor, record and report what a non-2xx answer says: its outcome, and a refusal's fix."""
-        found = reply.headers
-        verdict = forbidden.classify(
+    @staticmethod
+    def _report(call: Call, reply: proxy.Reply, peek: bytes, token: str) -> str:
+        """Tell the tenant's access object (which floors, drops or diagnoses); its fix."""
+        access = call.target.access
+        assert access is not None  # the forwarder sent nothing for a tenant without one
+        report = traffic.Report(
+            method=call.method,
+            path=call.parsed.upstream,
             status=reply.status,
-            facts=errorbody.parse(peek) if reply.status >= 400 else None,
-            retry_after_header=found.get("Retry-After"),
+            headers=reply.headers,
+            body=peek[: traffic.MAX_BODY],
+            token_sha256=traffic.digest(token),
+            proxied=True,
         )
-        target, status, now = call.target, reply.status, self._clock.now()
-        if status == 429 and verdict.retry_after is not None:
-            target.access.gate.hold(now=now, seconds=verdict.retry_after)
-        if not proxying.is_refusal(status, verdict.outcome):
-            return verdict.outcome, None
-        correlation = found.get(proxyanswers.CORRELATION_HEADER)
+        return access.report_refusal(report).fix
+
+    def _note(self, call: Call, reply: proxy.Reply, verdict: forbidden.Verdict) -> None:
+        """The refusal in the tenant's traffic records (and its log line, once per operation)."""
         proxyanswers.note_refusal(
-            target,
+            call.target,
             call.operation,
             outcome=verdict.outcome,
-            http_status=status,
-            now=now,
+            http_status=reply.status,
+            now=self._clock.now(),
             verdict=verdict,
-            correlation_id=correlation,
+            correlation_id=reply.headers.get(proxyanswers.CORRELATION_HEADER),
         )
-        target.access.report_refusal(call.method, call.parsed.path, status, dict(found.items()), peek)
-        return verdict.outcome, proxyanswers.refusal_fix(target, call.operation, verdict)
 
 
 def _cut(request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
