@@ -1,17 +1,19 @@
 """In-path mode end to end: the official Python SDK, pointed only at grantwarden's proxy.
 
-The daemon (with a ``proxy`` section) and the simulator share one ManualClock; the SDK
-(``purecloudplatformclientv2``) gets ``host = http://127.0.0.1:PORT/t/TENANT`` and the proxy's
-token as a default header, no access token of its own, and runs in a worker thread (it is
-synchronous). Covers: a call reaches the simulator with the tenant's own token (the request log
+The daemon (with a ``proxy`` section and no hand-off) and the simulator share one ManualClock;
+the SDK (``purecloudplatformclientv2``) gets ``host = http://127.0.0.1:PORT/t/TENANT`` and the
+proxy's token as a default header, no access token of its own, and runs in a worker thread (it
+is synchronous). grantwarden's own probes do not cover the messaging API, so only the proxied
+traffic tells. Covers: a call reaches the simulator with the tenant's own token (the request log
 names the tenant's client) and deserialises as the SDK's model; a path outside the blueprint's
 proxy_allow is the SDK's ApiException 403 ``not_allowed`` and never reaches the platform; after a
 role is removed in the simulator, the platform's 403 comes through to the SDK unchanged with
 ``X-Grantwarden-Outcome: missing_permission``, a fix naming the permission, and the refusal shown
-in /status beside the probes; a wrong-org tenant is 503 ``wrong_org``, its token never handed out.
-
-Once the proxy's ``Access`` is the token hand-off's access object, the refusal reported here
-also drives the re-grant (design.md §2.9); that assertion belongs with that wiring.
+in /status beside the probes; the tenant's access object (the one the hand-off would answer
+from) wakes its loop, which diagnoses the operation, re-grants the allow-listed role with the
+admin identity and verifies it by repeating that GET, and the SDK's next call through the proxy
+passes (design.md §2.9, the twin of ``test_handoff_sdk.py``); a wrong-org tenant is 503
+``wrong_org``, its token never handed out.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 import PureCloudPlatformClientV2 as gc  # noqa: N813 - the SDK's module name is long and CamelCase
 import pytest
 from PureCloudPlatformClientV2.rest import ApiException
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from grantwarden.base.clock import ManualClock
 from grantwarden.config import loading as configfile
@@ -49,6 +53,9 @@ def proxied_config(sim: testing.Simulator, monkeypatch: pytest.MonkeyPatch, stat
     ]
     for blueprint in raw["blueprints"].values():
         blueprint["proxy_allow"] = ALLOW
+        blueprint["probes"] = ["token", "organization"]  # the messaging API only through the proxy
+        blueprint["grants"] = {"roles": ["Messaging Viewer", "Web Deployments Viewer"], "division": "home"}
+    raw.setdefault("defaults", {})["probe_interval"] = "300s"
     raw["server"] = {"listen": "127.0.0.1:0"}
     raw["proxy"] = {"listen": "127.0.0.1:0", "bearer_token": {"env": "GW_PROXY_TOKEN"}}
     for name, value in {**env, "GW_PROXY_TOKEN": PROXY_TOKEN}.items():
@@ -71,12 +78,14 @@ async def refused(call: Any) -> ApiException:
     return caught.value
 
 
-async def test_the_sdk_works_through_the_proxy_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+async def test_the_sdk_works_through_the_proxy_alone_and_a_refusal_is_regranted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     clock = ManualClock()
     async with testing.running(support.DEMO, clock=clock) as sim:
         acme = sim.tenant("acme")
         async with running_daemon(proxied_config(sim, monkeypatch, tmp_path), clock) as run:
-            await clock.advance(61)  # every tenant's first cycle, identity check included
+            await clock.advance(301)  # every tenant's first cycle, identity check included
             assert run.daemon.proxied is not None
             proxy_url = run.daemon.proxied.where
             assert proxy_url is not None
@@ -98,15 +107,24 @@ async def test_the_sdk_works_through_the_proxy_alone(monkeypatch: pytest.MonkeyP
             assert len(sim.requests(kind="api")) == api_calls, "never reached the platform"
 
             control.remove_role(sim.world, acme.client_id, "Messaging Viewer")
-            denied = await refused(lambda: conversations.get_conversations_messaging_integrations(page_size=1))
+            with capture_logs(processors=[merge_contextvars]) as logs:
+                denied = await refused(lambda: conversations.get_conversations_messaging_integrations(page_size=1))
+                for _ in range(12):  # the woken cycle re-grants; the 5 s propagation is waited out
+                    await clock.advance(5)
+                again = await asyncio.to_thread(conversations.get_conversations_messaging_integrations, page_size=1)
             assert denied.status == 403
             assert json.loads(denied.body)["code"] == "missing.permissions", "the platform's own body"
             assert denied.headers["X-Grantwarden-Outcome"] == "missing_permission"
             assert "messaging:integration:view" in denied.headers["X-Grantwarden-Fix"]
+            assert isinstance(again, gc.MessagingIntegrationEntityListing), "re-granted: the next call passes"
+            events = [e["event"] for e in logs if e["event"].startswith(("regrant_", "proxy_refused"))]
+            assert events == ["proxy_refused", "regrant_planned", "regrant_applied", "regrant_verified"]
+            verified = next(e for e in logs if e["event"] == "regrant_verified")
+            assert verified["probes"] == ["traffic:get-conversations-messaging-integrations"]
             shown = health.tenant_json(run.daemon.statuses()["acme"])["traffic"]
-            assert [(t["operation"], t["outcome"]) for t in shown] == [
-                ("GET /api/v2/conversations/messaging/integrations", "missing_permission"),
-                ("GET /api/v2/oauth/clients", "not_allowed"),
+            assert [(t["operation"], t["outcome"], t["passed_at"] is not None) for t in shown] == [
+                ("GET /api/v2/conversations/messaging/integrations", "missing_permission", True),
+                ("GET /api/v2/oauth/clients", "not_allowed", False),
             ]
 
             apac = gc.OrganizationApi(api_client(proxy_url, "acme-apac"))
