@@ -83,7 +83,7 @@ def label_of(name: str) -> Label:
 def not_ready(error: str, outcome: str) -> Label:
     """The proxy's outcome for a token that may not go out (``traffic.NotReadyError``'s ``error``
     and ``outcome``, design.md §2.8.1): the identity's own labels, else why the token endpoint
-    failed (an outcome of §2.6), else ``unavailable`` (a worker starting, stopping, or ``pending``)."""
+    failed (an outcome of design.md §2.6), else ``unavailable`` (a worker starting, stopping, or ``pending``)."""
     if error == "wrong_org":
         return Outcome.WRONG_ORG
     if error == "identity_not_verified":

@@ -1,7 +1,7 @@
 """The integration's own traffic as grantwarden reads it: operation names, re-probes, limits.
 
 The hand-off (design.md §2.8) lets the integration report a refusal it met, and the in-path
-proxy (§2.9) reports every refusal its requests meet. A report becomes an *observed probe* named
+proxy (design.md §2.9) reports every refusal its requests meet. A report becomes an *observed probe* named
 after the operation it called, ``traffic:<method>-<path words>``, with ids replaced by ``id`` so
 that every call of one endpoint shares a name (a metric label, a finding, a plan key):
 ``GET /api/v2/conversations/messaging/integrations/9f1c…`` is

@@ -2,7 +2,7 @@
 
 The integration reports ``{method, path, status, headers, body}`` of a platform answer it got
 (``POST /v1/tenants/{tenant}/refusals``, design.md §2.8), and the in-path proxy reports every
-refusal a proxied request met (§2.9: ``Report.proxied``, always naming the token it sent). The
+refusal a proxied request met (design.md §2.9: ``Report.proxied``, always naming the token it sent). The
 answer is snapshotted and classified exactly as a probe's (``errors.snapshot``,
 ``verdicts.of_exception``, so the same redaction and ``forbidden.classify``); a hand-off report is
 counted in ``grantwarden_refusals_reported_total``, shown and logged (the proxy counts, shows and
