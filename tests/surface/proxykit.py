@@ -202,23 +202,21 @@ async def running_proxy(
     target = proxy.Target(
         tenant=tenant, rules=allowlist.compile_rules(rules), status=shown, access=made, config_path="gw.yaml"
     )
-    upstream_session = passthrough.session(connections=16)
     targets = Tenants({tenant.name: target})
-    listening = await proxylistener.start(
-        config=settings,
-        bearer_token=PROXY_TOKEN if settings.bearer_token is not None else None,
-        targets=targets,
-        upstream=passthrough.Passthrough(session=upstream_session),
-        metrics=metrics,
-        clock=clock,
-    )
-    connector: aiohttp.BaseConnector = (
-        aiohttp.UnixConnector(path=listening.where) if settings.unix_path else aiohttp.TCPConnector()
-    )
-    url = "http://proxy" if settings.unix_path else listening.where
-    try:
-        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
-            yield Rig(url, platform, made, limit, minted, target, metrics, registry, clock, session, targets)
-    finally:
-        await listening.stop()
-        await upstream_session.close()
+    async with contextlib.AsyncExitStack() as stack:
+        upstream_session = await stack.enter_async_context(passthrough.session(connections=16))
+        listening = await proxylistener.start(
+            config=settings,
+            bearer_token=PROXY_TOKEN if settings.bearer_token is not None else None,
+            targets=targets,
+            upstream=passthrough.Passthrough(session=upstream_session),
+            metrics=metrics,
+            clock=clock,
+        )
+        stack.push_async_callback(listening.stop)  # closed before the session: no request is left
+        connector: aiohttp.BaseConnector = (
+            aiohttp.UnixConnector(path=settings.unix_path) if settings.unix_path else aiohttp.TCPConnector()
+        )
+        url = "http://proxy" if settings.unix_path else listening.url
+        session = await stack.enter_async_context(aiohttp.ClientSession(connector=connector, auto_decompress=False))
+        yield Rig(url, platform, made, limit, minted, target, metrics, registry, clock, session, targets)

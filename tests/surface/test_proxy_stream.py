@@ -6,7 +6,8 @@ is asked, by counting while it streams otherwise); a large answer streams back b
 chunked or with its length; an answer over max_response_bytes is 502 when its length says so and
 cut when it only shows while streaming; a caller that goes away mid-answer ends the request, closes
 the platform's connection (no task left, counted ``client_closed``); the unix socket is made 0660
-and needs no proxy token.
+(``surface.listening``, as the hand-off's), needs no proxy token, never replaces another file and
+is removed at stop.
 """
 
 from __future__ import annotations
@@ -181,11 +182,19 @@ async def _turn() -> None:
     await future
 
 
-async def test_the_unix_socket_is_0660_and_needs_no_proxy_token(platform: Platform, tmp_path: Path) -> None:
+async def test_the_unix_socket_is_0660_needs_no_proxy_token_and_goes_at_stop(
+    platform: Platform, tmp_path: Path
+) -> None:
     path = tmp_path / "gw.sock"
+    path.touch()
     config = {"listen": f"unix:{path}", "bearer_token": None}
+    with pytest.raises(OSError, match=r"proxy.listen: .* is not a socket"):
+        async with proxykit.running_proxy(platform, config=config):
+            pass
+    path.unlink()
     async with proxykit.running_proxy(platform, config=config) as rig:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o660
         response = await rig.session.get(rig.url + INTEGRATIONS)
         assert response.status == 200
         assert response.headers["X-Grantwarden-Outcome"] == "ok"
+    assert not path.exists(), "removed at stop"

@@ -24,7 +24,7 @@ from grantwarden.base import redaction
 from grantwarden.config import models as settings
 from grantwarden.policy import allowlist
 from grantwarden.remote import passthrough
-from grantwarden.surface import proxy, proxylistener
+from grantwarden.surface import listening, proxy, proxylistener
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
 
@@ -58,7 +58,7 @@ class Tenants:
     def __init__(self, fleet: Fleet, *, config_path: str, access: Callable[[str], proxy.Access | None]) -> None:
         """``access(name)``: the access object of tenant ``name``'s running worker, or None."""
         self._fleet, self._config_path, self._access = fleet, config_path, access
-        self.where: str | None = None  # the listener's URL or socket path, once it listens
+        self.where: str | None = None  # the listener's URL (http://HOST:PORT or unix:PATH), once it listens
         self._cached: _Cached = (None, {}, {})
 
     def proxy_target(self, name: str) -> proxy.Target | None:
@@ -92,12 +92,12 @@ class Tenants:
 class InPath:
     """The running proxy: its listener, then its session, closed in that order."""
 
-    listening: proxylistener.Running
+    listening: listening.Running
     session: aiohttp.ClientSession
 
     @property
     def where(self) -> str:
-        return self.listening.where
+        return self.listening.url
 
     async def stop(self) -> None:
         try:
@@ -122,7 +122,7 @@ async def start(
         wiring.redactor.add(token, configured=True)
     session = passthrough.session(connections=connections)
     try:
-        listening = await proxylistener.start(
+        listener = await proxylistener.start(
             config=cfg.proxy,
             bearer_token=token,
             targets=tenants,
@@ -133,5 +133,5 @@ async def start(
     except BaseException:
         await session.close()
         raise
-    tenants.where = listening.where
-    return InPath(listening, session)
+    tenants.where = listener.url
+    return InPath(listener, session)
