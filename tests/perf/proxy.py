@@ -1,4 +1,4 @@
-"""Benchmark 6, the in-path proxy: latency it adds to a direct request, CPU against a minimal proxy.
+"""Benchmark 7, the in-path proxy: latency it adds to a direct request, CPU against a minimal proxy.
 
 Workload: a simulator process serving one generated tenant (its per-token budget raised so that
 no 429 interferes); ``python -m grantwarden run`` with a ``proxy`` section (TCP, bearer token,
