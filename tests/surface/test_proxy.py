@@ -9,7 +9,8 @@ platform (403 ``not_allowed`` with the body that says where to add it); an unver
 wrong-org tenant gets 503 and no token is asked for; the tenant's access object is the real one
 (``worker.access``): a token about to expire within the timeout is replaced before it goes; a
 401 makes the access object drop the token and is retried once with the next one for idempotent
-methods only, and a second 401 makes the tenant back off (503 with Retry-After, no mint storm);
+methods only (an IP allowlist's 401 drops nothing and is not retried), and a second 401 makes the
+tenant back off (503 with Retry-After, no mint storm);
 a 429 raises the tenant's floor through the access object, holding every caller of the org (local
 429 with the time left, also for a floor the probes set) until it passes; a 403 passes through
 with its outcome and fix, is recorded once per operation (counted, logged once, history once the
@@ -261,6 +262,18 @@ async def test_a_401_is_retried_once_with_a_fresh_token_for_idempotent_methods_o
         assert rig.access.box.token is None
         assert (await rig.call("GET", INTEGRATIONS)).status == 200
         assert rig.platform.seen[-1].token == TOKENS[1], "the next request has a new token"
+
+
+async def test_a_401_of_the_orgs_ip_allowlist_is_neither_retried_nor_drops_the_token(rig: Rig) -> None:
+    refusal = {"code": "ip.not.authorized", "message": "IP address not authorized", "status": 401}
+    rig.platform.handler = answering(web.json_response(refusal, status=401))
+    response = await rig.call("GET", INTEGRATIONS)
+    assert response.status == 401
+    assert response.headers["X-Grantwarden-Outcome"] == "ip_not_authorized"
+    assert "IP allowlist" in response.headers["X-Grantwarden-Fix"]
+    assert [seen.token for seen in rig.platform.seen] == [TOKENS[0]], "a new token would be refused alike"
+    assert rig.minted == [TOKENS[0]]
+    assert rig.access.box.token is not None
 
 
 async def test_a_second_401_goes_to_the_caller_and_the_tenant_backs_off_before_minting_again(rig: Rig) -> None:

@@ -107,11 +107,10 @@ def not_ready(done: Done, reason: traffic.NotReadyError, where: Mapping[str, str
     """503: the tenant's token may not go out now (its access object says why, with the fix, and
     when to ask again); the platform is not asked."""
     outcome = proxying.not_ready(reason.error, reason.outcome)
-    retry_after = reason.retry_at - now if reason.retry_at is not None and math.isfinite(reason.retry_at) else None
+    at = reason.retry_at
+    retry_after = max(at - now, 0.0) if at is not None and math.isfinite(at) else None  # at least 1 s as sent
     message = _NOT_READY.get(reason.error, "no token for this tenant now")
-    return answer(
-        done, 503, outcome, message, fix=reason.fix, where=where, retry_after=retry_after if retry_after else None
-    )
+    return answer(done, 503, outcome, message, fix=reason.fix, where=where, retry_after=retry_after)
 
 
 _NOT_READY = {
