@@ -5,7 +5,7 @@ files; the files' directory must exist and the socket's path must not be another
 that cannot use them fails, with no tenant left running and the operator listener closed, and so
 does an in-path proxy that cannot listen after the hand-off did, leaving no socket or file); at a
 stop the socket and every file go; the supervisor exposes each running worker's access object,
-and a restart after a crash replaces it; without ``handoff`` no worker has one.
+and a restart after a crash replaces it; without ``handoff`` or ``proxy`` no worker has one.
 """
 
 from __future__ import annotations
@@ -87,9 +87,10 @@ async def test_the_daemon_runs_the_handoff_and_removes_its_socket_and_files_at_s
     assert not sock.exists()
 
 
-async def test_without_a_handoff_no_worker_has_an_access_object(
+async def test_without_a_handoff_or_a_proxy_no_worker_has_an_access_object(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Nothing asks for tokens: each tenant's worker stays as small as before either existed."""
     clock = ManualClock()
     async with started(monkeypatch, tmp_path, clock, {}) as (daemon, _, _, logs):
         worker = daemon.sup.running("acme")
@@ -97,7 +98,7 @@ async def test_without_a_handoff_no_worker_has_an_access_object(
         assert worker.access is None
         assert daemon.files is None
         (line,) = [e for e in logs if e["event"] == "daemon_started"]
-        assert line["handoff"] is None
+        assert (line["handoff"], line["proxy"]) == (None, None)
 
 
 @pytest.mark.parametrize("problem", ["socket-path-is-a-file", "files-directory-missing"])
