@@ -2,9 +2,10 @@
 
 Covers (design.md §2.8.4): ``daemon_started`` names the hand-off; ``/readyz`` waits for the token
 files; the files' directory must exist and the socket's path must not be another file (a start
-that cannot use them fails, with no tenant left running and the operator listener closed); at a
+that cannot use them fails, with no tenant left running and the operator listener closed, and so
+does an in-path proxy that cannot listen after the hand-off did, leaving no socket or file); at a
 stop the socket and every file go; the supervisor exposes each running worker's access object,
-and a restart after a crash replaces it; without ``handoff`` no worker has one.
+and a restart after a crash replaces it; without ``handoff`` or ``proxy`` no worker has one.
 """
 
 from __future__ import annotations
@@ -86,9 +87,10 @@ async def test_the_daemon_runs_the_handoff_and_removes_its_socket_and_files_at_s
     assert not sock.exists()
 
 
-async def test_without_a_handoff_no_worker_has_an_access_object(
+async def test_without_a_handoff_or_a_proxy_no_worker_has_an_access_object(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Nothing asks for tokens: each tenant's worker stays as small as before either existed."""
     clock = ManualClock()
     async with started(monkeypatch, tmp_path, clock, {}) as (daemon, _, _, logs):
         worker = daemon.sup.running("acme")
@@ -96,7 +98,7 @@ async def test_without_a_handoff_no_worker_has_an_access_object(
         assert worker.access is None
         assert daemon.files is None
         (line,) = [e for e in logs if e["event"] == "daemon_started"]
-        assert line["handoff"] is None
+        assert (line["handoff"], line["proxy"]) == (None, None)
 
 
 @pytest.mark.parametrize("problem", ["socket-path-is-a-file", "files-directory-missing"])
@@ -116,6 +118,29 @@ async def test_a_handoff_that_cannot_start_stops_the_start_and_leaves_nothing_ru
     assert [t for t in asyncio.all_tasks() if t.get_name().startswith("tenant:") and not t.done()] == []
     if problem == "socket-path-is-a-file":
         assert sock.read_text() == "somebody's file"
+
+
+async def test_a_proxy_that_cannot_start_after_the_handoff_did_leaves_no_socket_file_or_tenant(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Both listeners configured, the proxy's path taken by another file: the start fails naming
+    ``proxy.listen``, and what the hand-off had started goes as at a stop (design.md §2.8.4)."""
+    clock = ManualClock()
+    sock, tokens, taken = tmp_path / "handoff.sock", tmp_path / "tokens", tmp_path / "proxy.sock"
+    tokens.mkdir()
+    taken.write_text("somebody's file")
+    edit = {
+        "handoff": {"listen": f"unix:{sock}", "files": {"directory": str(tokens)}},
+        "proxy": {"listen": f"unix:{taken}"},
+    }
+    async with started(monkeypatch, tmp_path, clock, edit) as (daemon, _, task, _):
+        assert daemon is None
+        with pytest.raises(OSError, match=r"proxy.listen: .* is not a socket"):
+            await task
+    assert [t for t in asyncio.all_tasks() if t.get_name().startswith("tenant:") and not t.done()] == []
+    assert not sock.exists(), "the hand-off's socket went with the failed start"
+    assert listing(tokens) == []
+    assert taken.read_text() == "somebody's file"
 
 
 async def test_a_restart_after_a_crash_replaces_the_access_object(

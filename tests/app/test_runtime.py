@@ -37,6 +37,7 @@ from grantwarden.config import loading as configfile
 from grantwarden.policy import labels, sharding
 from grantwarden.simulator import control, emitting, faults, testing
 from grantwarden.surface import server
+from grantwarden.worker import tenant
 from tests.e2e import support
 
 
@@ -388,3 +389,51 @@ async def test_sigterm_does_not_wait_for_a_tenants_retry_after(monkeypatch: pyte
             assert d.daemon.statuses()["acme"].cycles == 1
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(d.task, timeout=2.0) == 0, "well before the 10 s grace"
+
+
+async def test_the_proxy_listens_follows_reloads_of_proxy_allow_and_stops_with_the_daemon(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """design.md §2.9: only with a ``proxy`` section; every worker keeps an access object (the proxy
+    alone: no hand-off block in /status) and the proxy serves the running worker's; rules change
+    at a reload, tenants that left are no longer proxied, the listener goes with the daemon."""
+    monkeypatch.setenv("GW_PROXY_TOKEN", "proxy-token-of-the-runtime-test")
+    clock = ManualClock()
+    allow = [{"method": "GET", "path": "/api/v2/conversations/messaging/**"}]
+    proxy_section = {"listen": "127.0.0.1:0", "bearer_token": {"env": "GW_PROXY_TOKEN"}}
+    async with testing.running(support.DEMO, clock=clock) as sim:
+        async with running(sim, clock, tmp_path, monkeypatch, ["acme", "acme-eu"], proxy=proxy_section) as d:
+            assert d.daemon.proxied is not None
+            where = d.daemon.proxied.where
+            assert where is not None
+            for name in ("acme", "acme-eu"):
+                worker = d.daemon.sup.running(name)
+                assert isinstance(worker, tenant.Worker)
+                assert worker.access is not None, "in-path mode alone builds each worker's access object"
+                assert d.daemon.statuses()[name].handoff is None
+            raw = dict(d.raw)
+            raw["blueprints"] = {name: {**b, "proxy_allow": allow} for name, b in raw["blueprints"].items()}
+            raw["tenants"] = [t for t in raw["tenants"] if t["name"] == "acme"]
+            d.write(raw)
+            await d.hup()
+            proxied = d.daemon.proxied
+            assert proxied is not None
+            target = proxied.proxy_target("acme")
+            assert target is not None
+            assert [(r.method, r.pattern[-1]) for r in target.rules] == [("GET", "**")]
+            acme = d.daemon.sup.running("acme")
+            assert isinstance(acme, tenant.Worker)
+            assert target.access is acme.access, "the running worker's own access object"
+            assert proxied.proxy_target("acme-eu") is None
+        host, port = where.removeprefix("http://").split(":")
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection(host, int(port))
+
+
+async def test_without_a_proxy_section_nothing_more_listens(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    clock = ManualClock()
+    async with (
+        testing.running(support.DEMO, clock=clock) as sim,
+        running(sim, clock, tmp_path, monkeypatch, ["acme"]) as d,
+    ):
+        assert d.daemon.proxied is None

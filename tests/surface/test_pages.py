@@ -194,3 +194,37 @@ def test_a_huge_group_is_cut_with_a_pointer_to_status() -> None:
 
 def test_a_replica_without_tenants_says_so() -> None:
     assert "This replica owns no tenants." in render()
+
+
+def test_refusals_in_proxied_traffic_show_beside_the_probes_even_for_a_healthy_tenant() -> None:
+    """design.md §2.9: the probes pass, but the integration's own calls are refused."""
+    healthy = status("acme", S.HEALTHY)
+    healthy.saw_traffic_refusal(
+        health.TrafficRecord(
+            "GET /api/v2/conversations/messaging/integrations",
+            "missing_permission",
+            403,
+            "missing.permissions",
+            "You are missing <messaging:integration:view>",
+            3,
+            NOW - 120,
+            NOW - 60,
+            "corr-1",
+        )
+    )
+    quiet = status("globex", S.HEALTHY)
+    page = render(healthy, quiet)
+    assert 'id="tenant-acme"' in page
+    assert 'id="tenant-globex"' not in page, "a healthy tenant without refusals stays a compact row"
+    for expected in (
+        "Refused in proxied traffic",
+        "<code>GET /api/v2/conversations/messaging/integrations</code>",
+        "<b>missing_permission</b>",
+        "You are missing &lt;messaging:integration:view&gt;",
+        "<td>3</td>",
+        "still refused",
+    ):
+        assert expected in page
+    healthy.saw_traffic_pass("GET /api/v2/conversations/messaging/integrations", NOW - 5)
+    assert 'id="tenant-acme"' not in render(healthy), "once it passes, the row is compact again"
+    assert "passed" in render(status("x", S.DEGRADED, traffic=healthy.traffic))

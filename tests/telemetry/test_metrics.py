@@ -97,7 +97,11 @@ def populate(metrics: metrics_mod.Metrics) -> None:
     beta.count_refusal(OUTCOME.MISSING_PERMISSION)  # reported through the hand-off (design.md §2.8)
     beta.count_refusal(OUTCOME.MISSING_PERMISSION)
     metrics.handoff_requests.labels("tenant_token", "ok").inc()
+    beta.count_proxy_request("ok")
+    beta.count_proxy_request("missing_permission")
+    beta.count_proxy_request("ok")
     metrics.probe_duration_of("organization").observe(0.12)
+    metrics.proxy_duration_of("ok").observe(0.003)
 
 
 def test_the_state_gauge_shows_exactly_one_state_per_tenant() -> None:

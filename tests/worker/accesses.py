@@ -68,8 +68,13 @@ class Setup:
 
 
 def setup(
-    *, tenant: settings.Tenant | None = None, status: health.TenantStatus | None = None, lifetime: int = 3600
+    *,
+    tenant: settings.Tenant | None = None,
+    status: health.TenantStatus | None = None,
+    lifetime: int = 3600,
+    handoff: bool = True,
 ) -> Setup:
+    """``handoff=False``: the access object of in-path mode alone (no hand-off to show)."""
     clock = clock_mod.ManualClock(start=1_000_000.0)
     tenant = tenant or tenant_settings()
     status = status or health.TenantStatus(tenant.name, tenant.org_id, fakes.CLIENT, tenant.credentials.grant)
@@ -96,7 +101,7 @@ def setup(
         gate_hold=lambda now, seconds: limit.hold(now=now, seconds=seconds),
         clock=clock,
         metrics=metrics,
-        wiring=access.Wiring(redactor=redactor, on_change=lambda found: changes.append(found.name)),
+        wiring=access.Wiring(redactor=redactor, on_change=lambda found: changes.append(found.name), handoff=handoff),
         lineage=lambda: lineage[0],
     )
     return Setup(clock, tenant, status, box, limit, metrics, redactor, made, mints, lineage, changes, lifetime)

@@ -10,6 +10,9 @@ its shown identity, a user grant's does not; ``min_valid`` refreshes once for co
 and never more often than half a lifetime asks; invalidate of the current token (by value or
 SHA-256) drops it and mints once for concurrent callers, of an older token mints nothing, of the
 replacement again backs off; no usable token says why and when; a closed access hands out nothing.
+In-path mode: ``current`` gives the proxy the same token under the same rules without recording
+a hand-out (and a 401 report naming no token then drops nothing), with no hand-off configured the
+status shows no hand-off block, and a stopping worker is ``not_running``, never a crash.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from grantwarden.policy import labels, traffic
+from grantwarden.remote import gate
 from grantwarden.worker import status as health
 from tests.worker import accesses, fakes
 
@@ -266,3 +270,37 @@ async def test_the_answer_body_is_the_json_of_the_handout_encoded_once_per_token
     assert b"&" not in body, "escaped as the operator listener escapes"
     plain = dataclasses.replace(again, prefix=b"")
     assert plain.body(made.clock.now()) == body
+
+
+async def test_the_proxys_token_is_the_same_under_the_same_rules_but_never_recorded_as_handed_out() -> None:
+    made = accesses.setup(handoff=False)
+    assert made.status.handoff is None, "in-path mode alone: no hand-off block in /status"
+    with pytest.raises(traffic.NotReadyError) as refused:
+        await made.access.current(30)
+    assert refused.value.error == "identity_not_verified"
+    assert made.mints == []
+    accesses.learn(made, accesses.passed())
+    token = await made.access.current(30)
+    assert token.value == made.mints[0]
+    assert (await made.access.current(30)) is token, "no mint while it lasts"
+    blind = traffic.Report("GET", "/api/v2/users/me", 401, {}, b'{"code": "bad.credentials"}')
+    assert made.access.report_refusal(blind).action == "token_kept", "it never went out to anyone"
+    assert made.box.token is token
+    accesses.learn(made, accesses.wrong_org())
+    with pytest.raises(traffic.NotReadyError) as refused:
+        await made.access.current(30)
+    assert refused.value.error == "wrong_org"
+
+
+async def test_a_stopping_worker_is_not_running_rather_than_a_failure() -> None:
+    made = accesses.setup()
+    accesses.learn(made, accesses.passed())
+
+    async def stopped() -> None:
+        raise gate.StoppedError("the tenant is stopping; the request was not sent")
+
+    made.box._mint = stopped  # type: ignore[assignment]  # the mint meets the tenant's stop at its gate
+    with pytest.raises(traffic.NotReadyError) as refused:
+        await made.access.current()
+    assert (refused.value.error, refused.value.outcome) == ("not_running", "pending")
+    assert "stopping" in refused.value.fix

@@ -7,7 +7,8 @@ current token drops it, naming another keeps it, naming none drops the current t
 it went out and only once per interval; ``ip.not.authorized`` drops nothing; a 404 or 5xx is told
 and nothing more. Also: a flood of one operation's reports wakes the loop once and is answered
 from the tenant's finding; every report is counted by outcome, recorded in the status and logged
-(warning for the refusals a diagnosis concerns), and its body is redacted before it is read.
+(warning for the refusals a diagnosis concerns), and its body is redacted before it is read. A
+proxied report does the same, but is counted, shown and logged by the proxy instead.
 """
 
 from __future__ import annotations
@@ -85,13 +86,16 @@ ROWS = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("proxied", [False, True], ids=["handoff", "proxy"])
 @pytest.mark.parametrize("row", ROWS)
-async def test_a_reported_refusal_does_what_its_outcome_calls_for(row: Row) -> None:
+async def test_a_reported_refusal_does_what_its_outcome_calls_for(row: Row, proxied: bool) -> None:
+    """The same table for a hand-off report and a proxied one; the proxy counts, shows and logs
+    its own refusals (design.md §2.9), so its report adds no series, record or line here."""
     made = accesses.setup()
     accesses.learn(made, accesses.passed())
     before = made.gate.not_before
     with capture_logs() as logs:
-        answer = made.access.report_refusal(row.report)
+        answer = made.access.report_refusal(dataclasses.replace(row.report, proxied=proxied))
     assert (answer.outcome, answer.action) == (row.outcome, row.action)
     assert answer.finding
     assert answer.fix
@@ -104,8 +108,12 @@ async def test_a_reported_refusal_does_what_its_outcome_calls_for(row: Row) -> N
     samples = made.metrics.registry.get_sample_value(
         "grantwarden_refusals_reported_total", {"tenant": "acme", "outcome": row.outcome}
     )
-    assert samples == 1.0
     assert made.status.handoff is not None
+    if proxied:
+        assert (samples, made.status.handoff.refusal) == (None, None)
+        assert [e for e in logs if e["event"] == "refusal_reported"] == []
+        return
+    assert samples == 1.0
     record = made.status.handoff.refusal
     assert record is not None
     assert (record.operation, record.outcome, record.http_status) == (answer.operation, row.outcome, row.report.status)

@@ -89,3 +89,38 @@ def test_an_unresolvable_secret_needs_attention_naming_the_variable_or_file_neve
     assert "every probe interval" in file.fix
     assert not env.fixable
     assert status.first_cycle_done.is_set(), "a tenant waiting for a person does not hold /readyz back"
+
+
+def traffic(operation: str, outcome: str = "missing_permission", *, at: float = 100.0) -> health.TrafficRecord:
+    return health.TrafficRecord(operation, outcome, 403, "missing.permissions", "lacks x", 1, at, at, "corr")
+
+
+def test_traffic_refusals_count_up_per_operation_and_become_history_once_it_passes() -> None:
+    """design.md §2.9: one record per operation; the same refusal counts, a pass marks it, a new
+    refusal after a pass starts a new count; at most ten operations, the oldest dropped."""
+    status = health.TenantStatus("acme", ORG, "client-1", labels.GrantType.CLIENT_CREDENTIALS)
+    status.saw_traffic_refusal(traffic("GET /api/v2/a", at=100.0))
+    kept = status.saw_traffic_refusal(traffic("GET /api/v2/a", at=130.0))
+    assert (kept.count, kept.first_at, kept.at) == (2, 100.0, 130.0)
+    changed = status.saw_traffic_refusal(traffic("GET /api/v2/a", "unauthorized", at=140.0))
+    assert (changed.count, changed.outcome) == (1, "unauthorized"), "another outcome starts again"
+    status.saw_traffic_pass("GET /api/v2/a", 150.0)
+    assert status.traffic[0].passed_at == 150.0
+    again = status.saw_traffic_refusal(traffic("GET /api/v2/a", "unauthorized", at=160.0))
+    assert (again.count, again.passed_at) == (1, None)
+    status.saw_traffic_pass("GET /api/v2/never-refused", 170.0)
+    for index in range(12):
+        status.saw_traffic_refusal(traffic(f"GET /api/v2/op{index}", at=200.0 + index))
+    assert len(status.traffic) == health.MAX_TRAFFIC_RECORDS
+    assert [r.operation for r in status.traffic][:2] == ["GET /api/v2/op2", "GET /api/v2/op3"]
+
+
+def test_traffic_is_in_the_status_document_newest_first() -> None:
+    status = health.TenantStatus("acme", ORG, "client-1", labels.GrantType.CLIENT_CREDENTIALS)
+    status.saw_traffic_refusal(traffic("GET /api/v2/a", at=1_800_000_000.0))
+    status.saw_traffic_refusal(traffic("POST /api/v2/b", "not_allowed", at=1_800_000_060.0))
+    shown = health.tenant_json(status)["traffic"]
+    assert [(t["operation"], t["outcome"], t["at"], t["passed_at"]) for t in shown] == [
+        ("POST /api/v2/b", "not_allowed", "2027-01-15T08:01:00Z", None),
+        ("GET /api/v2/a", "missing_permission", "2027-01-15T08:00:00Z", None),
+    ]

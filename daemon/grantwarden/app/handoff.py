@@ -4,9 +4,10 @@
 sink's directory checked and cleared of an earlier run's files, the ``access.Wiring`` every
 worker gets), ``start`` once the workers run (the listener binds, the sink's writer starts), and
 ``stop`` at the end: the listener closes first (no token goes out from the first moment of a
-stop), then the workers stop, then every file is removed. ``Finder`` answers the listener's and
-the sink's questions from the running daemon. Without ``handoff`` in the configuration every
-function here returns None or does nothing: no listener, no files, no access objects.
+stop), then the workers stop, then every file is removed. ``Finder`` answers the listener's, the
+sink's and the in-path proxy's questions from the running daemon. Without ``handoff`` in the
+configuration there is no listener and no file; without ``handoff`` and ``proxy`` every function
+here returns None or does nothing: no worker keeps an access object either.
 """
 
 from __future__ import annotations
@@ -105,7 +106,11 @@ def prepare(
     directory is unusable."""
     finder = Finder()
     if (handing := cfg.handoff) is None:
-        return finder, None
+        if cfg.proxy is None:
+            return finder, None  # nothing asks for tokens: no worker keeps an access object
+        # In-path mode alone: the proxy takes each tenant's token and reports its refusals through
+        # the same access objects (design.md §2.9), with no hand-off to show in /status.
+        return finder, Prepared(access.Wiring(redactor=redactor, handoff=False), None, None)
     try:
         bearer = handing.bearer_token.reveal(environ).strip() if handing.bearer_token is not None else None
     except SecretUnavailableError as exc:  # resolved a moment ago (cli); gone since
@@ -151,11 +156,14 @@ class Stoppable(Protocol):
     async def stop(self) -> None: ...
 
 
-async def abandon(prepared: Prepared | None, sup: supervisor.Supervisor, operator: Stoppable) -> None:
-    """The listener could not bind: stop what did start, leave no file."""
-    await sup.stop()
+async def abandon(
+    prepared: Prepared | None, sup: supervisor.Supervisor, operator: Stoppable, started: Running | None = None
+) -> None:
+    """A listener could not bind (the hand-off's, or the in-path proxy's after the hand-off
+    ``started``): stop what did start, leave no file."""
+    await stop(started, sup)  # its listener, the workers, its files (without one: the workers)
     await operator.stop()
-    if prepared is not None and prepared.sink is not None:
+    if started is None and prepared is not None and prepared.sink is not None:
         await prepared.sink.stop()
 
 

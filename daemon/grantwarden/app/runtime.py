@@ -25,7 +25,7 @@ import prometheus_client
 import structlog
 
 from grantwarden import __version__
-from grantwarden.app import fleet, handoff, reloading
+from grantwarden.app import fleet, handoff, inpath, reloading
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import heap
 from grantwarden.base import redaction as redaction_mod
@@ -54,6 +54,7 @@ class Daemon:
     stopping: bool = False
     reloader: reloading.Reloader | None = None
     files: files.FileSink | None = None  # the hand-off's file sink, when configured
+    proxied: inpath.Tenants | None = None  # with a proxy section: the tenants it serves (design.md §2.9)
 
     def owned(self) -> list[settings.Tenant]:
         return [t for t in self.cfg.tenants if sharding.owns(t.org_id, self.shard_index, self.shard_count)]
@@ -137,7 +138,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
             redactor=options.redactor,
             launch=launch,
             sharing=lambda name: holder["cfg"].sharing_client_with(name),  # the configuration in force
-            handoff=prepared.wiring if prepared is not None else None,
+            access=prepared.wiring if prepared is not None else None,  # with a hand-off or a proxy
         )
         holder: dict[str, settings.Settings] = {"cfg": cfg}
 
@@ -173,6 +174,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         )
         daemon = Daemon(cfg=cfg, shard_index=index, shard_count=count, sup=sup)
         daemon.files = finder.attach(daemon, prepared)
+        if cfg.proxy is not None:  # the proxy asks each running worker's access object, as the hand-off does
+            daemon.proxied = inpath.Tenants(daemon, config_path=loaded.source, access=finder.access)
         reload = daemon.reloader = reloading.Reloader(
             source=loaded.source,
             daemon=daemon,
@@ -208,16 +211,19 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         except BaseException:
             await sup.stop()  # the port is taken, say: no tenant task may outlive the failed start
             raise
+        handing: handoff.Running | None = None
         try:
             handing = await handoff.start(cfg, prepared, backend=finder, metrics=metrics, clock=options.clock)
+            in_path = await inpath.start(cfg, daemon.proxied, metrics=metrics, wiring=options, connections=CONNECTIONS)
         except BaseException:
             freezer.cancel()
-            await handoff.abandon(prepared, sup, running)
+            await handoff.abandon(prepared, sup, running, handing)
             raise
         log.info(
             "daemon_started",
             version=__version__,
             listen=running.url,
+            proxy=in_path.where if in_path is not None else None,
             tenants=len(daemon.owned()),
             configured=len(cfg.tenants),
             shard=index,
@@ -231,6 +237,8 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         daemon.stopping = True
         freezer.cancel()
         log.info("daemon_stopping", grace_s=GRACE_S)
+        if in_path is not None:
+            await in_path.stop()  # no proxied request starts once a stop began
         await handoff.stop(handing, sup)
         await running.stop()
         await reload.finish()

@@ -27,6 +27,8 @@ def secret_refs(cfg: models.Settings) -> list[tuple[str, SecretRef]]:
         refs.append(("server.admin_token", cfg.server.admin_token))
     if cfg.handoff is not None and cfg.handoff.bearer_token is not None:
         refs.append(("handoff.bearer_token", cfg.handoff.bearer_token))
+    if cfg.proxy is not None and cfg.proxy.bearer_token is not None:
+        refs.append(("proxy.bearer_token", cfg.proxy.bearer_token))
     for index, tenant in enumerate(cfg.tenants):
         refs.append((f"tenants[{index}].credentials.client_secret", tenant.credentials.client_secret))
         if tenant.admin_credentials is not None:

@@ -20,7 +20,7 @@ import pydantic
 import pydantic_core
 import pydantic_settings
 
-from grantwarden.config import values
+from grantwarden.config import proxysettings, values
 from grantwarden.config.secretrefs import Secret
 from grantwarden.policy import catalog, labels, regions
 
@@ -190,6 +190,8 @@ class TenantGrants(_Model):
 class Blueprint(_Model):
     probes: list[str | CustomProbe] = list(catalog.DEFAULT_PROBES)
     grants: Grants = Grants()
+    proxy_allow: list[proxysettings.ProxyRule] = []
+    """Requests the in-path proxy forwards for this blueprint's tenants; none when empty."""
 
     @pydantic.field_validator("probes")
     @classmethod
@@ -333,6 +335,8 @@ class Settings(pydantic_settings.BaseSettings):
     )
 
     server: ServerSettings = ServerSettings()
+    proxy: proxysettings.ProxySettings | None = None
+    """The in-path proxy; off without this section."""
     logging: LoggingSettings = LoggingSettings()
     sharding: ShardingSettings = ShardingSettings()
     minting: MintingSettings = MintingSettings()

@@ -1,15 +1,17 @@
 """The integration's own traffic as grantwarden reads it: operation names, re-probes, limits.
 
-The hand-off (design.md §2.8) lets the integration report a refusal it met. A report becomes an
-*observed probe* named after the operation it called, ``traffic:<method>-<path words>``, with
-ids replaced by ``id`` so that every call of one endpoint shares a name (a metric label, a
-finding, a plan key): ``GET /api/v2/conversations/messaging/integrations/9f1c…`` is
+The hand-off (design.md §2.8) lets the integration report a refusal it met, and the in-path
+proxy (design.md §2.9) reports every refusal its requests meet. A report becomes an *observed probe* named
+after the operation it called, ``traffic:<method>-<path words>``, with ids replaced by ``id`` so
+that every call of one endpoint shares a name (a metric label, a finding, a plan key):
+``GET /api/v2/conversations/messaging/integrations/9f1c…`` is
 ``traffic:get-conversations-messaging-integrations-id``. Every static segment of the platform's
 paths is letters only (the official SDK's 2,288 resource paths: only ``v2`` and ``lexv2`` hold a
 digit), so a segment with anything else is an id. Only a GET is repeated by grantwarden
 (``reprobe_path``): repeating a POST could send a message twice.
 
-Pure rules, no I/O: the access object (``worker.access``) and the hand-off listener call them.
+Pure rules, no I/O: the access object (``worker.access``), the hand-off listener and the proxy
+call them.
 """
 
 from __future__ import annotations
@@ -125,6 +127,7 @@ class Report:
     headers: Mapping[str, str]
     body: bytes
     token_sha256: str | None = None
+    proxied: bool = False  # met by a request through the in-path proxy, which counts, shows and logs it itself
 
 
 def body_bytes(body: object) -> bytes:

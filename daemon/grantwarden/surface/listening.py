@@ -1,13 +1,14 @@
-"""Where the hand-off listens: a unix socket of mode 0660, or a TCP port.
+"""Where the hand-off and the in-path proxy listen: a unix socket of mode 0660, or a TCP port.
 
-A unix socket is the hand-off's usual place (a pod's shared ``emptyDir``): whoever may open it
-may take tokens, so its mode must be right from its first moment. It is bound under a temporary
-name in the same directory, given mode 0660, then renamed over ``handoff.listen``'s path (as an
-atomic file write would be): no instant exists in which it is reachable with the process umask's
-mode. A stale socket of an earlier run is replaced; any other file there is refused, never
-clobbered. At stop the socket is removed, if it is still the one this process bound.
+A unix socket is their usual place (a pod's shared ``emptyDir``): whoever may open it may take
+tokens, or send requests with them, so its mode must be right from its first moment. It is bound
+under a temporary name in the same directory, given mode 0660, then renamed over the configured
+path (as an atomic file write would be): no instant exists in which it is reachable with the
+process umask's mode. A stale socket of an earlier run is replaced; any other file there is
+refused, never clobbered. At stop the socket is removed, if it is still the one this process bound.
 
-Called by ``app.runtime`` with the app of ``surface.handoff``; knows nothing of tokens.
+Called by ``app.handoff`` with the app of ``surface.handoff`` and by ``surface.proxylistener``
+with the proxy's; knows nothing of tokens. ``setting`` names the key in every error.
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ class Running:
                     path.unlink()
 
 
-def bind_unix(path: Path) -> tuple[socket.socket, int]:
+def bind_unix(path: Path, setting: str = "handoff.listen") -> tuple[socket.socket, int]:
     """A listening-ready unix socket at ``path`` with mode 0660 from its first moment, and its inode."""
     if not path.parent.is_dir():
-        raise OSError(f"handoff.listen: the directory {path.parent} does not exist")
+        raise OSError(f"{setting}: the directory {path.parent} does not exist")
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise OSError(f"handoff.listen: {path} exists and is not a socket; refusing to replace it")
+            raise OSError(f"{setting}: {path} exists and is not a socket; refusing to replace it")
     temporary = path.with_name(f".{path.name}.{os.getpid()}.binding")
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
@@ -68,14 +69,14 @@ def bind_unix(path: Path) -> tuple[socket.socket, int]:
     return sock, inode
 
 
-async def start(app: web.Application, listen: str) -> Running:
+async def start(app: web.Application, listen: str, *, setting: str = "handoff.listen") -> Running:
     """Serve ``app`` on ``listen`` (``unix:/PATH`` or ``HOST:PORT``, port 0 picks one)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
         if listen.startswith("unix:"):
             path = Path(listen.removeprefix("unix:"))
-            sock, inode = bind_unix(path)
+            sock, inode = bind_unix(path, setting)
             await web.SockSite(runner, sock).start()
             return Running(runner, f"unix:{path}", path, inode)
         host, port = server.parse_listen(listen)

@@ -251,12 +251,34 @@ def _regrants(status: health.TenantStatus, now: float) -> str:
     return _table("Last re-grants", ("when", "result", "added", "detail", "correlation id"), rows)
 
 
+def _traffic(status: health.TenantStatus, now: float) -> str:
+    """Refusals the in-path proxy saw (design.md §2.9), beside the probes' findings."""
+    rows = [
+        (
+            f"<code>{_e(r.operation)}</code>",
+            f"<b>{_e(r.outcome)}</b>",
+            _e(r.http_status),
+            _e(r.code),
+            _e(r.message),
+            _e(r.count),
+            _time(r.at, now),
+            f"passed {_time(r.passed_at, now)}"
+            if r.passed_at is not None
+            else '<span class="bad">still refused</span>',
+        )
+        for r in reversed(status.traffic)
+    ]
+    heads = ("operation", "outcome", "HTTP", "code", "message", "count", "last", "since")
+    return _table("Refused in proxied traffic", heads, rows)
+
+
 def _card(status: health.TenantStatus, now: float) -> str:
     return (
         f'<article class="tenant s-{_e(status.state)}" id="tenant-{_e(status.tenant)}">'
         f'<h3>{_e(status.tenant)} <span class="badge s-{_e(status.state)}">{_e(TITLES[status.state])}</span> '
         f'<span class="muted">since {_time(status.state_since, now)}</span></h3>'
-        f"{_facts(status, now)}{_findings(status.findings)}{_probes(status, now)}{_regrants(status, now)}</article>"
+        f"{_facts(status, now)}{_findings(status.findings)}{_probes(status, now)}{_regrants(status, now)}"
+        f"{_traffic(status, now)}</article>"
     )
 
 
@@ -280,6 +302,9 @@ def _compact(tenants: Sequence[health.TenantStatus], now: float) -> str:
 def _group(state: labels.State, tenants: Sequence[health.TenantStatus], now: float) -> str:
     shown = tenants[:MAX_PER_GROUP]
     body = _compact(shown, now) if state in COMPACT else "".join(_card(status, now) for status in shown)
+    if state in COMPACT:  # a healthy tenant whose traffic is refused still gets its card
+        refused = [status for status in shown if any(r.passed_at is None for r in status.traffic)]
+        body += "".join(_card(status, now) for status in refused)
     more = len(tenants) - len(shown)
     tail = f'<p class="muted">… and {more} more; GET /status lists every tenant.</p>' if more > 0 else ""
     return (

@@ -149,6 +149,12 @@ def _worker_restarts(e: series.TenantSeries, tenant: str, escaped: bool) -> Samp
         yield (tenant,), e.worker_restarts
 
 
+def _proxy_requests(e: series.TenantSeries, tenant: str, escaped: bool) -> Samples:
+    if e.proxy_requests:
+        for outcome, count in e.proxy_requests.items():
+            yield (outcome, tenant), count
+
+
 T, P = "tenant", "probe"  # the two label names nearly every family has, kept short for the table
 FAMILIES = (
     Family("grantwarden_tenant_state", "gauge", "1 for the tenant's current state", ("state", T), _state),
@@ -192,6 +198,13 @@ FAMILIES = (
         "Refusals the integration reported through the hand-off, by outcome",
         ("outcome", T),
         _refusals,
+    ),
+    Family(
+        "grantwarden_proxy_requests",
+        "counter",
+        "Requests through the in-path proxy by outcome",
+        ("outcome", T),
+        _proxy_requests,
     ),
 )
 

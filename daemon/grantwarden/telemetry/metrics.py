@@ -26,6 +26,7 @@ from grantwarden.policy import labels
 from grantwarden.telemetry import exposition, series
 
 PROBE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+PROXY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 class Metrics:
@@ -38,6 +39,13 @@ class Metrics:
             "Probe request duration",
             ["probe"],
             buckets=PROBE_BUCKETS,
+            registry=None,
+        )
+        self.proxy_duration = prom.Histogram(
+            "grantwarden_proxy_duration_seconds",
+            "In-path proxy request duration, from the request's arrival to the end of its answer",
+            ["outcome"],
+            buckets=PROXY_BUCKETS,
             registry=None,
         )
         self.loop_lag = prom.Gauge(
@@ -63,6 +71,7 @@ class Metrics:
         self._own = prom.CollectorRegistry()
         for metric in (
             self.probe_duration,
+            self.proxy_duration,
             self.loop_lag,
             self.shard_ordinal,
             self.total_shards,
@@ -73,6 +82,7 @@ class Metrics:
             registry.register(metric)
             self._own.register(metric)
         self._durations: dict[str, prom.Histogram] = {}
+        self._proxy_durations: dict[str, prom.Histogram] = {}
 
     def tenant(self, name: str) -> series.TenantSeries:
         """The tenant's series (created on first use); hold it rather than look it up per update."""
@@ -95,6 +105,13 @@ class Metrics:
         child = self._durations.get(probe)
         if child is None:
             child = self._durations[probe] = self.probe_duration.labels(probe=probe)
+        return child
+
+    def proxy_duration_of(self, outcome: str) -> prom.Histogram:
+        """The proxy histogram's child of one outcome label, looked up once per label."""
+        child = self._proxy_durations.get(outcome)
+        if child is None:
+            child = self._proxy_durations[outcome] = self.proxy_duration.labels(outcome=outcome)
         return child
 
     async def exposition(self, *, clock: clock_mod.Clock) -> bytes:

@@ -59,6 +59,7 @@ class TenantSeries:
         "missing",
         "name",
         "probes",
+        "proxy_requests",
         "rate_limited",
         "refusals",
         "regrants",
@@ -82,6 +83,7 @@ class TenantSeries:
         self.rate_limited = 0
         self.worker_restarts = 0
         self.refusals: dict[labels.Outcome, int] | None = None  # only with a hand-off: reported refusals
+        self.proxy_requests: dict[str, int] | None = None  # by outcome; None until the proxy served one
 
     def record_probe(self, probe: str, outcome: labels.Outcome, http_status: int) -> None:
         """One probe run: its success gauge, its status gauge (0 for no response), its outcome count."""
@@ -106,6 +108,12 @@ class TenantSeries:
         if self.refusals is None:
             self.refusals = {}
         self.refusals[outcome] = self.refusals.get(outcome, 0) + 1
+
+    def count_proxy_request(self, outcome: str) -> None:
+        """One request through the in-path proxy, by its outcome label (a bounded vocabulary)."""
+        if self.proxy_requests is None:
+            self.proxy_requests = {}
+        self.proxy_requests[outcome] = self.proxy_requests.get(outcome, 0) + 1
 
     def count_regrant(self, result: labels.RegrantResult) -> None:
         self.regrants[result] = self.regrants.get(result, 0) + 1

@@ -1,13 +1,14 @@
 """One tenant's tokens for the integration beside grantwarden: handed out only for its own org.
 
-Each running ``tenant.Worker`` holds one ``Access`` (when the hand-off is configured); the
-hand-off listener and file sink (``surface``) and, later, an in-path proxy reach it through the
+Each running ``tenant.Worker`` holds one ``Access`` when the hand-off or the in-path proxy is
+configured; the hand-off listener and file sink and the proxy (``surface``) reach it through the
 runtime by tenant name or org id. A restart builds a new one. What it offers:
 
 * ``token(min_valid_s)``: the tenant's token, refreshed (single flight, the box's) when it would
   not last; never before an identity check has shown this credential acting in the tenant's org,
   never while the last identity check says another org (``NotReadyError`` says why, with the fix from
-  the tenant's findings);
+  the tenant's findings); ``current(min_valid_s)`` is the same token for the proxy, which puts it
+  into a request and never hands it over (no hand-out is recorded);
 * ``invalidate(token or sha256)``: the integration's 401 on the current token drops it and mints
   once; a second such drop of the token minted in its place is a refusal the box backs off from;
   an older token changes nothing;
@@ -31,7 +32,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction
 from grantwarden.config import models as settings
 from grantwarden.policy import catalog, errorbody, labels, traffic
-from grantwarden.remote import errors
+from grantwarden.remote import errors, gate
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import api as api_mod
 from grantwarden.worker import handout, observed, probing, refusals, tokenbox, usergrant, verdicts
@@ -43,10 +44,13 @@ _CLIENT_REFUSAL = errorbody.ErrorFacts(message="the integration reported this to
 
 @dataclasses.dataclass(frozen=True)
 class Wiring:
-    """What every access object of a daemon shares; ``on_change`` tells the file sink to look again."""
+    """What every access object of a daemon shares; ``on_change`` tells the file sink to look again.
+    ``handoff``: the hand-off is configured, so ``/status`` shows each tenant's ``handoff`` block
+    (False when only the in-path proxy uses the access objects: it hands no token out)."""
 
     redactor: redaction.Redactor
     on_change: Callable[[Access], None] | None = None
+    handoff: bool = True
 
 
 class _Notifying(clock_mod.Event):
@@ -95,7 +99,7 @@ class Access:
         # client is the same, so is its org. A user grant proves itself again.
         machine = tenant.credentials.grant is labels.GrantType.CLIENT_CREDENTIALS
         self._verified: int | None = 0 if machine and status.identity_verified else None
-        if status.handoff is None:
+        if status.handoff is None and wiring.handoff:
             status.handoff = health.HandoffRecord()
         box.changed = _Notifying(self._changed)
 
@@ -103,21 +107,28 @@ class Access:
 
     async def token(self, min_valid_s: float = 0.0) -> handout.Handout:
         """The current token, lasting ``min_valid_s`` more seconds (at most half a token's lifetime)."""
+        return self.handed(await self.current(min_valid_s))
+
+    async def current(self, min_valid_s: float = 0.0) -> tokenbox.Token:
+        """``token``'s token itself, nothing recorded: the in-path proxy sends it on the
+        integration's behalf and never hands it over."""
         self._check()
         box = self.box
         current = box.token
         lifetime = current.expires_at - current.received_at if current is not None else None
         valid_for = traffic.valid_for(min_valid_s, lifetime)
         if current is not None and box.usable(current, valid_for_s=valid_for):
-            token = current
-        else:
-            with structlog.contextvars.bound_contextvars(tenant=self.name, org_id=self.org_id):
-                try:
-                    token = await box.get(valid_for_s=valid_for)
-                except tokenbox.TokenUnavailableError as exc:
-                    raise self._unavailable(exc) from None
-            self._check()  # a mint from a newly stored grant is another credential
-        return self.handed(token)
+            return current
+        with structlog.contextvars.bound_contextvars(tenant=self.name, org_id=self.org_id):
+            try:
+                token = await box.get(valid_for_s=valid_for)
+            except tokenbox.TokenUnavailableError as exc:
+                raise self._unavailable(exc) from None
+            except gate.StoppedError:  # the worker stops (a reload, a shutdown): no mint goes out
+                fix = f"Tenant {self.name}'s worker is stopping (a reload or a shutdown): ask again."
+                raise traffic.NotReadyError("not_running", "pending", fix) from None
+        self._check()  # a mint from a newly stored grant is another credential
+        return token
 
     async def invalidate(self, presented: str) -> handout.Handout:
         """The integration's request with ``presented`` (a token or its SHA-256) met a 401."""

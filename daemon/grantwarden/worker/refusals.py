@@ -1,9 +1,12 @@
 """A refusal the integration met, read by the probes' own classifier and acted on by outcome.
 
 The integration reports ``{method, path, status, headers, body}`` of a platform answer it got
-(``POST /v1/tenants/{tenant}/refusals``, design.md §2.8). The answer is snapshotted and
-classified exactly as a probe's (``errors.snapshot``, ``verdicts.of_exception``, so the same
-redaction and ``forbidden.classify``), counted in ``grantwarden_refusals_reported_total``, then:
+(``POST /v1/tenants/{tenant}/refusals``, design.md §2.8), and the in-path proxy reports every
+refusal a proxied request met (design.md §2.9: ``Report.proxied``, always naming the token it sent). The
+answer is snapshotted and classified exactly as a probe's (``errors.snapshot``,
+``verdicts.of_exception``, so the same redaction and ``forbidden.classify``); a hand-off report is
+counted in ``grantwarden_refusals_reported_total``, shown and logged (the proxy counts, shows and
+logs its own), then, whoever reported it:
 
 * 429: its ``Retry-After`` raises the tenant's gate floor: every request of the tenant waits;
 * 401: the current token is dropped and minted again once (``Access.drop``), unless the report
@@ -117,7 +120,8 @@ def handle(access: Reported, report: traffic.Report) -> Answer:
         redactor=access.redactor,
     )  # fmt: skip
     verdict = verdicts.of_exception(errors.for_reply(reply))
-    access.metrics.tenant(access.name).count_refusal(verdict.outcome)
+    if not report.proxied:
+        access.metrics.tenant(access.name).count_refusal(verdict.outcome)
     if verdict.outcome is labels.Outcome.RATE_LIMITED:
         answer = _rate_limited(access, name, verdict)
     elif verdict.outcome is labels.Outcome.IP_NOT_AUTHORIZED:
@@ -132,7 +136,8 @@ def handle(access: Reported, report: traffic.Report) -> Answer:
         answer = _diagnose(access, fresh)
     else:
         answer = Answer(str(verdict.outcome), _finding(access, name, verdict), _NOT_AUTHZ, name, Action.NOTED)
-    _record(access, report, path, name, verdict, answer)
+    if not report.proxied:
+        _record(access, report, path, name, verdict, answer)
     return answer
 
 

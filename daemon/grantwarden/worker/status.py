@@ -19,6 +19,7 @@ from grantwarden.base import clock as clock_mod
 from grantwarden.policy import catalog, labels
 
 MAX_REGRANT_RECORDS = 10
+MAX_TRAFFIC_RECORDS = 10  # operations refused in proxied traffic, the most recent kept
 
 
 def iso(timestamp: float | None) -> str | None:
@@ -132,6 +133,24 @@ class Unresolved:
         )
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrafficRecord:
+    """An operation the in-path proxy saw refused (design.md §2.9): by the platform (401, 403,
+    429, a grant-type 400) or by the allow-list (``not_allowed``). ``passed_at``: a later request
+    of the same operation passed, so the refusal is history."""
+
+    operation: str  # "GET /api/v2/users/{id}": bounded, ids replaced (policy.allowlist.operation)
+    outcome: str  # an outcome of design.md §2.6, or not_allowed
+    http_status: int
+    code: str | None
+    message: str | None
+    count: int
+    first_at: float
+    at: float
+    correlation_id: str | None = None
+    passed_at: float | None = None
+
+
 @dataclasses.dataclass(eq=False, slots=True)
 class TenantStatus:
     tenant: str
@@ -147,6 +166,7 @@ class TenantStatus:
     probes: dict[str, ProbeRecord] = dataclasses.field(default_factory=dict)
     findings: tuple[FindingRecord, ...] = ()
     regrants: tuple[RegrantRecord, ...] = ()  # the last MAX_REGRANT_RECORDS (a deque costs 600 B)
+    traffic: tuple[TrafficRecord, ...] = ()  # refusals seen by the proxy, oldest first (design.md §2.9)
     rate_limited: int = 0  # 429 answers received, token endpoint and API alike
     rate_limited_at: float | None = None
     rate_limited_probe: str | None = None  # "token" for the token endpoint
@@ -177,6 +197,24 @@ class TenantStatus:
 
     def add_regrant(self, record: RegrantRecord) -> None:
         self.regrants = (*self.regrants, record)[-MAX_REGRANT_RECORDS:]
+
+    def saw_traffic_refusal(self, record: TrafficRecord) -> TrafficRecord:
+        """Record a refusal of one operation in proxied traffic; returns the record kept. The same
+        operation refused the same way counts up; anything else replaces its record."""
+        kept = [r for r in self.traffic if r.operation != record.operation]
+        previous = next((r for r in self.traffic if r.operation == record.operation), None)
+        if previous is not None and previous.outcome == record.outcome and previous.passed_at is None:
+            record = dataclasses.replace(record, count=previous.count + record.count, first_at=previous.first_at)
+        self.traffic = (*kept, record)[-MAX_TRAFFIC_RECORDS:]
+        return record
+
+    def saw_traffic_pass(self, operation: str, now: float) -> None:
+        """A request of ``operation`` passed: its refusal record, if any, becomes history."""
+        for index, record in enumerate(self.traffic):
+            if record.operation == operation and record.passed_at is None:
+                passed = dataclasses.replace(record, passed_at=now)
+                self.traffic = (*self.traffic[:index], passed, *self.traffic[index + 1 :])
+                return
 
     def saw_rate_limit(self, now: float, probe: str, retry_after: float | None) -> None:
         self.rate_limited += 1
@@ -304,6 +342,21 @@ def tenant_json(status: TenantStatus, *, now: float | None = None) -> dict[str, 
                 "correlation_id": record.correlation_id,
             }
             for record in reversed(status.regrants)
+        ],
+        "traffic": [
+            {
+                "operation": record.operation,
+                "outcome": record.outcome,
+                "http_status": record.http_status,
+                "code": record.code,
+                "message": record.message,
+                "count": record.count,
+                "first_at": iso(record.first_at),
+                "at": iso(record.at),
+                "correlation_id": record.correlation_id,
+                "passed_at": iso(record.passed_at),
+            }
+            for record in reversed(status.traffic)
         ],
         "rate_limited": {
             "count": status.rate_limited,

@@ -81,7 +81,9 @@ class Deps:
     sharing: Callable[[str], tuple[str, ...]] | None = None
     """The other tenants using a tenant's OAuth client, by name, as the configuration in force says
     (``Settings.sharing_client_with``); asked only for an ``invalid_client`` fix."""
-    handoff: access_mod.Wiring | None = None  # a hand-off is configured: each worker keeps an ``access.Access``
+    access: access_mod.Wiring | None = None
+    """The hand-off or the in-path proxy is configured: each worker keeps an ``access.Access``
+    (design.md §2.8, §2.9); None keeps a tenant's worker as small as without either."""
 
 
 def new_status(tenant: settings.Tenant) -> health.TenantStatus:
@@ -206,10 +208,10 @@ class Worker:
                 )
             )
         self.access = None
-        if deps.handoff is not None:  # design.md §2.8: it learns from the identity checks below
+        if deps.access is not None:  # design.md §2.8, §2.9: it learns from the identity checks below
             self.access = access_mod.attach(
                 tenant=tenant, status=status, api=self.api, mint=mint, clock=clock, metrics=deps.metrics,
-                wiring=deps.handoff, config_path=deps.config_path,
+                wiring=deps.access, config_path=deps.config_path,
             )  # fmt: skip
         trust = tenant.credentials.trust
         home_org_id = trust.home_org_id if trust is not None else None
