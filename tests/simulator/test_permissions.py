@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from grantwarden.simulator import catalog, model, permissions
+from grantwarden.simulator import catalog, model, permissions, rights
 from grantwarden.simulator.permissions import Code, Kind, Requirement
 
 
 def role(name: str, *patterns: str) -> model.Role:
-    return model.Role(f"id-{name}", name, permissions.policies_from(patterns))
+    return model.Role(f"id-{name}", name, rights.policies_from(patterns))
 
 
 @pytest.mark.parametrize(
@@ -33,22 +33,22 @@ def role(name: str, *patterns: str) -> model.Role:
 def test_a_policy_grants_by_domain_entity_and_action_with_wildcards(
     pattern: str, permission: str, granted: bool
 ) -> None:
-    assert permissions.role_grants(role("r", pattern), permission) is granted
+    assert rights.role_grants(role("r", pattern), permission) is granted
 
 
 def test_patterns_of_one_entity_become_one_policy_with_an_action_set() -> None:
-    (policy,) = permissions.policies_from(["oauth:client:view", "oauth:client:edit"])
+    (policy,) = rights.policies_from(["oauth:client:view", "oauth:client:edit"])
     assert (policy.domain, policy.entity, policy.actions) == ("oauth", "client", frozenset({"view", "edit"}))
 
 
 def test_a_malformed_permission_is_refused() -> None:
     with pytest.raises(ValueError, match="domain:entity:action"):
-        permissions.split("messaging:view")
+        rights.split("messaging:view")
 
 
 def test_holdings_are_the_divisions_paired_with_the_granting_roles() -> None:
     viewer, queues = role("viewer", "messaging:*:view"), role("queues", "routing:queue:view")
-    held = permissions.Holdings([(viewer, "home"), (queues, "emea")], catalog.ALL_PERMISSIONS)
+    held = rights.Holdings([(viewer, "home"), (queues, "emea")], catalog.ALL_PERMISSIONS)
     assert held.divisions("messaging:setting:view") == frozenset({"home"})
     assert held.holds("routing:queue:view", "emea")
     assert not held.holds("routing:queue:view", "home")
@@ -56,13 +56,13 @@ def test_holdings_are_the_divisions_paired_with_the_granting_roles() -> None:
 
 
 def test_holding_a_role_in_every_division_holds_it_in_any() -> None:
-    held = permissions.Holdings([(role("q", "routing:queue:view"), "*")], catalog.ALL_PERMISSIONS)
+    held = rights.Holdings([(role("q", "routing:queue:view"), "*")], catalog.ALL_PERMISSIONS)
     assert held.holds("routing:queue:view", "any-division-at-all")
 
 
 def test_an_unlicensed_permission_is_never_held_whatever_the_role_says() -> None:
     licensed = catalog.ALL_PERMISSIONS - {"webDeployments:configuration:view"}
-    held = permissions.Holdings([(role("wd", "webDeployments:*:view"), "*")], licensed)
+    held = rights.Holdings([(role("wd", "webDeployments:*:view"), "*")], licensed)
     assert held.holds("webDeployments:deployment:view")
     assert not held.holds("webDeployments:configuration:view")
 
@@ -72,9 +72,9 @@ ANY_TWO = Requirement(Kind.ANY, ("a:b:view", "a:c:view"))
 ANY_ONE = Requirement(Kind.ANY, ("a:b:view",))
 
 
-def holding(*pairs: tuple[str, str]) -> permissions.Holdings:
+def holding(*pairs: tuple[str, str]) -> rights.Holdings:
     universe = frozenset({"a:b:view", "a:c:view"})
-    return permissions.Holdings([(role(p, p), division) for p, division in pairs], universe)
+    return rights.Holdings([(role(p, p), division) for p, division in pairs], universe)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from grantwarden.simulator import api_routes, catalog, guarding, listings, model, operations, permissions, world
+from grantwarden.simulator import api_routes, catalog, guarding, listings, model, operations, permissions, rights, world
 
 
 def role_json(org: model.Org, role: model.Role) -> dict[str, Any]:
@@ -89,7 +89,7 @@ class AdminRoutes:
             for role in sorted(caller.org.roles.values(), key=lambda r: r.name.lower())
             if name in role.name.lower()
             and (not ids or role.id in ids)
-            and (not perms or any(permissions.role_grants(role, p) for p in perms))
+            and (not perms or any(rights.role_grants(role, p) for p in perms))
         ]
         entities = [role_json(caller.org, role) for role in chosen]
         path = "/api/v2/authorization/roles"

@@ -28,7 +28,7 @@ from grantwarden.simulator import (
     faults,
     guarding,
     identity_routes,
-    ipallow,
+    ipallow_routes,
     oauth_routes,
     requestlog,
     trust_routes,
@@ -126,7 +126,7 @@ def route_table(sim: world.World) -> list[api_routes.Route]:
         *admin_routes.AdminRoutes(sim).table(),
         *trust_routes.TrustRoutes(sim).table(),
         *audit_routes.AuditRoutes(sim).table(),
-        *ipallow.SettingsRoutes(sim).table(),
+        *ipallow_routes.SettingsRoutes(sim).table(),
         *oauth_routes.OAuthRoutes(sim).table(),
         *authorize.AuthorizeRoutes(sim).table(),
     ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Sequence
 
-from grantwarden.simulator import audit, catalog, control, grants, ipallow, model, permissions, trust, world
+from grantwarden.simulator import audit, catalog, control, grants, ipallow, model, rights, trust, world
 
 TRUST = "OrganizationAuthorizationTrust"
 RoleRef = str | tuple[str, str]  # a role name or id (all divisions), or (role, division)
@@ -200,7 +200,7 @@ def edit_role(sim: world.World, org_id: str, role: str, *, add: Sequence[str] = 
     before = sorted(f"{p.domain}:{p.entity}:{a}" for p in found.policies for a in p.actions)
     for pattern in add:
         try:
-            policy = permissions.policies_from([pattern])[0]
+            policy = rights.policies_from([pattern])[0]
         except ValueError as exc:
             raise control.ControlError(str(exc)) from None
         if not any(policy.grants(p) for p in catalog.ALL_PERMISSIONS):
@@ -209,7 +209,7 @@ def edit_role(sim: world.World, org_id: str, role: str, *, add: Sequence[str] = 
     if missing:
         raise control.ControlError(f"role {found.name!r} has no pattern {missing[0]!r}")
     after = sorted({*(p for p in before if p not in remove), *add})
-    found.policies = permissions.policies_from(after)
+    found.policies = rights.policies_from(after)
     forget_holdings(sim)
     actor = sim.ui_actor(org_id)
     changes = audit.diff("permissionPolicies", before, after)

@@ -15,7 +15,7 @@ import random
 from collections.abc import Mapping, Sequence
 
 from grantwarden.base.clock import Clock
-from grantwarden.simulator import catalog, grants, listings, model, permissions, tenancy, world
+from grantwarden.simulator import catalog, grants, listings, model, rights, tenancy, world
 from grantwarden.simulator.scenario_orgs import CREATED, derived_secret
 
 DEFAULT_REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
@@ -25,7 +25,7 @@ _ROLES = {
     "OAuth Client Admin": ("oauth:client:view", "oauth:client:edit", "authorization:role:view"),
 }
 HEALTHY_ROLES = ("Messaging Viewer", "Web Deployments Viewer")  # a missing-role tenant lacks the first
-_POLICIES = {name: permissions.policies_from(perms) for name, perms in _ROLES.items()}
+_POLICIES = {name: rights.policies_from(perms) for name, perms in _ROLES.items()}
 
 
 class Problem(enum.StrEnum):

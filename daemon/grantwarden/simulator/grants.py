@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol
 
-from grantwarden.simulator import model, permissions
+from grantwarden.simulator import model, permissions, rights
 
 ALWAYS = float("-inf")
 
@@ -69,13 +69,13 @@ def prune(client: Versioned, now: float) -> None:
     client.versions = [v for v in client.versions if v.seq >= current.seq]
 
 
-def holdings(org: model.Org, version: model.ClientGrants) -> permissions.Holdings:
+def holdings(org: model.Org, version: model.ClientGrants) -> rights.Holdings:
     if version.holdings is None:
         version.holdings = permissions.holdings_of(org, version.role_divisions)
     return version.holdings
 
 
-def user_holdings(org: model.Org, user: model.User) -> permissions.Holdings:
+def user_holdings(org: model.Org, user: model.User) -> rights.Holdings:
     if user.holdings is None:
         user.holdings = permissions.holdings_of(org, user.role_divisions)
     return user.holdings

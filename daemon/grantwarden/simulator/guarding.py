@@ -34,6 +34,7 @@ from grantwarden.simulator import (
     operations,
     permissions,
     requestlog,
+    rights,
     trust,
     world,
 )
@@ -48,7 +49,7 @@ class Caller:
     token: model.Token
     org: model.Org
     client: model.OAuthClient
-    holdings: permissions.Holdings
+    holdings: rights.Holdings
     user: model.User | None
     home_org: model.Org  # the user's home org: the trustee org for a trusted user, else ``org``
 
@@ -156,7 +157,7 @@ def admit(
 
 def user_holdings(
     sim: world.World, token: model.Token, org: model.Org
-) -> tuple[model.Org, model.User, permissions.Holdings]:
+) -> tuple[model.Org, model.User, rights.Holdings]:
     """A user token's home org, user and holdings in ``org`` (through a trust when elsewhere)."""
     home = sim.orgs.get(token.home)
     user = home.users.get(token.user_id or "") if home is not None else None

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from grantwarden.simulator import api_routes, catalog, grants, guarding, model, operations, permissions, trust, world
+from grantwarden.simulator import api_routes, catalog, grants, guarding, model, operations, rights, trust, world
 
 
 def named(entity_id: str, name: str) -> dict[str, str]:
@@ -85,7 +85,7 @@ def user(org: model.Org, person: model.User) -> dict[str, Any]:
     }
 
 
-def permission_list(holdings: permissions.Holdings | None) -> list[str]:
+def permission_list(holdings: rights.Holdings | None) -> list[str]:
     """Every permission of the catalogue ``holdings`` holds somewhere, sorted."""
     return sorted(p for p in catalog.ALL_PERMISSIONS if holdings is not None and holdings.holds(p))
 

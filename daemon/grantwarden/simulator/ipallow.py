@@ -1,13 +1,14 @@
-"""The org-wide IP allow-list (platform.md §15): its rule, and its settings API.
+"""The org-wide IP allow-list (platform.md §15): its rule, and what a list written to it may hold.
 
 When an org's ``ipAddressAllowlist`` is non-empty, every API call acting in that org from an
 address outside it answers 401 ``ip.not.authorized`` "Requests originating from this IP address
 are not authorized: [<addr>]" (``guarding`` asks ``allows``). The address is the request's remote
 address (loopback in tests), or ``World.remote_address`` when a test pretends to be elsewhere.
-``GET/PATCH /api/v2/organizations/authentication/settings`` read and change it with the help
-page's rules (at most 150 entries, IPv4, no private addresses, the editor's own address inside);
-the control knob (``control_orgs.set_ip_allowlist``) skips them, so a test can list a range that
-leaves out 127.0.0.1. The token endpoint is not restricted (an assumption: unknown).
+``validated`` holds the help page's rules for a list sent to the settings API (at most 150
+entries, IPv4, no private addresses, the editor's own address inside; ``ipallow_routes`` serves
+it); the control knob (``control_orgs.set_ip_allowlist``) skips them, so a test can list a range
+that leaves out 127.0.0.1. The token endpoint is not restricted (an assumption: unknown). No
+routes here: ``guarding`` asks this module on every request, so it must not import the gate.
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from typing import Any
 
 from aiohttp import web
 
-from grantwarden.simulator import api_routes, errors, guarding, model, operations, world
+from grantwarden.simulator import errors, world
 
 MAX_ENTRIES = 150  # "max 150 CIDRs" (help page, platform.md §15)
 FIELD = "ipAddressAllowlist"
-_BOOLEANS = ("multifactorAuthenticationRequired", "domainAllowlistEnabled", "universalLogout")
-_LISTS = ("domainAllowlist", "inactivityTimeoutExclusions")
 
 
 def network(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -65,61 +64,3 @@ def validated(value: Any, editor: str) -> tuple[str, ...]:
         message = "IP address whitelisting cannot be configured from outside of the allowed ranges."
         raise errors.PlatformError(400, "invalid.ip.address", message)
     return chosen
-
-
-def settings_json(org: model.Org) -> dict[str, Any]:
-    """``OrgAuthSettings``: the allow-list, and the other settings as last written."""
-    body: dict[str, Any] = {
-        "multifactorAuthenticationRequired": False,
-        "domainAllowlistEnabled": False,
-        "domainAllowlist": [],
-        FIELD: list(org.ip_allowlist),
-        "inactivityTimeoutExclusions": [],
-        "universalLogout": False,
-        "tokenStorageLocation": "persistent",
-    }
-    body.update(org.auth_settings)
-    return body
-
-
-def _others(body: dict[str, Any]) -> dict[str, object]:
-    changed: dict[str, object] = {}
-    for key, value in body.items():
-        if key in _BOOLEANS and isinstance(value, bool):
-            changed[key] = value
-        elif key in _LISTS and isinstance(value, list) and all(isinstance(v, str) for v in value):
-            changed[key] = list(value)
-        elif key == "tokenStorageLocation" and value in ("persistent", "session"):
-            changed[key] = value
-        elif key != FIELD:
-            raise errors.PlatformError(
-                400, "invalid.property", f"Value [{key}] is not a valid property for object [OrgAuthSettings]"
-            )
-    return changed
-
-
-class SettingsRoutes:
-    def __init__(self, sim: world.World) -> None:
-        self.sim = sim
-
-    def table(self) -> list[api_routes.Route]:
-        path = "/api/v2/organizations/authentication/settings"
-        return [("GET", path, self.read), ("PATCH", path, self.patch)]
-
-    async def read(self, request: web.Request) -> web.StreamResponse:
-        caller = guarding.admit(self.sim, request, operations.ORG_AUTH_SETTINGS)
-        return web.json_response(settings_json(caller.org))
-
-    async def patch(self, request: web.Request) -> web.StreamResponse:
-        caller = guarding.admit(self.sim, request, operations.ORG_AUTH_SETTINGS_PATCH)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise errors.malformed() from None
-        if not isinstance(body, dict):
-            raise errors.malformed()
-        others = _others(body)
-        if FIELD in body:
-            caller.org.ip_allowlist = validated(body[FIELD], address_of(self.sim, request))
-        caller.org.auth_settings.update(others)
-        return web.json_response(settings_json(caller.org))

@@ -1,9 +1,9 @@
 """Plain data of the simulated platform: orgs, divisions, roles, OAuth clients, users, tokens.
 
-Records only, no rules: who may do what lives in ``permissions``, how grants change over time in
-``grants``, how tokens come and go in ``tokens``. Field names follow the platform's JSON where
-one exists (platform.md §2.3, §3), so the routes that render them stay short. Times are epoch
-seconds from the world's injected clock.
+Records only, no rules: who may do what lives in ``rights`` and ``permissions``, how grants
+change over time in ``grants``, how tokens come and go in ``tokens``. Field names follow the
+platform's JSON where one exists (platform.md §2.3, §3), so the routes that render them stay
+short. Times are epoch seconds from the world's injected clock.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-if TYPE_CHECKING:
-    from grantwarden.simulator import permissions
+from grantwarden.simulator import rights
 
 # OAuthClient.authorizedGrantType (platform.md §1.2, SDK models/o_auth_client.py).
 CLIENT_CREDENTIALS = "CLIENT-CREDENTIALS"
@@ -27,7 +26,7 @@ MIN_VALIDITY_SECONDS = 300
 MAX_VALIDITY_SECONDS = 172800
 # OAuthAuthorization.state (platform.md §2.1).
 APP_AUTHORIZATION_STATES = ("Authorized", "Requested", "Revoked", "Unauthorized")
-ALL_DIVISIONS = "*"
+ALL_DIVISIONS = rights.ALL_DIVISIONS
 
 TokenKind = Literal["client", "user"]
 
@@ -64,7 +63,7 @@ class Role:
 
     id: str
     name: str
-    policies: tuple[permissions.Policy, ...]
+    policies: tuple[rights.Policy, ...]
     description: str = ""
 
 
@@ -82,7 +81,7 @@ class ClientGrants:
     effective_at: float
     role_divisions: tuple[RoleDivision, ...]
     scope: tuple[str, ...]
-    holdings: permissions.Holdings | None = None  # computed once, on first use
+    holdings: rights.Holdings | None = None  # computed once, on first use
 
 
 @dataclasses.dataclass(slots=True, eq=False)
@@ -117,7 +116,7 @@ class User:
     name: str
     email: str
     role_divisions: tuple[RoleDivision, ...]
-    holdings: permissions.Holdings | None = None
+    holdings: rights.Holdings | None = None
 
 
 @dataclasses.dataclass(slots=True, eq=False)

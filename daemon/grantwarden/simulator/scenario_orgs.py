@@ -15,7 +15,7 @@ import hashlib
 import re
 from typing import Any
 
-from grantwarden.simulator import catalog, grants, listings, model, permissions, world
+from grantwarden.simulator import catalog, grants, listings, model, rights, world
 from grantwarden.simulator.reading import Reader, join
 
 CREATED = 1_700_000_000.0  # when every scenario entity "was created": fixed, so output is stable
@@ -38,22 +38,22 @@ def derived_secret(seed: int, key: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def role_patterns(reader: Reader, value: Any, path: str) -> tuple[permissions.Policy, ...]:
+def role_patterns(reader: Reader, value: Any, path: str) -> tuple[rights.Policy, ...]:
     patterns = reader.strings(value, path)
     for i, pattern in enumerate(patterns):
         try:
-            policies = permissions.policies_from([pattern])
+            policies = rights.policies_from([pattern])
         except ValueError:
             reader.fail(join(path, i), "is not domain:entity:action")
         if not any(policies[0].grants(p) for p in catalog.ALL_PERMISSIONS):
             reader.fail(join(path, i), f"{pattern!r} matches no permission of the platform")
-    return permissions.policies_from(patterns)
+    return rights.policies_from(patterns)
 
 
 class OrgReader:
     """Builds one org (and its clients) into a world; ``clients`` maps scenario keys to ids."""
 
-    def __init__(self, reader: Reader, sim: world.World, templates: dict[str, tuple[permissions.Policy, ...]]):
+    def __init__(self, reader: Reader, sim: world.World, templates: dict[str, tuple[rights.Policy, ...]]):
         self.reader, self.sim, self.templates = reader, sim, templates
         self.clients: dict[str, model.OAuthClient] = {}
 

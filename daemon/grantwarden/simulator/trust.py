@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from grantwarden.simulator import grants, model, permissions
+from grantwarden.simulator import grants, model, permissions, rights
 
 MemberKind = Literal["user", "group"]
 
@@ -112,7 +112,7 @@ def is_member(trust: Trust | None, home: model.Org, user_id: str, now: float) ->
 
 def holdings_for(
     trustor: model.Org, trust: Trust | None, home: model.Org, user: model.User, now: float
-) -> permissions.Holdings | None:
+) -> rights.Holdings | None:
     """What a trusted user holds in the trustor org now; None when the trust lets it in no more."""
     if trust is None or not active(trust, now):
         return None
