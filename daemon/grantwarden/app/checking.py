@@ -32,7 +32,7 @@ from grantwarden.policy import labels, remediation, terraform
 from grantwarden.policy.planning import Refusal, RolePlan, ScopePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, minting, plans, probing
+from grantwarden.worker import acting, assembly, minting, plans, probing
 from grantwarden.worker import status as health
 from grantwarden.worker import tenant as tenant_mod
 
@@ -66,7 +66,7 @@ async def check(
     async with aiohttp.ClientSession() as session:
         client = remote_client.Client(session=session, clock=clock, redactor=redactor)
         limiter = minting.MintLimiter(rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=clock)
-        deps = tenant_mod.Deps(
+        deps = assembly.Deps(
             client=client,
             clock=clock,
             metrics=metrics,
@@ -81,7 +81,7 @@ async def check(
         async def one(tenant_cfg: settings.Tenant) -> Checked:
             # Its own task (gather): the tenant bound here names every line its cycle logs.
             with structlog.contextvars.bound_contextvars(tenant=tenant_cfg.name, org_id=tenant_cfg.org_id):
-                status = tenant_mod.new_status(tenant_cfg)
+                status = assembly.new_status(tenant_cfg)
                 patient = dataclasses.replace(deps, patience=patience(tenant_cfg.name, max_wait_s, tell))
                 worker = tenant_mod.Worker(
                     tenant=tenant_cfg, blueprint=cfg.blueprints[tenant_cfg.blueprint], status=status, deps=patient

@@ -32,8 +32,8 @@ from grantwarden.config import isolated as configproc
 from grantwarden.config import loading as configfile
 from grantwarden.config import models as settings
 from grantwarden.telemetry import metrics as metrics_mod
+from grantwarden.worker import assembly, supervisor
 from grantwarden.worker import status as health
-from grantwarden.worker import supervisor, tenant
 
 RELOAD_STEP = 100  # tenants a reload starts, stops or restarts between two turns of the event loop
 NOTHING_TO_RUN = (
@@ -81,7 +81,7 @@ class Reloader:
         metrics: metrics_mod.Metrics,
         clock: clock_mod.Clock,
         environ: Mapping[str, str],
-        launch: tenant.Launch,
+        launch: assembly.Launch,
         strict: bool = False,
     ) -> None:
         self._source = source

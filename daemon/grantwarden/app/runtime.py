@@ -35,7 +35,7 @@ from grantwarden.policy import sharding
 from grantwarden.remote import client as remote_client
 from grantwarden.surface import files, server, watchdog
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import minting, supervisor, tenant
+from grantwarden.worker import assembly, minting, supervisor, tenant
 from grantwarden.worker import status as health
 
 GRACE_S = 10.0
@@ -124,9 +124,9 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         limiter = minting.MintLimiter(
             rate_per_second=cfg.minting.rate_per_second, burst=cfg.minting.burst, clock=options.clock
         )
-        launch = tenant.Launch(rate_per_s=cfg.minting.rate_per_second)
+        launch = assembly.Launch(rate_per_s=cfg.minting.rate_per_second)
         finder, prepared = handoff.prepare(cfg, environ=options.environ, redactor=options.redactor, clock=options.clock)
-        deps = tenant.Deps(
+        deps = assembly.Deps(
             client=client,
             clock=options.clock,
             metrics=metrics,
@@ -153,7 +153,7 @@ async def run(loaded: configfile.Loaded, options: Options, stop: asyncio.Event |
         def make_status(spec: supervisor.Spec) -> health.TenantStatus:
             tenant_cfg = holder["cfg"].tenant(spec.name)
             assert tenant_cfg is not None
-            return tenant.new_status(tenant_cfg)
+            return assembly.new_status(tenant_cfg)
 
         def reconfigure(spec: supervisor.Spec, worker: supervisor.Worker) -> None:
             current = holder["cfg"]
