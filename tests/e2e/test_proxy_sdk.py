@@ -33,7 +33,7 @@ from structlog.testing import capture_logs
 from grantwarden.base.clock import ManualClock
 from grantwarden.config import loading as configfile
 from grantwarden.simulator import control, emitting, testing
-from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 from tests.e2e import support
 from tests.e2e.daemon_harness import running_daemon
 
@@ -121,7 +121,7 @@ async def test_the_sdk_works_through_the_proxy_alone_and_a_refusal_is_regranted(
             assert events == ["proxy_refused", "regrant_planned", "regrant_applied", "regrant_verified"]
             verified = next(e for e in logs if e["event"] == "regrant_verified")
             assert verified["probes"] == ["traffic:get-conversations-messaging-integrations"]
-            shown = health.tenant_json(run.daemon.statuses()["acme"])["traffic"]
+            shown = statusjson.tenant_json(run.daemon.statuses()["acme"])["traffic"]
             assert [(t["operation"], t["outcome"], t["passed_at"] is not None) for t in shown] == [
                 ("GET /api/v2/conversations/messaging/integrations", "missing_permission", True),
                 ("GET /api/v2/oauth/clients", "not_allowed", False),

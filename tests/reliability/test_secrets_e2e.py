@@ -46,6 +46,7 @@ from grantwarden.policy import labels
 from grantwarden.simulator import control, emitting, faults, model, testing
 from grantwarden.surface import server
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 from tests.e2e import support
 
 pytestmark = pytest.mark.e2e
@@ -264,7 +265,7 @@ def records(statuses: Mapping[str, health.TenantStatus]) -> dict[str, str]:
         messages += [probe.message or "" for probe in status.probes.values()]
         messages += [f"{f.summary} {f.fix} {f.command}" for f in status.findings]
         messages += [record.detail for record in status.regrants]
-        shown[f"status {name}"] = repr(status) + json.dumps(health.tenant_json(status)) + "\n".join(messages)
+        shown[f"status {name}"] = repr(status) + json.dumps(statusjson.tenant_json(status)) + "\n".join(messages)
     return shown
 
 

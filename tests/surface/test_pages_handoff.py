@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from grantwarden.policy import labels
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 from tests.surface.test_pages import NOW, render, status
 
 HOSTILE = "<b>x</b>"
@@ -43,11 +44,11 @@ def test_the_status_json_has_the_handoff_or_null() -> None:
     refusal = health.RefusalRecord(
         NOW, "traffic:post-y", "POST", "/api/v2/y", 401, "unauthorized", None, "token_dropped"
     )
-    shown = health.tenant_json(status("acme", handoff=health.HandoffRecord(NOW - 5, refusal)))
+    shown = statusjson.tenant_json(status("acme", handoff=health.HandoffRecord(NOW - 5, refusal)))
     assert shown["handoff"] == {
-        "last_handed_out_at": health.iso(NOW - 5),
+        "last_handed_out_at": statusjson.iso(NOW - 5),
         "last_refusal": {
-            "at": health.iso(NOW),
+            "at": statusjson.iso(NOW),
             "operation": "traffic:post-y",
             "method": "POST",
             "path": "/api/v2/y",
@@ -57,8 +58,8 @@ def test_the_status_json_has_the_handoff_or_null() -> None:
             "action": "token_dropped",
         },
     }
-    assert health.tenant_json(status("acme"))["handoff"] is None
-    assert health.tenant_json(status("acme", handoff=health.HandoffRecord()))["handoff"] == {
+    assert statusjson.tenant_json(status("acme"))["handoff"] is None
+    assert statusjson.tenant_json(status("acme", handoff=health.HandoffRecord()))["handoff"] == {
         "last_handed_out_at": None,
         "last_refusal": None,
     }

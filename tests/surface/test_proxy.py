@@ -34,6 +34,7 @@ from structlog.testing import capture_logs
 from grantwarden.policy import labels
 from grantwarden.remote import errors
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 from tests.surface import proxykit
 from tests.surface.proxykit import PROXY_TOKEN, TOKENS, Platform, Rig
 
@@ -354,7 +355,7 @@ async def test_a_403_passes_through_with_its_outcome_fix_record_and_diagnosis(ri
     assert rig.access.wake.is_set(), "that cycle starts now"
     assert (await rig.call("GET", INTEGRATIONS)).status == 200
     assert rig.target.status.traffic[0].passed_at == rig.clock.now()
-    shown = health.tenant_json(rig.target.status)["traffic"][0]
+    shown = statusjson.tenant_json(rig.target.status)["traffic"][0]
     assert shown["outcome"] == "missing_permission"
     assert shown["count"] == 2
 

@@ -39,6 +39,7 @@ from grantwarden.surface import server
 from grantwarden.surface import watchdog as watchdog_mod
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 
 NOW = 1_800_000_000.0
 ADMIN = "adm-7f3a9c2e51d04b8e-do-not-leak"
@@ -274,7 +275,7 @@ def test_status_pieces_join_to_the_dumps_of_the_whole_document(count: int) -> No
         for index in range(count)
     ]
     parts = list(server.pieces(HEAD, statuses))
-    whole = server.dumps({**HEAD, "tenants": [health.tenant_json(status) for status in statuses]})
+    whole = server.dumps({**HEAD, "tenants": [statusjson.tenant_json(status) for status in statuses]})
     assert "".join(parts) == whole
     assert len(parts) == 2 + -(-count // server.STATUS_CHUNK)  # head, one piece per chunk, the end
     assert "<" not in whole  # markup escaped in every piece

@@ -28,6 +28,7 @@ from structlog.testing import capture_logs
 from grantwarden.policy import labels, traffic
 from grantwarden.remote import gate
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 from tests.worker import accesses, fakes
 
 
@@ -54,7 +55,7 @@ async def test_after_an_identity_check_the_token_goes_out_with_where_it_acts() -
         "api_base_url": accesses.API,
         "access_token": made.mints[0],
         "token_type": "bearer",
-        "expires_at": health.iso(made.clock.now() + made.lifetime),
+        "expires_at": statusjson.iso(made.clock.now() + made.lifetime),
         "expires_in": made.lifetime,
     }
     assert made.mints[0] in made.redactor, "every token handed out is redacted from logs"

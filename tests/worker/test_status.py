@@ -16,6 +16,7 @@ import pytest
 from grantwarden.policy import catalog, labels
 from grantwarden.remote import gate
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 
 ORG = "org-1"
 Outcome = labels.Outcome
@@ -62,7 +63,7 @@ def test_the_status_says_how_long_a_retry_after_is_still_waited_out_and_what_got
     if held_for is not None:
         limit.hold(now=start, seconds=held_for)
         status.saw_rate_limit(start, "webdeployments-configurations", held_for)
-    limited = health.tenant_json(status, now=start + now_after)["rate_limited"]
+    limited = statusjson.tenant_json(status, now=start + now_after)["rate_limited"]
     assert (limited["waiting_until"], limited["waiting_s"]) == (until, waiting)
     if held_for is not None:
         assert limited["last_probe"] == "webdeployments-configurations"
@@ -119,7 +120,7 @@ def test_traffic_is_in_the_status_document_newest_first() -> None:
     status = health.TenantStatus("acme", ORG, "client-1", labels.GrantType.CLIENT_CREDENTIALS)
     status.saw_traffic_refusal(traffic("GET /api/v2/a", at=1_800_000_000.0))
     status.saw_traffic_refusal(traffic("POST /api/v2/b", "not_allowed", at=1_800_000_060.0))
-    shown = health.tenant_json(status)["traffic"]
+    shown = statusjson.tenant_json(status)["traffic"]
     assert [(t["operation"], t["outcome"], t["at"], t["passed_at"]) for t in shown] == [
         ("POST /api/v2/b", "not_allowed", "2027-01-15T08:01:00Z", None),
         ("GET /api/v2/a", "missing_permission", "2027-01-15T08:00:00Z", None),

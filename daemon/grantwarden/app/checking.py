@@ -32,7 +32,7 @@ from grantwarden.policy import labels, remediation, terraform
 from grantwarden.policy.planning import Refusal, RolePlan, ScopePlan
 from grantwarden.remote import client as remote_client
 from grantwarden.telemetry import metrics as metrics_mod
-from grantwarden.worker import acting, assembly, minting, plans, probing
+from grantwarden.worker import acting, assembly, minting, plans, probing, statusjson
 from grantwarden.worker import status as health
 from grantwarden.worker import tenant as tenant_mod
 
@@ -226,7 +226,7 @@ def terraform_report(results: list[Checked]) -> list[str]:
 def as_json(results: list[Checked], *, with_plan: bool) -> dict[str, Any]:
     tenants: list[Mapping[str, Any]] = []
     for result in results:
-        entry = dict(health.tenant_json(result.status))
+        entry = dict(statusjson.tenant_json(result.status))
         if with_plan:
             entry["plan"] = plan_json(result)
         tenants.append(entry)

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 
 from grantwarden.policy import labels
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 
 S = labels.State
 STATE_ORDER = (S.NEEDS_ATTENTION, S.DEGRADED, S.REMEDIATING, S.UNREACHABLE, S.STARTING, S.HEALTHY)
@@ -99,7 +100,7 @@ def expiry_text(expires_at: float | None, now: float) -> str:
 
 
 def _time(at: float | None, now: float) -> str:
-    stamp = health.iso(at)
+    stamp = statusjson.iso(at)
     if stamp is None:
         return "—"
     return f'<time datetime="{_e(stamp)}" title="{_e(stamp)}">{_e(relative(at, now))}</time>'
@@ -124,7 +125,7 @@ def _header(
     readiness = "ready" if ready else "starting: first cycles still running"
     return (
         f"<header><h1>grantwarden <small>{_e(version)}</small></h1>"
-        f'<p class="meta">{_e(shard)} · {_e(readiness)}{notes} · generated {_e(health.iso(now))} · '
+        f'<p class="meta">{_e(shard)} · {_e(readiness)}{notes} · generated {_e(statusjson.iso(now))} · '
         f"this page refreshes every {REFRESH_S} s</p>"
         f'<ul class="counts">{pills}</ul></header>'
     )

@@ -35,6 +35,7 @@ from grantwarden.surface import watchdog as watchdog_mod
 from grantwarden.telemetry import exposition
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
+from grantwarden.worker import statusjson
 
 MAX_REQUEST_BYTES = 64 * 1024
 STATUS_CHUNK = 500  # tenants serialised per turn of the event loop
@@ -119,7 +120,7 @@ def pieces(
     yield "{" + "".join(f"{dumps(key)}: {dumps(value)}, " for key, value in head.items()) + '"tenants": ['
     for start in range(0, len(statuses), STATUS_CHUNK):
         chunk = statuses[start : start + STATUS_CHUNK]
-        yield (", " if start else "") + ", ".join(dumps(health.tenant_json(status, now=now)) for status in chunk)
+        yield (", " if start else "") + ", ".join(dumps(statusjson.tenant_json(status, now=now)) for status in chunk)
     yield "]}"
 
 
@@ -233,9 +234,9 @@ class _Routes:
         return {
             "version": self.backend.version,
             "shard": {"index": self.backend.shard_index, "count": self.backend.shard_count},
-            "generated_at": health.iso(self.clock.now()),
+            "generated_at": statusjson.iso(self.clock.now()),
             "ready": self.backend.ready(),
-            "reload": health.reload_json(reloaded) if reloaded is not None else None,
+            "reload": statusjson.reload_json(reloaded) if reloaded is not None else None,
             "counts": counts(self.backend.statuses().values()),
         }
 
@@ -300,7 +301,7 @@ class _Routes:
         if not record.ok:
             name, status = ("reload_conflict", 409) if record.refused else ("config_invalid", 422)
             return error(status, name, f"the file was not applied; {kept}", problems=list(record.problems))
-        return answer(health.reload_outcome_json(record), status=202)
+        return answer(statusjson.reload_outcome_json(record), status=202)
 
 
 def build_app(

@@ -35,7 +35,7 @@ from grantwarden.policy import catalog, errorbody, labels, traffic
 from grantwarden.remote import errors, gate
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import api as api_mod
-from grantwarden.worker import handout, observed, probing, refusals, tokenbox, usergrant, verdicts
+from grantwarden.worker import handout, observed, probing, refusals, statusjson, tokenbox, usergrant, verdicts
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
@@ -211,7 +211,7 @@ class Access:
             return traffic.NotReadyError("wrong_org", str(labels.Outcome.WRONG_ORG), fix)
         if self._verified is None or self._verified != self._lineage():
             record = self.status.probes.get(catalog.TOKEN)
-            when = health.iso(self.status.next_cycle_at) or "once the worker runs"
+            when = statusjson.iso(self.status.next_cycle_at) or "once the worker runs"
             fix = (
                 f"Tenant {self.name}'s token goes out once an identity check shows it acting in org {self.org_id} "
                 f"(GET /api/v2/tokens/me); the next check starts at {when}."

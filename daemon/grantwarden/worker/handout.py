@@ -13,8 +13,7 @@ import dataclasses
 import json
 from typing import Any
 
-from grantwarden.worker import status as health
-from grantwarden.worker import tokenbox
+from grantwarden.worker import statusjson, tokenbox
 
 TOKEN_TYPE = "bearer"
 
@@ -46,7 +45,7 @@ class Handout:
             "api_base_url": self.api_base_url,
             "access_token": self.token.value,
             "token_type": TOKEN_TYPE,
-            "expires_at": health.iso(self.token.expires_at),
+            "expires_at": statusjson.iso(self.token.expires_at),
             "expires_in": max(0, int(self.token.expires_at - now)),
         }
 
