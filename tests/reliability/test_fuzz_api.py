@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.policy import labels
-from grantwarden.surface import server
+from grantwarden.surface import boundary, server
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
 from tests.surface.test_server import ADMIN, HOSTILE, NOW, OPENAPI, FakeBackend, failing_probe, fleet, tenant
@@ -199,7 +199,7 @@ def test_a_content_length_over_64_kib_is_refused_with_413_on_every_path(
     response = session.request(
         method,
         served.url + path,
-        data=b"x" * (server.MAX_REQUEST_BYTES + 1),
+        data=b"x" * (boundary.MAX_REQUEST_BYTES + 1),
         headers={"Authorization": f"Bearer {ADMIN}"},
         timeout=REQUEST_TIMEOUT_S,
     )
@@ -350,7 +350,7 @@ async def test_malformed_http_is_refused_with_400_by_the_http_layer_and_the_serv
     assert status_of(await raw(served, get(b"/healthz"))) == 200
 
 
-@pytest.mark.parametrize("chunked_bytes", [server.MAX_REQUEST_BYTES + 1, 4 * 1024 * 1024])
+@pytest.mark.parametrize("chunked_bytes", [boundary.MAX_REQUEST_BYTES + 1, 4 * 1024 * 1024])
 async def test_an_oversized_chunked_reconcile_body_is_refused_with_413(served: Served, chunked_bytes: int) -> None:
     head = b"POST /tenants/acme/reconcile HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n" + BEARER + b"\r\n\r\n"
     chunk = b"x" * 65_536

@@ -35,7 +35,7 @@ from structlog.testing import capture_logs
 
 from grantwarden.base import clock as clock_mod
 from grantwarden.policy import labels
-from grantwarden.surface import server
+from grantwarden.surface import boundary, listening, server, statusdoc, wire
 from grantwarden.surface import watchdog as watchdog_mod
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
@@ -242,7 +242,7 @@ async def test_status_lists_needs_attention_first_then_by_name_in_the_documented
 
 
 async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve: Serve, http: Any) -> None:
-    names = [f"t-{index:04d}" for index in range(server.STATUS_CHUNK * 2 + 7)]
+    names = [f"t-{index:04d}" for index in range(statusdoc.STATUS_CHUNK * 2 + 7)]
     fleet_of = {name: tenant(name, S.NEEDS_ATTENTION if index % 3 else S.HEALTHY) for index, name in enumerate(names)}
     answer = await call(http, await serve(FakeBackend(fleet_of)), "/status")
     body = answer.json()
@@ -253,7 +253,7 @@ async def test_status_of_more_tenants_than_one_chunk_is_one_valid_document(serve
     assert_matches("Envelope", body)
     assert answer.headers["Transfer-Encoding"] == "chunked"  # streamed, a chunk of tenants at a time
     assert answer.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert answer.headers["Content-Security-Policy"] == server.API_CSP
+    assert answer.headers["Content-Security-Policy"] == boundary.API_CSP
 
 
 HEAD = {"version": "1.2.3", "shard": {"index": 0, "count": 1}, "generated_at": "2027-01-15T08:00:00Z",
@@ -265,8 +265,8 @@ HEAD = {"version": "1.2.3", "shard": {"index": 0, "count": 1}, "generated_at": "
     [
         pytest.param(0, id="no-tenants"),
         pytest.param(1, id="one"),
-        pytest.param(server.STATUS_CHUNK, id="one-full-chunk"),
-        pytest.param(server.STATUS_CHUNK * 2 + 7, id="three-chunks"),
+        pytest.param(statusdoc.STATUS_CHUNK, id="one-full-chunk"),
+        pytest.param(statusdoc.STATUS_CHUNK * 2 + 7, id="three-chunks"),
     ],
 )
 def test_status_pieces_join_to_the_dumps_of_the_whole_document(count: int) -> None:
@@ -274,15 +274,15 @@ def test_status_pieces_join_to_the_dumps_of_the_whole_document(count: int) -> No
         tenant(f"t-{index:04d}", token_last_error=HOSTILE if index % 7 == 0 else None, probes={"p": failing_probe()})
         for index in range(count)
     ]
-    parts = list(server.pieces(HEAD, statuses))
-    whole = server.dumps({**HEAD, "tenants": [statusjson.tenant_json(status) for status in statuses]})
+    parts = list(statusdoc.pieces(HEAD, statuses))
+    whole = wire.dumps({**HEAD, "tenants": [statusjson.tenant_json(status) for status in statuses]})
     assert "".join(parts) == whole
-    assert len(parts) == 2 + -(-count // server.STATUS_CHUNK)  # head, one piece per chunk, the end
+    assert len(parts) == 2 + -(-count // statusdoc.STATUS_CHUNK)  # head, one piece per chunk, the end
     assert "<" not in whole  # markup escaped in every piece
 
 
 async def test_a_status_that_fails_midway_is_cut_off_and_logged_never_finished(serve: Serve) -> None:
-    names = [f"t-{index:04d}" for index in range(server.STATUS_CHUNK + 50)]
+    names = [f"t-{index:04d}" for index in range(statusdoc.STATUS_CHUNK + 50)]
     statuses = {name: tenant(name) for name in names}
     statuses["t-0520"].token_last_error = object()  # not JSON: serialising fails in the second chunk
     running = await serve(FakeBackend(statuses))
@@ -464,7 +464,7 @@ async def test_no_answer_and_no_log_line_ever_carries_the_admin_token(serve: Ser
 @pytest.mark.parametrize("chunked", [pytest.param(False, id="content-length"), pytest.param(True, id="chunked")])
 async def test_oversized_requests_are_refused_with_413(serve: Serve, http: Any, chunked: bool) -> None:
     backend = fleet()
-    payload = b"x" * (server.MAX_REQUEST_BYTES + 1)
+    payload = b"x" * (boundary.MAX_REQUEST_BYTES + 1)
 
     async def chunks() -> AsyncIterator[bytes]:
         for start in range(0, len(payload), 8192):
@@ -534,7 +534,7 @@ def test_every_route_is_in_openapi_and_nothing_else(clock: clock_mod.ManualClock
     ],
 )
 def test_authorized_accepts_only_the_exact_bearer_token(header: str | None, expected: bool) -> None:
-    assert server.authorized(header, ADMIN.encode()) is expected
+    assert wire.authorized(header, ADMIN.encode()) is expected
 
 
 @pytest.mark.parametrize(
@@ -546,13 +546,13 @@ def test_authorized_accepts_only_the_exact_bearer_token(header: str | None, expe
     ],
 )
 def test_parse_listen_splits_host_and_port(listen: str, expected: tuple[str, int]) -> None:
-    assert server.parse_listen(listen) == expected
+    assert listening.parse_listen(listen) == expected
 
 
 @pytest.mark.parametrize("listen", ["9464", "host:", "host:port", "h:99999"])
 def test_parse_listen_refuses_what_is_not_host_and_port(listen: str) -> None:
     with pytest.raises(ValueError, match="HOST:PORT"):
-        server.parse_listen(listen)
+        listening.parse_listen(listen)
 
 
 def test_an_empty_admin_token_is_refused_rather_than_matching_an_empty_bearer(

@@ -39,7 +39,7 @@ from grantwarden.demo import integration as demo_integration
 from grantwarden.demo import story as demo_story
 from grantwarden.simulator import emitting, scenarios, serving
 from grantwarden.simulator.reading import ScenarioError
-from grantwarden.surface import server
+from grantwarden.surface import listening, server
 
 EXIT_OK, EXIT_CANNOT_START = 0, 2
 POLL_S = 0.5  # how often the demo looks at the tenants; state changes print within this
@@ -60,7 +60,7 @@ def main(*, duration_s: float | None, listen: str, out: TextIO, err: TextIO | No
         err.write("grantwarden demo: --duration must be more than 0 seconds\n")
         return EXIT_CANNOT_START
     try:
-        server.parse_listen(listen)
+        listening.parse_listen(listen)
     except ValueError as exc:
         err.write(f"grantwarden demo: --listen: {exc}\n")
         return EXIT_CANNOT_START

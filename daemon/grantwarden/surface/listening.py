@@ -22,8 +22,6 @@ from pathlib import Path
 
 from aiohttp import web
 
-from grantwarden.surface import server
-
 SOCKET_MODE = 0o660
 SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -69,6 +67,14 @@ def bind_unix(path: Path, setting: str = "handoff.listen") -> tuple[socket.socke
     return sock, inode
 
 
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); an empty host means every interface."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"listen must be HOST:PORT, got {listen!r}")
+    return host, int(port)
+
+
 async def start(app: web.Application, listen: str, *, setting: str = "handoff.listen") -> Running:
     """Serve ``app`` on ``listen`` (``unix:/PATH`` or ``HOST:PORT``, port 0 picks one)."""
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
@@ -79,7 +85,7 @@ async def start(app: web.Application, listen: str, *, setting: str = "handoff.li
             sock, inode = bind_unix(path, setting)
             await web.SockSite(runner, sock).start()
             return Running(runner, f"unix:{path}", path, inode)
-        host, port = server.parse_listen(listen)
+        host, port = parse_listen(listen)
         await web.TCPSite(runner, host or None, port).start()
     except BaseException:
         await runner.cleanup()

@@ -3,8 +3,8 @@
 Every refusal of the hand-off (``handoff.Routes``) is a ``Refused`` carrying its finished answer
 and the ``result`` label it is counted under, so that a handler raises it from any depth and the
 one boundary (``handoff.guarded``) answers and counts it. Bodies are JSON with ``<``, ``>`` and
-``&`` escaped (``server.dumps``) and carry ``Cache-Control: no-store``; a token answer's headers are
-built once. Also here: the bearer check (constant time, ``server.authorized``) and the reading
+``&`` escaped (``wire.dumps``) and carry ``Cache-Control: no-store``; a token answer's headers are
+built once. Also here: the bearer check (constant time, ``wire.authorized``) and the reading
 and checking of a refusal report, each problem named. Nothing here finds a tenant or a token.
 """
 
@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from grantwarden.policy import traffic
-from grantwarden.surface import server
+from grantwarden.surface import wire
 
 _JSON = "application/json"
 _HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff", "Server": "grantwarden"}
@@ -38,7 +38,7 @@ def token_reply(body: bytes) -> web.Response:
 
 
 def reply(payload: dict[str, Any] | str, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    text = payload if isinstance(payload, str) else server.dumps(payload)
+    text = payload if isinstance(payload, str) else wire.dumps(payload)
     return web.Response(text=text, status=status, content_type=_JSON, headers={**_HEADERS, **(headers or {})})
 
 
@@ -66,7 +66,7 @@ def authenticate(request: web.Request, bearer: bytes | None) -> None:
     if bearer is None:
         return
     headers = request.headers.getall("Authorization", [])
-    if len(headers) != 1 or not server.authorized(headers[0], bearer):
+    if len(headers) != 1 or not wire.authorized(headers[0], bearer):
         raise Refused(reply(_UNAUTHORIZED, 401, _CHALLENGE), "unauthorized")
 
 

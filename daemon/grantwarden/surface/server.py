@@ -8,8 +8,8 @@ the bearer token from ``server.admin_token``. The runtime implements ``Backend``
 reads what it offers and asks it to reconcile or reload, so it holds no tenant logic.
 
 What it must never do: return or log a token or secret (status data holds none; the admin token
-is only compared, in constant time), answer 500 with a stack trace (``_guard`` turns every
-unexpected exception into a bare 503 and logs ``http_error``), or block the loop on a scrape of
+is only compared, in constant time), answer 500 with a stack trace (``boundary.guard`` turns
+every unexpected exception into a bare 503 and logs ``http_error``), or block the loop on a scrape of
 10,000 tenants: ``/metrics`` is rendered on the loop a chunk of tenants at a time (the loop owns
 the series it reads, so no thread) and compressed by aiohttp, which does it in its executor
 (zlib lets go of the GIL); ``/status`` is streamed, one chunk of tenants per turn of the loop.
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hmac
-import json
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import prometheus_client as prom
@@ -29,25 +27,17 @@ import structlog
 from aiohttp import web
 
 from grantwarden.base import clock as clock_mod
-from grantwarden.policy import labels
-from grantwarden.surface import pages
+from grantwarden.surface import boundary, listening, pages, statusdoc, wire
 from grantwarden.surface import watchdog as watchdog_mod
 from grantwarden.telemetry import exposition
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import status as health
 from grantwarden.worker import statusjson
 
-MAX_REQUEST_BYTES = 64 * 1024
-STATUS_CHUNK = 500  # tenants serialised per turn of the event loop
 ZLIB_EXECUTOR_BYTES = 64 * 1024  # larger bodies are compressed in aiohttp's executor, off the loop
 SHUTDOWN_TIMEOUT_S = 2.0
-API_CSP = "default-src 'none'; frame-ancestors 'none'"
-PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-_ERROR_NAMES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
-_KEPT_HEADERS = ("Allow", "WWW-Authenticate")
 
 _log = structlog.get_logger("grantwarden.server")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class Backend(Protocol):
@@ -76,124 +66,6 @@ class Backend(Protocol):
         """Reload the configuration now and return how it went; None when the daemon is stopping."""
 
 
-def authorized(header: str | None, token: bytes) -> bool:
-    """Whether an ``Authorization`` header carries exactly ``Bearer <token>``, compared in constant time."""
-    scheme, _, credentials = (header or "").strip().partition(" ")
-    offered = credentials.strip().encode("utf-8", "surrogateescape")
-    return scheme.lower() == "bearer" and hmac.compare_digest(offered, token)
-
-
-def sort_key(status: health.TenantStatus) -> tuple[bool, str]:
-    """``needs_attention`` first, then by name: what an operator or a script should look at first."""
-    return (status.state is not labels.State.NEEDS_ATTENTION, status.tenant)
-
-
-def counts(statuses: Iterable[health.TenantStatus]) -> dict[str, int]:
-    """Tenants per state, every state present (0 included) so consumers need no defaults."""
-    tally = dict.fromkeys((str(state) for state in labels.State), 0)
-    for status in statuses:
-        tally[str(status.state)] += 1
-    return tally
-
-
-def dumps(payload: Any) -> str:
-    """JSON with ``<``, ``>`` and ``&`` escaped, so no sniffing or embedding can read markup in it.
-
-    Safe because those characters only ever occur inside JSON strings, where ``\\u003c`` means
-    the same. ASCII output: a lone surrogate in a platform message cannot break the encoding.
-    """
-    text = json.dumps(payload)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-
-
-def answer(payload: Mapping[str, Any], status: int = 200) -> web.Response:
-    return web.Response(text=dumps(payload), status=status, content_type="application/json")
-
-
-def pieces(
-    head: Mapping[str, Any], statuses: Sequence[health.TenantStatus], *, now: float | None = None
-) -> Iterator[str]:
-    """``dumps({**head, "tenants": [...]})`` in pieces, each tenant serialised only when its piece is
-    due: the head up to ``"tenants": [``, one piece per ``STATUS_CHUNK`` tenants, then ``]}``.
-    Joined, they are that ``dumps`` byte for byte (its separators are ``", "`` and ``": "``).
-    ``now``: the clock's, for the Retry-After a tenant is waiting out."""
-    yield "{" + "".join(f"{dumps(key)}: {dumps(value)}, " for key, value in head.items()) + '"tenants": ['
-    for start in range(0, len(statuses), STATUS_CHUNK):
-        chunk = statuses[start : start + STATUS_CHUNK]
-        yield (", " if start else "") + ", ".join(dumps(statusjson.tenant_json(status, now=now)) for status in chunk)
-    yield "]}"
-
-
-async def stream_tenants(
-    request: web.Request, head: Mapping[str, Any], statuses: list[health.TenantStatus], *, clock: clock_mod.Clock
-) -> web.StreamResponse:
-    """``head`` plus ``"tenants"`` (last), written ``STATUS_CHUNK`` tenants per turn of the loop.
-
-    ``/status`` of 10,000 tenants is megabytes of JSON: built in one go (or in a thread, which
-    holds the GIL as long) it stalled every probe and refresh for the better part of a second.
-    Once the headers are out no error answer can follow, so a failure mid-document is logged and
-    the connection cut: a client never mistakes half a document for a whole one. A document of
-    one chunk has no turn of the loop to give, so it goes out whole, with a Content-Length.
-    """
-    now = clock.now()
-    if len(statuses) <= STATUS_CHUNK:
-        return web.Response(text="".join(pieces(head, statuses, now=now)), content_type="application/json")
-    response = web.StreamResponse(headers={"Content-Type": "application/json; charset=utf-8"})
-    await response.prepare(request)
-    try:
-        for index, piece in enumerate(pieces(head, statuses, now=now)):
-            await response.write(piece.encode())  # waits while the client is slow to read
-            if index:
-                await clock.sleep(0)  # a turn of the loop between chunks of tenants
-        await response.write_eof()
-    except ConnectionResetError:
-        pass  # the client went away: there is no one left to answer
-    except Exception:  # noqa: BLE001 - the headers are sent: log it (redacted) and cut the connection
-        _log.error("http_error", method=request.method, path=request.path, exc_info=True)
-        if request.transport is not None:
-            request.transport.close()
-    return response
-
-
-def error(status: int, name: str, message: str, **extra: Any) -> web.Response:
-    return answer({"error": name, "message": message, **extra}, status)
-
-
-@web.middleware
-async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """JSON for every refusal, 503 without details for every surprise, a debug line per request."""
-    if (request.content_length or 0) > MAX_REQUEST_BYTES:
-        response: web.StreamResponse = _too_large()
-    else:
-        try:
-            response = await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            response = _too_large()
-        except web.HTTPException as exc:
-            name = _ERROR_NAMES.get(exc.status, "http_error")
-            headers = {key: exc.headers[key] for key in _KEPT_HEADERS if key in exc.headers}
-            response = error(exc.status, name, exc.reason)
-            response.headers.update(headers)
-        except Exception:  # noqa: BLE001 - the boundary: log it (redacted), answer without details
-            _log.error("http_error", method=request.method, path=request.path, exc_info=True)
-            response = error(503, "internal", "internal error; the daemon's log has the details")
-    _log.debug("http_request", method=request.method, path=request.path, status=response.status)
-    return response
-
-
-def _too_large() -> web.Response:
-    return error(413, "request_too_large", f"requests are limited to {MAX_REQUEST_BYTES} bytes")
-
-
-async def _secure_headers(request: web.Request, response: web.StreamResponse) -> None:
-    response.headers.setdefault("Content-Security-Policy", API_CSP)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Server"] = "grantwarden"  # not aiohttp's version banner
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class _Routes:
     """The handlers; each reads the backend afresh, so answers never lag behind the tenants."""
@@ -209,15 +81,15 @@ class _Routes:
         if (problem := self.watchdog.problem()) is not None:
             reasons.append(problem)
         if reasons:
-            return answer({"status": "unhealthy", "reasons": reasons}, status=503)
-        return answer({"status": "ok"})
+            return wire.answer({"status": "unhealthy", "reasons": reasons}, status=503)
+        return wire.answer({"status": "ok"})
 
     async def readyz(self, request: web.Request) -> web.Response:
         statuses = self.backend.statuses().values()
         starting = sum(1 for status in statuses if not status.first_cycle_done.is_set())
         ready = self.backend.ready()
         body = {"status": "ready" if ready else "starting", "starting": starting, "tenants": len(statuses)}
-        return answer(body, status=200 if ready else 503)
+        return wire.answer(body, status=200 if ready else 503)
 
     async def scrape(self, request: web.Request) -> web.Response:
         body = await self.metrics.exposition(clock=self.clock)
@@ -237,11 +109,13 @@ class _Routes:
             "generated_at": statusjson.iso(self.clock.now()),
             "ready": self.backend.ready(),
             "reload": statusjson.reload_json(reloaded) if reloaded is not None else None,
-            "counts": counts(self.backend.statuses().values()),
+            "counts": statusdoc.counts(self.backend.statuses().values()),
         }
 
     async def envelope(self, request: web.Request, tenants: Iterable[health.TenantStatus]) -> web.StreamResponse:
-        return await stream_tenants(request, self.head(), sorted(tenants, key=sort_key), clock=self.clock)
+        return await statusdoc.stream_tenants(
+            request, self.head(), sorted(tenants, key=statusdoc.sort_key), clock=self.clock
+        )
 
     async def status(self, request: web.Request) -> web.StreamResponse:
         return await self.envelope(request, self.backend.statuses().values())
@@ -250,7 +124,7 @@ class _Routes:
         tenant = request.match_info["tenant"]
         status = self.backend.statuses().get(tenant)
         if status is None:
-            return error(404, "unknown_tenant", "no such tenant on this replica", tenant=tenant)
+            return wire.error(404, "unknown_tenant", "no such tenant on this replica", tenant=tenant)
         return await self.envelope(request, [status])
 
     async def page(self, request: web.Request) -> web.Response:
@@ -265,17 +139,17 @@ class _Routes:
         )
         body = text.encode("utf-8", "backslashreplace")  # a lone surrogate in a message must not fail the page
         response = web.Response(body=body, content_type="text/html", charset="utf-8")
-        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Content-Security-Policy"] = boundary.PAGE_CSP
         return response
 
     async def refusal(self, request: web.Request, event: str) -> web.Response | None:
         """The answer to a POST without exactly the admin's bearer token (logged as ``event``)."""
         await request.read()  # enforces client_max_size on bodies sent without a Content-Length
         if len(request.headers.getall("Authorization", [])) > 1:  # RFC 9110 §11.6.2: one credential only
-            return error(400, "bad_request", "send exactly one Authorization header")
-        if not authorized(request.headers.get("Authorization"), self.admin_token):
+            return wire.error(400, "bad_request", "send exactly one Authorization header")
+        if not wire.authorized(request.headers.get("Authorization"), self.admin_token):
             _log.warning(event, reason="missing or wrong bearer token", remote=request.remote)
-            response = error(401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>")
+            response = wire.error(401, "unauthorized", "this endpoint needs Authorization: Bearer <admin token>")
             response.headers["WWW-Authenticate"] = 'Bearer realm="grantwarden"'
             return response
         return None
@@ -285,9 +159,9 @@ class _Routes:
             return refused
         tenant = request.match_info["tenant"]
         if not self.backend.reconcile(tenant):
-            return error(404, "unknown_tenant", "no such tenant on this replica", tenant=tenant)
+            return wire.error(404, "unknown_tenant", "no such tenant on this replica", tenant=tenant)
         _log.info("reconcile_requested", tenant=tenant)
-        return answer({"tenant": tenant, "reconcile": "requested"}, status=202)
+        return wire.answer({"tenant": tenant, "reconcile": "requested"}, status=202)
 
     async def reload(self, request: web.Request) -> web.Response:
         """``POST /-/reload``: read the file again now; 202 with what changed, or why not."""
@@ -297,11 +171,11 @@ class _Routes:
         record = await self.backend.reload()
         kept = "the configuration that runs is kept"
         if record is None:
-            return error(409, "reload_conflict", f"the daemon is stopping; {kept}", problems=[])
+            return wire.error(409, "reload_conflict", f"the daemon is stopping; {kept}", problems=[])
         if not record.ok:
             name, status = ("reload_conflict", 409) if record.refused else ("config_invalid", 422)
-            return error(status, name, f"the file was not applied; {kept}", problems=list(record.problems))
-        return answer(statusjson.reload_outcome_json(record), status=202)
+            return wire.error(status, name, f"the file was not applied; {kept}", problems=list(record.problems))
+        return wire.answer(statusjson.reload_outcome_json(record), status=202)
 
 
 def build_app(
@@ -320,8 +194,8 @@ def build_app(
     if token == b"":
         raise ValueError("server.admin_token is empty; remove it to disable POST endpoints")
     routes = _Routes(backend, metrics, token or b"", clock, watchdog)
-    app = web.Application(middlewares=[_guard], client_max_size=MAX_REQUEST_BYTES)
-    app.on_response_prepare.append(_secure_headers)
+    app = web.Application(middlewares=[boundary.guard], client_max_size=boundary.MAX_REQUEST_BYTES)
+    app.on_response_prepare.append(boundary.secure_headers)
     for path, handler in (
         ("/", routes.page),
         ("/healthz", routes.healthz),
@@ -360,14 +234,6 @@ class Running:
             await self._watching
 
 
-def parse_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` → (host, port); an empty host means every interface."""
-    host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"listen must be HOST:PORT, got {listen!r}")
-    return host, int(port)
-
-
 async def start(
     *,
     backend: Backend,
@@ -383,7 +249,7 @@ async def start(
     steer it, and on a ``ManualClock`` pass one with a long ``interval_s``: every 0.5 s of fake
     time is otherwise a wakeup that ``advance()`` settles (about 1 s of real time per minute).
     """
-    host, port = parse_listen(listen)
+    host, port = listening.parse_listen(listen)
     dog = watchdog or watchdog_mod.Watchdog(clock=clock, metrics=metrics)
     app = build_app(backend=backend, metrics=metrics, admin_token=admin_token, clock=clock, watchdog=dog)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)

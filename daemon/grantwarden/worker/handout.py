@@ -50,7 +50,7 @@ class Handout:
         }
 
     def body(self, now: float) -> bytes:
-        """``as_json(now)`` as JSON bytes, ``<``, ``>`` and ``&`` escaped (``surface.server.dumps``)."""
+        """``as_json(now)`` as JSON bytes, ``<``, ``>`` and ``&`` escaped (``surface.wire.dumps``)."""
         prefix = self.prefix or encoded_prefix(self.as_json(now))
         return b"%s%d}" % (prefix, max(0, int(self.token.expires_at - now)))
 
