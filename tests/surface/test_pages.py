@@ -15,7 +15,7 @@ import re
 import pytest
 
 from grantwarden.policy import labels
-from grantwarden.surface import pages
+from grantwarden.surface import markup, pages
 from grantwarden.worker import status as health
 
 NOW = 1_800_000_000.0
@@ -51,7 +51,7 @@ def render(*statuses: health.TenantStatus, ready: bool = True) -> str:
     ],
 )
 def test_duration_text_is_coarse_and_readable(seconds: float, text: str) -> None:
-    assert pages.duration_text(seconds) == text
+    assert markup.duration_text(seconds) == text
 
 
 @pytest.mark.parametrize(
@@ -64,13 +64,13 @@ def test_duration_text_is_coarse_and_readable(seconds: float, text: str) -> None
     ],
 )
 def test_expiry_text_says_in_or_expired_ago(expires_at: float | None, text: str) -> None:
-    assert pages.expiry_text(expires_at, NOW) == text
+    assert markup.expiry_text(expires_at, NOW) == text
 
 
 def test_relative_times_point_both_ways() -> None:
-    assert pages.relative(NOW - 120, NOW) == "2 min ago"
-    assert pages.relative(NOW + 45, NOW) == "in 45 s"
-    assert pages.relative(None, NOW) == "never"
+    assert markup.relative(NOW - 120, NOW) == "2 min ago"
+    assert markup.relative(NOW + 45, NOW) == "in 45 s"
+    assert markup.relative(None, NOW) == "never"
 
 
 def test_groups_run_from_most_urgent_to_healthy_each_sorted_by_name() -> None:
