@@ -14,16 +14,14 @@ runtime by tenant name or org id. A restart builds a new one. What it offers:
   an older token changes nothing;
 * ``report_refusal``: see ``refusals``.
 
-The credential's identity is kept per *lineage*: a client-credentials client always acts in its
-own org (platform.md §7), a user grant until another grant is stored (``usergrant.Minter.grants``).
-What it must not do: hand out a token of another org, log a token, or do a cycle's work on a
+Who may be answered, and why not, is ``clearance`` (the identity proof, kept per credential
+lineage); this object carries it out. What it must not do: hand out a token of another org, log a token, or do a cycle's work on a
 request (it wakes the tenant's loop instead).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hmac
 from collections.abc import Callable
 
 import structlog
@@ -31,15 +29,14 @@ import structlog
 from grantwarden.base import clock as clock_mod
 from grantwarden.base import redaction
 from grantwarden.config import models as settings
-from grantwarden.policy import catalog, errorbody, labels, traffic
+from grantwarden.policy import catalog, traffic
 from grantwarden.remote import errors, gate
 from grantwarden.telemetry import metrics as metrics_mod
 from grantwarden.worker import api as api_mod
-from grantwarden.worker import handout, observed, probing, refusals, statusjson, tokenbox, usergrant, verdicts
+from grantwarden.worker import clearance, handout, observed, probing, refusals, tokenbox, usergrant
 from grantwarden.worker import status as health
 
 _LOG = structlog.get_logger("grantwarden.handoff")  # called from request tasks: lines name the tenant
-_CLIENT_REFUSAL = errorbody.ErrorFacts(message="the integration reported this token refused (401)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,7 +82,6 @@ class Access:
         self.name, self.org_id = tenant.name, tenant.org_id
         self.gate_hold, self.clock, self.metrics, self.wiring = gate_hold, clock, metrics, wiring
         self.config_path = config_path
-        self._lineage = lineage
         self.observed = observed.Observed(clock=clock)
         self.wake = clock_mod.Event()  # a refusal to diagnose: the tenant's loop runs a cycle
         self._purge: set[str] = set()
@@ -93,12 +89,7 @@ class Access:
         self._handed: tokenbox.Token | None = None  # the last token that went out
         self._blind_at: float | None = None  # a 401 report naming no token dropped one then
         self._encoded: tuple[tokenbox.Token | None, bytes] = (None, b"")  # the current token's answer, encoded
-        known = status.identity_org_id
-        self._other_org: str | None = known if known not in (None, tenant.org_id) else None
-        # A restarted worker keeps what its tenant's status knew of a client's identity: the
-        # client is the same, so is its org. A user grant proves itself again.
-        machine = tenant.credentials.grant is labels.GrantType.CLIENT_CREDENTIALS
-        self._verified: int | None = 0 if machine and status.identity_verified else None
+        self.clearance = clearance.Clearance(tenant=tenant, status=status, lineage=lineage)
         if status.handoff is None and wiring.handoff:
             status.handoff = health.HandoffRecord()
         box.changed = _Notifying(self._changed)
@@ -123,7 +114,7 @@ class Access:
             try:
                 token = await box.get(valid_for_s=valid_for)
             except tokenbox.TokenUnavailableError as exc:
-                raise self._unavailable(exc) from None
+                raise clearance.unavailable(self.name, self.status, exc) from None
             except gate.StoppedError:  # the worker stops (a reload, a shutdown): no mint goes out
                 fix = f"Tenant {self.name}'s worker is stopping (a reload or a shutdown): ask again."
                 raise traffic.NotReadyError("not_running", "pending", fix) from None
@@ -134,8 +125,8 @@ class Access:
         """The integration's request with ``presented`` (a token or its SHA-256) met a 401."""
         self._check()
         current = self.box.token
-        if current is not None and _matches(current.value, presented):
-            self.drop(current, _client_refusal(), reason="the integration reported a 401")
+        if current is not None and clearance.matches(current.value, presented):
+            self.drop(current, clearance.client_refusal(), reason="the integration reported a 401")
         return await self.token()
 
     def drop(self, token: tokenbox.Token, exc: errors.HttpError, *, reason: str) -> None:
@@ -205,36 +196,18 @@ class Access:
     # -- identity ---------------------------------------------------------------------------------
 
     def why_not(self) -> traffic.NotReadyError | None:
-        """Why no token may go out now, whatever the box holds; None when one may."""
-        if (other := self._other_org) is not None:
-            fix = self._fix("token", f"Use org {self.org_id}'s own OAuth client: these credentials act in org {other}.")
-            return traffic.NotReadyError("wrong_org", str(labels.Outcome.WRONG_ORG), fix)
-        if self._verified is None or self._verified != self._lineage():
-            record = self.status.probes.get(catalog.TOKEN)
-            when = statusjson.iso(self.status.next_cycle_at) or "once the worker runs"
-            fix = (
-                f"Tenant {self.name}'s token goes out once an identity check shows it acting in org {self.org_id} "
-                f"(GET /api/v2/tokens/me); the next check starts at {when}."
-            )
-            if record is None or record.outcome is labels.Outcome.OK:
-                return traffic.NotReadyError("identity_not_verified", "pending", fix, self.status.next_cycle_at)
-            fix = self._fix("token", fix)
-            return traffic.NotReadyError("identity_not_verified", str(record.outcome), fix, self.status.next_cycle_at)
-        return None
+        """Why no token may go out now, whatever the box holds; None when one may (``clearance``)."""
+        return self.clearance.why_not()
 
     def before_pass(self) -> int:
         """The credential lineage a pass starting now checks (taken before its first request)."""
-        return self._lineage()
+        return self.clearance.mark()
 
     def after_pass(self, observed_pass: probing.Pass, mark: int) -> probing.Pass:
         """Learn from a pass's identity check; merge in the refusals the integration reported."""
-        verdict = observed_pass.verdicts.get(catalog.TOKEN)
-        identity = observed_pass.identity_org_id
         before = self.why_not() is None
-        if verdict is not None and verdict.outcome is labels.Outcome.OK and identity == self.org_id:
-            self._verified, self._other_org, self._dropped_at = mark, None, None
-        elif identity is not None and identity != self.org_id:
-            self._verified, self._other_org = None, identity
+        if self.clearance.learn(observed_pass, mark):
+            self._dropped_at = None  # a token accepted: the next drop is a first one again
         if (self.why_not() is None) != before:
             self._changed()
         self._forget(self._purge)
@@ -248,7 +221,7 @@ class Access:
 
     def close(self) -> None:
         """The worker ended: its token goes out no more (the file sink removes the file)."""
-        self._verified = None
+        self.clearance.revoke()
         self._changed()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -256,21 +229,6 @@ class Access:
     def _check(self) -> None:
         if (reason := self.why_not()) is not None:
             raise reason
-
-    def _unavailable(self, exc: tokenbox.TokenUnavailableError) -> traffic.NotReadyError:
-        error = "backing_off" if exc.retry_at is not None else "no_token"
-        # As a probe reads it: a token endpoint that fails keeps its own outcome (an outage is no
-        # credential problem); a refused credential or a local failure is unauthorized.
-        cause = exc.cause
-        outcome = labels.Outcome.UNAUTHORIZED
-        if isinstance(cause, errors.RemoteError) and not exc.refused:
-            outcome = verdicts.of_exception(cause).outcome
-        fix = self._fix("token", f"See GET /status/{self.name}: tenant {self.name} has no usable token now.")
-        return traffic.NotReadyError(error, str(outcome), fix, exc.retry_at)
-
-    def _fix(self, probe: str, default: str) -> str:
-        found = next((f for f in self.status.findings if f.probe == probe), None)
-        return found.fix if found is not None else default
 
     def _forget(self, names: set[str]) -> None:
         """Status records and metric series of observations that ended."""
@@ -283,18 +241,6 @@ class Access:
     def _changed(self) -> None:
         if (notify := self.wiring.on_change) is not None:
             notify(self)
-
-
-def _matches(value: str, presented: str) -> bool:
-    """``presented`` is the token itself or its SHA-256 in hex; compared in constant time."""
-    if hmac.compare_digest(value.encode(), presented.encode()):
-        return True
-    return hmac.compare_digest(traffic.digest(value).encode(), presented.strip().lower().encode())
-
-
-def _client_refusal() -> errors.Unauthorized:
-    reply = errors.Reply(method="GET", path="(the integration's request)", status=401, facts=_CLIENT_REFUSAL)
-    return errors.Unauthorized(reply)
 
 
 def attach(
