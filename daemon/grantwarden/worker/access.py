@@ -15,8 +15,8 @@ runtime by tenant name or org id. A restart builds a new one. What it offers:
 * ``report_refusal``: see ``refusals``.
 
 Who may be answered, and why not, is ``clearance`` (the identity proof, kept per credential
-lineage); this object carries it out. What it must not do: hand out a token of another org, log a token, or do a cycle's work on a
-request (it wakes the tenant's loop instead).
+lineage); this object carries it out. What it must not do: hand out a token of another org, log
+a token, or do a cycle's work on a request (it wakes the tenant's loop instead).
 """
 
 from __future__ import annotations
