@@ -20,7 +20,7 @@ import pydantic
 import pydantic_core
 import pydantic_settings
 
-from grantwarden.config import proxysettings, values
+from grantwarden.config import handoffsettings, proxysettings, values
 from grantwarden.config.secretrefs import Secret
 from grantwarden.policy import catalog, labels, regions
 
@@ -63,48 +63,6 @@ class ShardingSettings(_Model):
         if self.index is not None and self.index >= self.count:
             raise ValueError(f"index {self.index} must be below count {self.count}")
         return self
-
-
-class HandoffFiles(_Model):
-    directory: Path
-    """One ``<tenant>.json`` per owned tenant whose token may be handed out (a directory of its own)."""
-    mode: str = pydantic.Field(default="0640", pattern=r"^0?[0-7]{3}$")
-    """Octal file mode; at most 0640: read and write for the owner, read for the group, nothing for others."""
-
-    @pydantic.field_validator("mode")
-    @classmethod
-    def _no_more_than_owner_and_group_read(cls, value: str) -> str:
-        if int(value, 8) & ~0o640:
-            raise ValueError(f"mode {value} gives more than 0640: tokens are for the owner and its group to read only")
-        return value
-
-    @property
-    def file_mode(self) -> int:
-        return int(self.mode, 8)
-
-
-class HandoffSettings(_Model):
-    """The token hand-off (design.md §2.8): the integration takes each org's token from here."""
-
-    listen: str = pydantic.Field(pattern=r"^(unix:/\S{1,106}|[^\s:]*:\d{1,5})$")
-    """``unix:/PATH`` (a socket, mode 0660) or ``HOST:PORT``: a listener of its own, not server.listen."""
-    bearer_token: Secret | None = pydantic.Field(default=None, validate_default=True)
-    """The token every hand-off request must carry; required on TCP, optional on a unix socket."""
-    files: HandoffFiles | None = None
-
-    @pydantic.field_validator("bearer_token")
-    @classmethod
-    def _tcp_needs_a_token(cls, value: Secret | None, info: pydantic.ValidationInfo) -> Secret | None:
-        listen = info.data.get("listen")  # absent when listen is itself wrong
-        if value is None and listen is not None and not listen.startswith("unix:"):
-            raise ValueError(
-                f"a hand-off on TCP ({listen}) needs bearer_token: anyone who reaches the port could take tokens"
-            )
-        return value
-
-    @property
-    def socket_path(self) -> Path | None:
-        return Path(self.listen.removeprefix("unix:")) if self.listen.startswith("unix:") else None
 
 
 class MintingSettings(_Model):
@@ -343,7 +301,7 @@ class Settings(pydantic_settings.BaseSettings):
     defaults: Defaults = Defaults()
     blueprints: dict[str, Blueprint] = {"default": Blueprint()}
     tenants: list[Tenant] = []
-    handoff: HandoffSettings | None = None
+    handoff: handoffsettings.HandoffSettings | None = None
     """Off unless configured: no listener, no files, no per-tenant cost."""
     state_dir: Path = Path("/var/lib/grantwarden")
     """Per-tenant state (rotated refresh tokens), one 0600 file per tenant."""
