@@ -1,15 +1,15 @@
 """Benchmark 1, engine efficiency: CPU per 1,000 probes, grantwarden versus a raw aiohttp loop.
 
 Workload: a simulator process serving 500 generated tenants; ``python -m grantwarden run`` probing
-all of them (6 probes each, ``probe_interval`` 10 s, so 300 probes/s) until ``/readyz`` is 200
-and one interval more (readiness comes after the first cycles, which run at the minting pace; the
+all of them (6 probes each, ``probe_interval`` 10 s, so 300 probes/s) until ``/readyz`` is 200 and
+one interval more (readiness comes after the first cycles, which run at the minting pace; the
 steady rate starts an interval later), then three measured windows of 10 s; afterwards
-``tests.perf.rawloop`` sends the same authenticated GETs at the same rate over keep-alive connections, measured the same way. CPU is
-the process's ``/proc/PID/stat`` user+system time over a window; probes are the API requests
-the simulator answered in that window; each side's figure is its median window (this shared
-machine's noise moved single 15 s windows by ±10 %, enough to swing the ratio 0.65–0.83).
-The figure is raw/grantwarden (target ≥ 0.7: the daemon spends at most ~1.4x the CPU of the
-bare requests on everything it does around them).
+``tests.perf.rawloop`` sends the same authenticated GETs at the same rate over keep-alive
+connections, measured the same way. CPU is the process's ``/proc/PID/stat`` user+system time over
+a window; probes are the API requests the simulator answered in that window; each side's figure is
+its median window (this shared machine's noise moved single 15 s windows by ±10 %, enough to swing
+the ratio 0.65–0.83). The figure is raw/grantwarden (target ≥ 0.7: the daemon spends at most ~1.4x
+the CPU of the bare requests on everything it does around them).
 """
 
 from __future__ import annotations
