@@ -3,8 +3,8 @@
 The probe listings are precomputed bytes per org and page; queues are divisioned, so the listing
 shows only the divisions where the caller holds ``routing:queue:view`` and a single queue
 elsewhere answers ``missing.division.permission``. ``POST /conversations/messages/agentless``
-is the platform's client-only operation: a user token gets 400 ``not.a.client`` (reference
-platform.md §4.2); a client-credentials token with ``conversation:message:create`` gets the queued message.
+is the platform's client-only operation: a user token gets 400 ``not.a.client`` (platform.md
+§4.2); a client-credentials token with ``conversation:message:create`` gets the queued message.
 """
 
 from __future__ import annotations
@@ -35,6 +35,22 @@ def page_params(request: web.Request, *, default_size: int = 25) -> tuple[int, i
             raise errors.invalid_query_param(name, str(raw))
         values.append(value)
     return min(values[0], 500), values[1]
+
+
+async def json_body(request: web.Request) -> Any:
+    """The request's JSON body; the platform's 400 ``bad.request`` when it is not JSON."""
+    try:
+        return await request.json()
+    except ValueError:
+        raise errors.malformed() from None
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON body, which must be an object."""
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise errors.malformed()
+    return body
 
 
 def ok(body: bytes) -> web.Response:
@@ -152,8 +168,5 @@ class ApiRoutes:
 
     async def agentless(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.CONVERSATIONS_AGENTLESS)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise errors.malformed() from None
+        body = await json_body(request)
         return web.json_response(outbound.send(caller.org, body, now=self.sim.clock.now()))

@@ -87,12 +87,7 @@ class AuditRoutes:
 
     async def query(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.AUDITS)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise errors.malformed() from None
-        if not isinstance(body, dict):
-            raise errors.malformed()
+        body = await api_routes.json_object(request)
         start, end = interval(body.get("interval"))
         service = body.get("serviceName")
         chosen = audit.select(

@@ -127,7 +127,9 @@ class ClientRoutes:
 
     async def create(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.OAUTH_CLIENT_POST)
-        update = client_updates.validate(caller.org, None, await _json(request), caller_roles=caller.holdings.role_ids)
+        update = client_updates.validate(
+            caller.org, None, await api_routes.json_body(request), caller_roles=caller.holdings.role_ids
+        )
         now = self.sim.clock.now()
         client = self.sim.add_client(
             model.OAuthClient(
@@ -154,7 +156,7 @@ class ClientRoutes:
         client = self.own_client(caller, request)
         if client.state == "disabled":  # declared on PUT (platform.md §12); "what support sets"
             raise errors.bad_request("Client is disabled.", code="bad.client.state")
-        body = await _json(request)
+        body = await api_routes.json_body(request)
         # Optimistic concurrency (an assumption: the platform declares 409 request.conflict on this
         # operation, platform.md §2.4, without saying when): a PUT carrying a dateModified older than
         # the client's, i.e. built from a stale read, would undo someone else's change.
@@ -213,10 +215,3 @@ class ClientRoutes:
         # the values of a secret never reach the trail: the property alone says it changed
         record(self.sim, caller.org.id, self.actor(caller, request), "Update", client, changes=[audit.Change("secret")])
         return web.json_response({**client_json(client), "secret": client.secret})
-
-
-async def _json(request: web.Request) -> Any:
-    try:
-        return await request.json()
-    except ValueError:
-        raise errors.malformed() from None

@@ -63,12 +63,7 @@ class SettingsRoutes:
 
     async def patch(self, request: web.Request) -> web.StreamResponse:
         caller = guarding.admit(self.sim, request, operations.ORG_AUTH_SETTINGS_PATCH)
-        try:
-            body = await request.json()
-        except ValueError:
-            raise errors.malformed() from None
-        if not isinstance(body, dict):
-            raise errors.malformed()
+        body = await api_routes.json_object(request)
         others = _others(body)
         if ipallow.FIELD in body:
             caller.org.ip_allowlist = ipallow.validated(body[ipallow.FIELD], ipallow.address_of(self.sim, request))
