@@ -3,8 +3,8 @@
 An org's licensed permissions are this catalogue minus what the scenario leaves unlicensed, and
 ``GET /api/v2/authorization/permissions`` pages through it by domain. There are more than 25
 domains on purpose: ``webDeployments`` sorts onto the second page at the default page size, so a
-client that reads only page one mistakes a licensed permission for an unlicensed one (reference
-addendum: "It is paged"). Scope names are the platform's (platform.md §2.2); PUT of a client with
+client that reads only page one mistakes a licensed permission for an unlicensed one (platform.md
+§10: it is paged). Scope names are the platform's (platform.md §2.2); PUT of a client with
 any other scope answers ``auth.invalid.scope``.
 """
 
