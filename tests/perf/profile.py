@@ -65,7 +65,7 @@ def summarise(collapsed: Path, top: int = 30) -> str:
 
 def record(pid: int, seconds: float, out: Path) -> None:
     spy = shutil.which("py-spy") or str(Path(common.PYTHON).parent / "py-spy")
-    argv = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
+    argv = [spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "1000"]
     argv += ["--format", "raw", "--output", str(out), "--nonblocking"]
     subprocess.run(argv, check=True, timeout=seconds + 60, capture_output=True)
 

@@ -79,7 +79,6 @@ def classify(
     retry_after_header: str | None = None,
 ) -> Verdict:
     """The verdict for one reply (``status`` + parsed body) or for no reply (``failure``)."""
-    facts = facts or errorbody.ErrorFacts()
     if failure is Failure.TIMEOUT:
         return Verdict(Outcome.TIMEOUT, status=status, message="no reply before the probe timeout")
     if failure is Failure.NETWORK:
@@ -91,7 +90,7 @@ def classify(
             return Verdict(Outcome.UNEXPECTED_STATUS, status=status, message="malformed 2xx body")
         return Verdict(Outcome.OK, status=status)
     retry_after = errorbody.parse_retry_after(retry_after_header)
-    return _handler(status)(status, facts, retry_after)
+    return _handler(status)(status, facts or errorbody.ErrorFacts(), retry_after)
 
 
 def refine_licensed(verdict: Verdict, licensed: frozenset[str] | None) -> Verdict:

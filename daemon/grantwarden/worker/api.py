@@ -102,17 +102,17 @@ class TenantApi:
             client=self._client, endpoints=self._endpoints, gate=self.gate, box=box, timeout_s=self._timeout_s
         )
 
+    # The two calls of every probe hand back the client's coroutine instead of awaiting it in one
+    # of their own: one frame less on each of the several resumes of every probe request.
     @authenticated
-    async def tokens_me(self, token: str) -> models.TokenInfo:
+    def tokens_me(self, token: str) -> Awaitable[models.TokenInfo]:
         """Who the token acts as, and in which org (platform.md §3.1)."""
-        return await self._client.tokens_me(self._endpoints, token, gate=self.gate, timeout_s=self._timeout_s)
+        return self._client.tokens_me(self._endpoints, token, gate=self.gate, timeout_s=self._timeout_s)
 
     @authenticated
-    async def get(self, token: str, path: str, *, read: bool = True) -> remote_client.ApiReply:
+    def get(self, token: str, path: str, *, read: bool = True) -> Awaitable[remote_client.ApiReply]:
         """GET ``path``; ``read=False`` (a probe) keeps only the status and the correlation id."""
-        return await self._client.get(
-            self._endpoints, path, token, gate=self.gate, timeout_s=self._timeout_s, read=read
-        )
+        return self._client.get(self._endpoints, path, token, gate=self.gate, timeout_s=self._timeout_s, read=read)
 
     @authenticated
     async def licensed_permissions(self, token: str) -> frozenset[str]:

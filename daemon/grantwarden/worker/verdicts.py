@@ -8,6 +8,8 @@ way.
 
 from __future__ import annotations
 
+import functools
+
 from grantwarden.policy import forbidden
 from grantwarden.policy import tokens as token_policy
 from grantwarden.policy.forbidden import Failure, Verdict
@@ -35,7 +37,9 @@ def of_exception(exc: errors.RemoteError) -> Verdict:
     return forbidden.classify(status=reply.status, facts=reply.facts, failure=failure, retry_after_header=retry_after)
 
 
+@functools.lru_cache(maxsize=16)
 def ok(status: int) -> Verdict:
+    """The verdict of a 2xx; one frozen value per status, shared (most probes end here)."""
     return forbidden.classify(status=status, facts=None)
 
 
