@@ -248,7 +248,6 @@ class Client:
         return self._transport.send(
             method,
             endpoints.api(path),
-            path=path.partition("?")[0],
             gate=gate,
             timeout_s=self._timeout_s if timeout_s is None else timeout_s,
             headers={"Authorization": f"Bearer {token}"},

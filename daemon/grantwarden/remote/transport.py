@@ -87,16 +87,13 @@ class Transport:
         form: Mapping[str, str] | None = None,
         body: Any = None,
         token_endpoint: bool = False,
-        path: str | None = None,
     ) -> Received:
         """One request; returns a 2xx or raises. A 429's Retry-After raises the gate first.
 
         ``gate.StoppedError`` (the tenant is stopping) passes through as it is: it is no failure
-        of the platform, and only the tenant's loop handles it. ``path``: the URL's path when the
-        caller has it already (it names the request in replies and errors).
+        of the platform, and only the tenant's loop handles it.
         """
-        if path is None:
-            path = urllib.parse.urlsplit(url).path
+        path = urllib.parse.urlsplit(url).path
         await gate.wait(self._clock)
         try:
             async with self._session.request(

@@ -102,8 +102,7 @@ class TenantApi:
             client=self._client, endpoints=self._endpoints, gate=self.gate, box=box, timeout_s=self._timeout_s
         )
 
-    # The two calls of every probe hand back the client's coroutine instead of awaiting it in one
-    # of their own: one frame less on each of the several resumes of every probe request.
+    # The two calls of every probe return the client's coroutine unawaited, as ``Client._send`` does.
     @authenticated
     def tokens_me(self, token: str) -> Awaitable[models.TokenInfo]:
         """Who the token acts as, and in which org (platform.md §3.1)."""
